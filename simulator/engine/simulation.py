@@ -1,0 +1,218 @@
+"""The simulation loop: arrivals, coalesced scheduling passes, gang allocation, completions.
+
+Role: run a :class:`JobTable` on a :class:`Cluster` under a scheduling and a placement policy,
+and return the per-job times and the recorded level series. Event ordering is defined in
+:mod:`.environment` (completions, then arrivals, then one pass per instant).
+
+The run covers the closed interval ``[0, horizon]``: events at exactly the horizon are
+processed. Without a horizon it runs until no event is left (every job finished).
+
+A pass: the scheduling policy returns an order of queued jobs; for each, the placement policy
+proposes devices; the engine validates and applies every placement (gang: all requested
+devices at once) and schedules the job's completion. With a blocking decision the pass stops
+at the first job that cannot be placed.
+
+Must not import: numba.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+
+from ..model.cluster import Cluster
+from ..model.jobs import JobState, JobTable
+from ..policies.base import PlacementPolicy, SchedulingPolicy
+from .environment import ARRIVAL, COMPLETION, Environment
+from .state import ClusterState, EngineError, InvariantError, View
+
+__all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
+
+ProgressFn = Callable[[float, int], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Raw result of one run (arrays indexed by job id; series sampled after every pass)."""
+
+    start_s: np.ndarray
+    end_s: np.ndarray
+    state: np.ndarray
+    series_t: np.ndarray
+    series: dict[str, np.ndarray]
+    end_time_s: float
+    events: int
+    event_log: list[tuple[float, str, int, str]] | None
+
+
+class Simulation:
+    """One run of the engine. Create, call :meth:`run` once."""
+
+    PROGRESS_EVERY = 1 << 15
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        jobs: JobTable,
+        scheduler: SchedulingPolicy,
+        placer: PlacementPolicy,
+        *,
+        horizon: float | None = None,
+        check_invariants: bool = False,
+        record_events: bool = False,
+    ):
+        self.env = Environment()
+        self.cluster = cluster
+        self.jobs = jobs
+        self.scheduler = scheduler
+        self.placer = placer
+        self.horizon = horizon
+        self.check_invariants = check_invariants
+        self.state = ClusterState(cluster)
+        self.queue: dict[int, None] = {}
+        self.view = View(self.env, self.state, self.queue, jobs, cluster)
+        n = len(jobs)
+        self.start_s = np.full(n, np.nan)
+        self.end_s = np.full(n, np.nan)
+        self.job_state = np.full(n, JobState.QUEUED, dtype=np.int8)
+        self._next_arrival = 0
+        self._pass_pending = False
+        self._log = [] if record_events else None
+        self._t = array("d")
+        self._busy = array("d")
+        self._queued = array("d")
+        self._running = array("d")
+        # hot-path locals
+        self._submit = jobs.submit_s
+        self._duration = jobs.duration_s
+        self._gpus = jobs.gpus.tolist()
+        self._total = cluster.total_gpus
+
+    # ------------------------------------------------------------------ events
+
+    def _schedule_next_arrival(self) -> None:
+        i = self._next_arrival
+        if i < len(self._submit):
+            self.env.call_at(float(self._submit[i]), ARRIVAL, self._on_arrival)
+
+    def _on_arrival(self, _event) -> None:
+        now = self.env.now
+        submit, queue, i, n = self._submit, self.queue, self._next_arrival, len(self._submit)
+        while i < n and submit[i] <= now:
+            queue[i] = None
+            if self._log is not None:
+                self._log.append((now, "submit", i, ""))
+            i += 1
+        self._next_arrival = i
+        self._schedule_next_arrival()
+        self._request_pass()
+
+    def _on_complete(self, job: int, _event) -> None:
+        self.state.release(job, self._gpus[job])
+        now = self.env.now
+        self.end_s[job] = now
+        self.job_state[job] = JobState.FINISHED
+        if self._log is not None:
+            self._log.append((now, "finish", job, ""))
+        if self.check_invariants:
+            expected = self.start_s[job] + self._duration[job]
+            if now != expected:
+                raise InvariantError(f"job {job} ran {now - self.start_s[job]} s, "
+                                     f"not its {self._duration[job]} s of work")
+        self._request_pass()
+
+    def _request_pass(self) -> None:
+        self._pass_pending = True
+
+    # ------------------------------------------------------------------ the pass
+
+    def _pass(self) -> None:
+        self._pass_pending = False
+        view, placer, queue = self.view, self.placer, self.queue
+        decision = self.scheduler.schedule(view)
+        started = []
+        for job in decision.order:
+            if job not in queue:
+                raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
+            placement = placer.place(view, job)
+            if placement is None:
+                if decision.blocking:
+                    break
+                continue
+            self._start(job, placement)
+            started.append(job)
+        for job in started:
+            del queue[job]
+        self._t.append(self.env.now)
+        self._busy.append(self._total - self.state.free_total)
+        self._queued.append(len(queue))
+        self._running.append(len(self.state.running))
+        if self.check_invariants:
+            self._check()
+
+    def _start(self, job: int, placement) -> None:
+        gpus = self._gpus[job]
+        self.state.allocate(job, placement, gpus)
+        now = self.env.now
+        self.start_s[job] = now
+        self.job_state[job] = JobState.RUNNING
+        if self._log is not None:
+            where = ",".join(f"{n}:{c}" for n, c in zip(placement.nodes.tolist(),
+                                                        placement.counts.tolist(), strict=True))
+            self._log.append((now, "start", job, where))
+        self.env.call_at(now + float(self._duration[job]), COMPLETION,
+                         partial(self._on_complete, job))
+
+    def _check(self) -> None:
+        problems = self.state.violations(self.jobs)
+        started = ~np.isnan(self.start_s)
+        if np.any(self.start_s[started] < self._submit[started]):
+            problems.append("a job started before it was submitted")
+        done = ~np.isnan(self.end_s)
+        if np.any(self.end_s[done] < self.start_s[done]):
+            problems.append("a job ended before it started")
+        if problems:
+            raise InvariantError(f"t={self.env.now}: " + "; ".join(problems))
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self, progress: ProgressFn | None = None) -> Outcome:
+        """Process events up to the horizon (or until none is left) and return the outcome.
+
+        Args:
+            progress: called as ``progress(now, jobs_finished)`` every few thousand events.
+        """
+        env = self.env
+        queue = env._queue
+        step = env.step
+        limit = math.inf if self.horizon is None else self.horizon
+        self._schedule_next_arrival()
+        events = 0
+        every = self.PROGRESS_EVERY
+        while True:
+            if self._pass_pending and (not queue or queue[0][0] > env._now):
+                self._pass()  # every event of this instant has been processed
+                events += 1
+                continue
+            if not queue or queue[0][0] > limit:
+                break
+            step()
+            events += 1
+            if progress is not None and events % every == 0:
+                progress(env.now, int(np.count_nonzero(~np.isnan(self.end_s))))
+        end_time = env.now if self.horizon is None else self.horizon
+        if progress is not None:
+            progress(end_time, int(np.count_nonzero(~np.isnan(self.end_s))))
+        series = {
+            "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
+            "queue_length": np.frombuffer(self._queued, dtype=np.float64),
+            "running_jobs": np.frombuffer(self._running, dtype=np.float64),
+        }
+        return Outcome(self.start_s, self.end_s, self.job_state,
+                       np.frombuffer(self._t, dtype=np.float64), series, end_time, events,
+                       self._log)

@@ -1,0 +1,114 @@
+"""Mutable cluster state owned by the engine, and the read-only view policies receive.
+
+Must not import: numba (kernels are reached through their wrappers).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+
+import numpy as np
+
+from .. import kernels
+from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_CAPACITY, OVER_FREE, WRONG_TOTAL
+from ..model.cluster import Cluster
+from ..model.jobs import JobTable
+from ..policies.base import Placement
+
+_REASONS = {
+    BAD_NODE: "a node id is out of range",
+    BAD_COUNT: "a device count is not positive",
+    OVER_FREE: "it asks for more devices than a node has free",
+    WRONG_TOTAL: "its device counts do not add up to the job's request",
+    OVER_CAPACITY: "releasing it would exceed a node's capacity",
+}
+
+
+class EngineError(RuntimeError):
+    """A policy returned a decision the engine refuses to apply."""
+
+
+class InvariantError(AssertionError):
+    """A state invariant failed (only raised with ``check_invariants`` on)."""
+
+
+class ClusterState:
+    """Free devices per node and the placement of every running job."""
+
+    def __init__(self, cluster: Cluster):
+        self.capacity = cluster.capacity
+        self.free = np.array(cluster.capacity, dtype=np.int64)
+        self.free_total = int(self.free.sum())
+        self.running: dict[int, Placement] = {}
+
+    def allocate(self, job: int, placement: Placement, gpus: int) -> None:
+        """Validate and apply ``placement`` for ``job`` (all-or-nothing)."""
+        if job in self.running:
+            raise EngineError(f"job {job} is already running")
+        status = kernels.allocate(self.free, placement.nodes, placement.counts, gpus)
+        if status:
+            raise EngineError(f"invalid placement for job {job}: {_REASONS[status]} "
+                              f"(nodes={placement.nodes.tolist()}, "
+                              f"counts={placement.counts.tolist()})")
+        self.free_total -= gpus
+        self.running[job] = placement
+
+    def release(self, job: int, gpus: int) -> Placement:
+        """Return a running job's devices and forget its placement."""
+        placement = self.running.pop(job)
+        status = kernels.release(self.free, self.capacity, placement.nodes, placement.counts)
+        if status:
+            raise EngineError(f"cannot release job {job}: {_REASONS[status]}")
+        self.free_total += gpus
+        return placement
+
+    def violations(self, jobs: JobTable) -> list[str]:
+        """Capacity invariants: 0 <= free <= capacity, and the books balance."""
+        out = []
+        if np.any(self.free < 0):
+            out.append(f"negative free devices on nodes {np.flatnonzero(self.free < 0).tolist()}")
+        if np.any(self.free > self.capacity):
+            out.append("free devices exceed capacity on nodes "
+                       f"{np.flatnonzero(self.free > self.capacity).tolist()}")
+        if self.free_total != int(self.free.sum()):
+            out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
+        held = np.zeros_like(self.free)
+        for placement in self.running.values():
+            np.add.at(held, placement.nodes, placement.counts)
+        if not np.array_equal(held, self.capacity - self.free):
+            out.append("allocated devices per node differ from the running placements")
+        requested = sum(int(jobs.gpus[j]) for j in self.running)
+        if requested != int(held.sum()):
+            out.append(f"running jobs requested {requested} devices but hold {int(held.sum())}")
+        return out
+
+
+class View:
+    """Read-only :class:`~simulator.policies.base.ClusterView` over live engine state.
+
+    Built once per run: its arrays are non-writeable views of the engine's buffers and its
+    mappings are proxies, so they always show current state without copying.
+    """
+
+    __slots__ = ("_env", "_state", "free_gpus", "queue", "running", "jobs", "topology")
+
+    def __init__(self, env, state: ClusterState, queue: dict[int, None], jobs: JobTable,
+                 cluster: Cluster):
+        self._env = env
+        self._state = state
+        free = state.free.view()
+        free.setflags(write=False)
+        self.free_gpus = free
+        self.queue: Mapping[int, None] = types.MappingProxyType(queue)
+        self.running: Mapping[int, Placement] = types.MappingProxyType(state.running)
+        self.jobs = jobs
+        self.topology = cluster.topology
+
+    @property
+    def now(self) -> float:
+        return self._env.now
+
+    @property
+    def free_total(self) -> int:
+        return self._state.free_total

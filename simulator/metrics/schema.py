@@ -1,0 +1,72 @@
+"""The single source of truth for every output column, series metric and summary key.
+
+Each entry: name -> (unit, definition). The README's metrics glossary is checked against these
+tables by a test, and the writers build their files from them.
+
+Base definitions (a_j submit, s_j first start, c_j completion): wait = s_j - a_j,
+JCT = c_j - a_j; means over jobs that started (waits) or finished (JCTs); percentiles use linear
+interpolation between order statistics (numpy's default).
+
+Must not import: simpy, numba.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
+    "job_id": (pa.int64(), "-", "contiguous id, in submit order (ties: stream, then sequence)"),
+    "name": (pa.string(), "-", "'<stream>-<k>': the k-th job of its workload stream"),
+    "kind": (pa.string(), "-", "job kind: training"),
+    "stream": (pa.string(), "-", "workload stream (or trace) the job came from"),
+    "submit_s": (pa.float64(), "s", "a_j, time the job entered the queue"),
+    "start_s": (pa.float64(), "s", "s_j, time it first started (null if never started)"),
+    "end_s": (pa.float64(), "s", "c_j, time it finished (null if not finished)"),
+    "wait_s": (pa.float64(), "s", "s_j - a_j (null if never started)"),
+    "jct_s": (pa.float64(), "s", "c_j - a_j, job completion time (null if not finished)"),
+    "gpus": (pa.int64(), "GPUs", "devices requested and granted (gang: all at once)"),
+    "duration_s": (pa.float64(), "s", "requested work: run time on the reference chip"),
+    "state": (pa.string(), "-", "finished | running | queued | failed at the end of the run"),
+}
+
+SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
+    "t_s": (pa.float64(), "s", "time from which the value holds (until the next row)"),
+    "entity": (pa.string(), "-", "what the value describes, e.g. 'cluster'"),
+    "metric": (pa.string(), "-", "one of the series metrics below"),
+    "value": (pa.float64(), "metric", "level of the metric from t_s on"),
+}
+
+SERIES_METRICS: dict[str, tuple[str, str]] = {
+    "busy_gpus": ("GPUs", "devices allocated to running jobs"),
+    "queue_length": ("jobs", "jobs submitted and waiting to start"),
+    "running_jobs": ("jobs", "jobs holding devices"),
+}
+
+SUMMARY_KEYS: dict[str, tuple[str, str]] = {
+    "jobs_submitted": ("jobs", "jobs that arrived within the run"),
+    "jobs_started": ("jobs", "jobs that started at least once"),
+    "jobs_finished": ("jobs", "jobs that completed"),
+    "jobs_running": ("jobs", "jobs still running at the end of the run"),
+    "jobs_queued": ("jobs", "jobs still waiting at the end of the run"),
+    "mean_jct_s": ("s", "mean of c_j - a_j over finished jobs (null if none)"),
+    "p50_jct_s": ("s", "median JCT over finished jobs"),
+    "p99_jct_s": ("s", "99th percentile JCT over finished jobs"),
+    "mean_wait_s": ("s", "mean of s_j - a_j over started jobs"),
+    "p99_wait_s": ("s", "99th percentile wait over started jobs"),
+    "makespan_s": ("s", "last completion - first submission (null unless every job finished)"),
+    "gpu_utilization": ("fraction", "time-weighted allocated GPUs / installed GPUs over the "
+                                    "metric window"),
+    "mean_queue_length": ("jobs", "time-weighted mean queue length over the metric window"),
+    "window_start_s": ("s", "metric window start: first submission"),
+    "window_end_s": ("s", "metric window end: last completion if every job finished, "
+                          "else the horizon"),
+    "installed_gpus": ("GPUs", "devices in the cluster"),
+    "events": ("events", "simulation events processed (arrivals, completions, passes)"),
+    "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
+}
+
+
+def arrow_schema(columns: dict[str, tuple[pa.DataType, str, str]]) -> pa.Schema:
+    """Arrow schema of a column table, with unit and definition as field metadata."""
+    return pa.schema([pa.field(name, dtype, metadata={"unit": unit, "definition": text})
+                      for name, (dtype, unit, text) in columns.items()])

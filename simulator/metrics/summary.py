@@ -1,0 +1,123 @@
+"""Turn an engine outcome into the output tables and the summary (see :mod:`.schema`).
+
+Must not import: simpy, numba, anything from ``engine`` at import time (works on plain arrays).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..model.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
+from .schema import JOB_COLUMNS, SERIES_COLUMNS, arrow_schema
+
+
+def jobs_table(jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray,
+               state: np.ndarray) -> pa.Table:
+    """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times)."""
+    n = len(jobs)
+    streams = pa.array(np.asarray(jobs.stream_names, dtype=object)[jobs.stream]
+                       if n else [], type=pa.string())
+    names = pc.binary_join_element_wise(streams, pc.cast(pa.array(jobs.seq), pa.string()), "-")
+
+    def floats(x: np.ndarray) -> pa.Array:
+        return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
+
+    columns = {
+        "job_id": pa.array(np.arange(n, dtype=np.int64)),
+        "name": names,
+        "kind": pa.array(np.asarray(KIND_NAMES, dtype=object)[jobs.kind], type=pa.string()),
+        "stream": streams,
+        "submit_s": floats(jobs.submit_s),
+        "start_s": floats(start_s),
+        "end_s": floats(end_s),
+        "wait_s": floats(start_s - jobs.submit_s),
+        "jct_s": floats(end_s - jobs.submit_s),
+        "gpus": pa.array(jobs.gpus),
+        "duration_s": floats(jobs.duration_s),
+        "state": pa.array(np.asarray(STATE_NAMES, dtype=object)[state], type=pa.string()),
+    }
+    return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))
+
+
+def compress_levels(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Keep one sample per instant (the last) and drop samples that repeat the level."""
+    if len(t) == 0:
+        return t, v
+    last_of_instant = np.append(t[1:] != t[:-1], True)
+    t, v = t[last_of_instant], v[last_of_instant]
+    changed = np.append(True, v[1:] != v[:-1])
+    return t[changed], v[changed]
+
+
+def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cluster"
+                 ) -> pa.Table:
+    """Long-format level series (``t_s, entity, metric, value``), compressed per metric."""
+    parts = {"t_s": [], "metric": [], "value": []}
+    for metric, values in series.items():
+        tt, vv = compress_levels(t, values)
+        parts["t_s"].append(tt)
+        parts["value"].append(vv)
+        parts["metric"].append(np.full(len(tt), metric, dtype=object))
+    cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
+    columns = {
+        "t_s": pa.array(cat["t_s"], type=pa.float64()),
+        "entity": pa.array(np.full(len(cat["t_s"]), entity, dtype=object), type=pa.string()),
+        "metric": pa.array(cat["metric"], type=pa.string()),
+        "value": pa.array(cat["value"], type=pa.float64()),
+    }
+    return pa.Table.from_pydict(columns, schema=arrow_schema(SERIES_COLUMNS))
+
+
+def time_weighted_mean(t: np.ndarray, v: np.ndarray, start: float, end: float) -> float:
+    """Mean over ``[start, end]`` of the step function that is ``v[i]`` from ``t[i]`` on
+    (0 before ``t[0]``)."""
+    if end <= start:
+        return math.nan
+    tt = np.clip(np.append(t, end), start, end)
+    return float(np.sum(v * np.diff(tt)) / (end - start))
+
+
+def _stat(x: np.ndarray, fn) -> float | None:
+    return float(fn(x)) if len(x) else None
+
+
+def summarize(jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray, state: np.ndarray,
+              t: np.ndarray, series: dict[str, np.ndarray], *, end_time_s: float,
+              installed_gpus: int, events: int, wall_s: float) -> dict:
+    """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
+    finished = state == JobState.FINISHED
+    started = ~np.isnan(start_s)
+    jct = (end_s - jobs.submit_s)[finished]
+    wait = (start_s - jobs.submit_s)[started]
+    n = len(jobs)
+    all_done = n > 0 and bool(finished.all())
+    first = float(jobs.submit_s[0]) if n else 0.0
+    last_end = float(np.max(end_s[finished])) if finished.any() else None
+    window_end = last_end if all_done else end_time_s
+    util = time_weighted_mean(t, series["busy_gpus"], first, window_end) / installed_gpus
+    mean_q = time_weighted_mean(t, series["queue_length"], first, window_end)
+    out = {
+        "jobs_submitted": n,
+        "jobs_started": int(started.sum()),
+        "jobs_finished": int(finished.sum()),
+        "jobs_running": int(np.sum(state == JobState.RUNNING)),
+        "jobs_queued": int(np.sum(state == JobState.QUEUED)),
+        "mean_jct_s": _stat(jct, np.mean),
+        "p50_jct_s": _stat(jct, lambda x: np.percentile(x, 50)),
+        "p99_jct_s": _stat(jct, lambda x: np.percentile(x, 99)),
+        "mean_wait_s": _stat(wait, np.mean),
+        "p99_wait_s": _stat(wait, lambda x: np.percentile(x, 99)),
+        "makespan_s": last_end - first if all_done else None,
+        "gpu_utilization": 0.0 if math.isnan(util) else util,
+        "mean_queue_length": None if math.isnan(mean_q) else mean_q,
+        "window_start_s": first,
+        "window_end_s": window_end,
+        "installed_gpus": installed_gpus,
+        "events": events,
+        "wall_s": wall_s,
+    }
+    return out

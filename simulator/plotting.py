@@ -1,0 +1,93 @@
+"""Plots of results: ``fn(results, ax=None) -> Axes``. Never imports the engine.
+
+With ``ax=None`` a new figure is created through pyplot (for notebooks); :func:`save_plots`
+uses bare :class:`matplotlib.figure.Figure` objects (no global pyplot state, no GUI backend).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .results import Results
+
+MAX_POINTS = 2000
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(7, 4))[1]
+
+
+def _binned(t: np.ndarray, v: np.ndarray, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Downsample a step series to at most MAX_POINTS time-weighted bin means."""
+    if len(t) <= MAX_POINTS or end <= t[0]:
+        return np.append(t, end), np.append(v, v[-1] if len(v) else 0.0)
+    edges = np.linspace(t[0], end, MAX_POINTS + 1)
+    # integral of the step function at each edge, then differences / width
+    knots = np.append(t, end)
+    cum = np.concatenate([[0.0], np.cumsum(v * np.diff(knots))])
+    idx = np.clip(np.searchsorted(knots, edges, side="right") - 1, 0, len(v) - 1)
+    at_edges = cum[idx] + v[idx] * (edges - knots[idx])
+    return edges[:-1], np.diff(at_edges) / np.diff(edges)
+
+
+def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
+    """Empirical CDFs of job completion time and wait (finished / started jobs)."""
+    ax = _axes(ax)
+    jobs = results.jobs
+    for column, label in (("jct_s", "JCT"), ("wait_s", "wait")):
+        x = np.sort(jobs[column].dropna().to_numpy()) / 3600.0
+        if len(x):
+            ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=label)
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set_xlabel("hours")
+    ax.set_ylabel("fraction of jobs")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title(f"{results.scenario.name}: JCT and wait CDF")
+    return ax
+
+
+def plot_utilization(results: Results, ax: Axes | None = None) -> Axes:
+    """Allocated-GPU fraction (left axis) and queue length (right axis) over time."""
+    ax = _axes(ax)
+    end = results.summary["window_end_s"]
+    installed = results.summary["installed_gpus"]
+    t, busy = results.level("busy_gpus")
+    if len(t):
+        tb, vb = _binned(t, busy / installed, end)
+        ax.step(tb / 3600.0, vb, where="post", color="tab:blue", label="GPU utilisation")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("simulated time (hours)")
+    ax.set_ylabel("allocated GPUs / installed", color="tab:blue")
+    twin = ax.twinx()
+    t, q = results.level("queue_length")
+    if len(t):
+        tq, vq = _binned(t, q, end)
+        twin.step(tq / 3600.0, vq, where="post", color="tab:orange", label="queue length")
+    twin.set_ylabel("queued jobs", color="tab:orange")
+    ax.set_title(f"{results.scenario.name}: utilisation and queue")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def save_plots(results: Results, out_dir: str | Path) -> list[Path]:
+    """Write every standard plot as PNG into ``out_dir``; returns the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, fn in (("jct_wait_cdf", plot_jct_cdf), ("utilization_queue", plot_utilization)):
+        fig = Figure(figsize=(7, 4), layout="constrained")
+        fn(results, fig.add_subplot())
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+    return paths

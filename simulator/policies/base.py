@@ -1,0 +1,93 @@
+"""What policies see and what they return.
+
+Role: the read-only :class:`ClusterView` protocol the engine implements, the decision types
+policies return (:class:`ScheduleDecision`, :class:`Placement`), and the base classes of the two
+policy kinds. Policies never mutate state and never import simpy; the engine validates and
+applies every decision.
+
+Must not import: simpy, numba, anything from ``engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ..model.jobs import JobTable
+from ..model.topology import TopologyArrays
+
+
+class ClusterView(Protocol):
+    """Read-only state at the time of a scheduling pass (arrays are not writeable)."""
+
+    @property
+    def now(self) -> float: ...
+    @property
+    def free_gpus(self) -> np.ndarray: ...  # int64 [n_nodes]
+    @property
+    def free_total(self) -> int: ...
+    @property
+    def queue(self) -> Mapping[int, None]: ...  # queued job ids in arrival order
+    @property
+    def running(self) -> Mapping[int, Placement]: ...
+    @property
+    def jobs(self) -> JobTable: ...
+    @property
+    def topology(self) -> TopologyArrays: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Devices granted to one job: ``counts[k]`` devices on node ``nodes[k]`` (int64 arrays)."""
+
+    nodes: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDecision:
+    """Jobs to try, in order. With ``blocking`` the pass stops at the first job that cannot be
+    placed (strict order, no overtaking); without it, later jobs may still start."""
+
+    order: Iterable[int]
+    blocking: bool = True
+
+
+class Params(BaseModel):
+    """Base of every policy's nested ``Params``: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Policy:
+    """Common constructor: validated params and an injected, policy-private RNG."""
+
+    kind: ClassVar[str]
+    name: ClassVar[str] = ""
+    Params: ClassVar[type[Params]] = Params
+
+    def __init__(self, params: Params | None = None, rng: np.random.Generator | None = None):
+        self.params = params if params is not None else self.Params()
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+
+
+class SchedulingPolicy(Policy):
+    """Decides which queued jobs to try, and in what order."""
+
+    kind = "scheduling"
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        raise NotImplementedError
+
+
+class PlacementPolicy(Policy):
+    """Decides where one job's devices go (or ``None``: it does not fit now)."""
+
+    kind = "placement"
+
+    def place(self, view: ClusterView, job: int) -> Placement | None:
+        raise NotImplementedError

@@ -1,0 +1,109 @@
+"""Results of one run: immutable tables + summary + scenario + manifest; save and load.
+
+A run directory holds ``summary.json``, ``jobs.parquet``, ``series.parquet``,
+``config.resolved.yaml`` (re-runnable on its own), ``manifest.json``, ``plots/*.png`` and, when
+events were recorded, ``events.parquet``. Saving writes into a temporary sibling directory and
+swaps it in at the end, so a failure never leaves a half-written or corrupted run directory.
+
+Must not import: simpy, numba, anything from ``engine``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .spec import Scenario, dump_scenario, load_scenario
+
+FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml",
+         "manifest.json")
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a run produced. ``jobs`` and ``series`` are pandas views of the Arrow tables."""
+
+    summary: dict
+    jobs_table: pa.Table
+    series_table: pa.Table
+    scenario: Scenario
+    manifest: dict = field(default_factory=dict)
+    events_table: pa.Table | None = None
+
+    @cached_property
+    def jobs(self) -> pd.DataFrame:
+        """One row per job (see the metrics glossary for the columns)."""
+        return self.jobs_table.to_pandas()
+
+    @cached_property
+    def series(self) -> pd.DataFrame:
+        """Long-format level series: ``t_s, entity, metric, value``."""
+        return self.series_table.to_pandas()
+
+    @cached_property
+    def events(self) -> pd.DataFrame | None:
+        """The event log (``t_s, event, job_id, detail``) if the run recorded it."""
+        return None if self.events_table is None else self.events_table.to_pandas()
+
+    def level(self, metric: str, entity: str = "cluster") -> tuple[np.ndarray, np.ndarray]:
+        """Step series of one metric: value ``v[i]`` holds from ``t[i]`` until ``t[i+1]``."""
+        s = self.series
+        rows = s[(s["metric"] == metric) & (s["entity"] == entity)]
+        if rows.empty and metric not in set(s["metric"]):
+            raise KeyError(f"no series metric {metric!r}; have {sorted(set(s['metric']))}")
+        return rows["t_s"].to_numpy(), rows["value"].to_numpy()
+
+    def save(self, out_dir: str | Path, *, plots: bool = True) -> Path:
+        """Write the run directory atomically (replacing an existing one only on success)."""
+        out = Path(out_dir)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
+            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n")
+            (tmp / "config.resolved.yaml").write_text(dump_scenario(self.scenario))
+            pq.write_table(self.jobs_table, tmp / "jobs.parquet")
+            pq.write_table(self.series_table, tmp / "series.parquet")
+            if self.events_table is not None:
+                pq.write_table(self.events_table, tmp / "events.parquet")
+            if plots:
+                from .plotting import save_plots
+
+                save_plots(self, tmp / "plots")
+            old = None
+            if out.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+                out.rename(old / out.name)
+            tmp.rename(out)
+            if old is not None:
+                shutil.rmtree(old)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return out
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> Results:
+        """Read a run directory written by :meth:`save` (or ``clustersim run --out``)."""
+        d = Path(run_dir)
+        missing = [f for f in FILES if not (d / f).exists()]
+        if missing:
+            raise FileNotFoundError(f"{d} is not a run directory: missing {', '.join(missing)}")
+        events = d / "events.parquet"
+        return cls(
+            summary=json.loads((d / "summary.json").read_text()),
+            jobs_table=pq.read_table(d / "jobs.parquet"),
+            series_table=pq.read_table(d / "series.parquet"),
+            scenario=load_scenario(d / "config.resolved.yaml"),
+            manifest=json.loads((d / "manifest.json").read_text()),
+            events_table=pq.read_table(events) if events.exists() else None,
+        )

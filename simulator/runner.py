@@ -1,0 +1,149 @@
+"""run(scenario) -> Results: the one-way data flow of a simulation.
+
+scenario -> cluster (networkx -> arrays) + whole JobTable up front (common random numbers) ->
+policies from the registry -> engine -> tables + summary -> :class:`Results`.
+
+Must not import: numba (kernels are reached through their wrappers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from . import __version__, kernels, policies
+from .engine import RngStreams, Simulation
+from .metrics import jobs_table, series_table, summarize
+from .model.cluster import build_cluster
+from .results import Results
+from .spec import Problem, Scenario, ScenarioError, dump_scenario, load_scenario
+from .workload import build_jobs
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[float, int], None]
+
+
+def resolve(
+    scenario: str | Path | Scenario | Mapping[str, Any],
+    seed: int | None = None,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+) -> Scenario:
+    """A validated scenario from a path, mapping or Scenario, with seed/overrides applied,
+    whose policies exist in the registry with valid parameters."""
+    source = scenario
+    if isinstance(scenario, Scenario):
+        if overrides or seed is not None:
+            scenario = load_scenario(scenario.model_dump(mode="json"), overrides or (), seed=seed)
+    else:
+        scenario = load_scenario(scenario, overrides or (), seed=seed)
+    label = str(source) if isinstance(source, str | Path) else "<scenario>"
+    _make_policies(scenario, RngStreams(scenario.seed), label)
+    return scenario
+
+
+def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
+    made, problems = [], []
+    for i, (kind, key) in enumerate((("scheduling", "policy"), ("placement", "placement"))):
+        ref = getattr(scenario.scheduler, key)
+        try:
+            made.append(policies.create(kind, ref.name, ref.params, rngs.generator("policy", i)))
+        except policies.PolicyError as e:
+            problems += [Problem(label, ".".join(filter(None, ("scheduler", key, p))), m)
+                         for p, m in e.problems]
+    if problems:
+        raise ScenarioError(problems)
+    return made
+
+
+def run(
+    scenario: str | Path | Scenario | Mapping[str, Any],
+    seed: int | None = None,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    *,
+    record_events: bool = False,
+    progress: ProgressFn | None = None,
+) -> Results:
+    """Simulate a scenario.
+
+    Args:
+        scenario: a scenario file path, a parsed mapping, or a :class:`Scenario`.
+        seed: replaces the scenario's seed.
+        overrides: dotted ``"key=value"`` strings or a mapping, as ``clustersim run --set``.
+        record_events: keep the full event log (``Results.events``); for small runs and tests.
+        progress: called as ``progress(sim_time_s, jobs_finished)`` during the run.
+
+    Returns:
+        The run's :class:`Results`.
+
+    Raises:
+        ScenarioError: the scenario is invalid (every problem listed).
+    """
+    scenario = resolve(scenario, seed, overrides)
+    compile_s = kernels.warmup()
+    rngs = RngStreams(scenario.seed)
+    t0 = time.perf_counter()
+    cluster = build_cluster(scenario.cluster)
+    jobs = build_jobs(scenario.workload, scenario.horizon,
+                      lambda i, part: rngs.generator("workload", i, part))
+    scheduler, placer = _make_policies(scenario, rngs)
+    setup_s = time.perf_counter() - t0
+    sim = Simulation(cluster, jobs, scheduler, placer, horizon=scenario.horizon,
+                     check_invariants=scenario.check_invariants, record_events=record_events)
+    t1 = time.perf_counter()
+    out = sim.run(progress)
+    wall_s = time.perf_counter() - t1
+    summary = summarize(jobs, out.start_s, out.end_s, out.state, out.series_t, out.series,
+                        end_time_s=out.end_time_s, installed_gpus=cluster.total_gpus,
+                        events=out.events, wall_s=wall_s)
+    log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
+    events = None
+    if out.event_log is not None:
+        t, kind, job, detail = zip(*out.event_log, strict=True) if out.event_log else ([],) * 4
+        events = pa.table({"t_s": pa.array(t, pa.float64()), "event": pa.array(kind, pa.string()),
+                           "job_id": pa.array(job, pa.int64()),
+                           "detail": pa.array(detail, pa.string())})
+    manifest = _manifest(scenario, wall_s=wall_s, compile_s=compile_s, setup_s=setup_s,
+                         events=out.events)
+    return Results(summary, jobs_table(jobs, out.start_s, out.end_s, out.state),
+                   series_table(out.series_t, out.series), scenario, manifest, events)
+
+
+def _manifest(scenario: Scenario, **timings: float) -> dict:
+    def version(pkg: str) -> str | None:
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "clustersim": __version__,
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "scenario_sha256": hashlib.sha256(dump_scenario(scenario).encode()).hexdigest(),
+        "git_sha": _git_sha(),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": {p: version(p) for p in ("simpy", "numpy", "numba", "networkx", "pydantic",
+                                             "pyarrow", "pandas")},
+        **timings,
+    }
+
+
+def _git_sha() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return res.stdout.strip() or None if res.returncode == 0 else None

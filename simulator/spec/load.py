@@ -1,0 +1,358 @@
+"""Scenario files -> validated :class:`~simulator.spec.model.Scenario`.
+
+Role: read YAML (primary), TOML or JSON; resolve ``include`` (paths relative to the including
+file, later files and the including file win, lists are replaced); apply dotted ``--set``
+overrides; validate; and report *every* problem at once as one line each with file, line (YAML),
+dotted path and a hint. Raises :class:`ScenarioError`; never prints.
+
+Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import tomllib
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .model import Scenario
+
+Path_ = tuple[str | int, ...]
+Origins = dict[Path_, tuple[str, int | None]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where (file, line, dotted path) and what."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '<top level>'}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Raised with every problem found in a scenario; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def load_scenario(
+    source: str | Path | Mapping[str, Any],
+    overrides: Iterable[str] | Mapping[str, Any] = (),
+    *,
+    seed: int | None = None,
+) -> Scenario:
+    """Read, merge, override and validate a scenario.
+
+    Args:
+        source: path of a ``.yaml``/``.yml``/``.toml``/``.json`` file, or an already-parsed
+            mapping (``include`` paths are then relative to the working directory).
+        overrides: ``"dotted.path=value"`` strings (values parsed as YAML) or a mapping of
+            dotted paths to values, applied after includes.
+        seed: replaces the scenario's ``seed`` when given.
+
+    Returns:
+        The validated, immutable scenario.
+
+    Raises:
+        ScenarioError: listing every problem found.
+    """
+    if isinstance(source, Mapping):
+        label = "<mapping>"
+        data, origins = _resolve_includes(dict(source), {}, label, Path.cwd(), [])
+    else:
+        path = Path(source)
+        label = str(source)
+        data, origins = _load_with_includes(path, [])
+    pairs = _override_pairs(overrides)
+    if seed is not None:
+        pairs.append(("seed", seed))
+    problems: list[Problem] = []
+    for dotted, value in pairs:
+        try:
+            _set_dotted(data, dotted, value)
+            origins[_split(dotted)] = ("--set", None)
+        except (KeyError, IndexError, TypeError) as e:
+            problems.append(Problem("--set", dotted, e.args[0]))
+    if problems:
+        raise ScenarioError(problems)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_problems_from(e, data, origins, label)) from None
+    problems = _semantic_problems(scenario, origins, label)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """YAML text of a scenario in SI units; loading it gives an equal scenario."""
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read(path: Path) -> tuple[Any, Origins]:
+    """Parse one file; YAML also yields the line of every key."""
+    label = str(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError([Problem(label, "", "file not found")]) from None
+    except OSError as e:
+        raise ScenarioError([Problem(label, "", f"cannot read file: {e.strerror}")]) from None
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".toml":
+            return tomllib.loads(text), {}
+        if suffix == ".json":
+            return json.loads(text), {}
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ScenarioError([Problem(label, "", f"YAML syntax error: {e.problem}", line)]) from None
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError([Problem(label, "", f"TOML syntax error: {e}")]) from None
+    except json.JSONDecodeError as e:
+        raise ScenarioError([Problem(label, "", f"JSON syntax error: {e.msg}", e.lineno)]) from None
+    origins: Origins = {}
+    if node is not None:
+        _yaml_lines(node, (), label, origins)
+    return data, origins
+
+
+def _yaml_lines(node: yaml.Node, path: Path_, label: str, out: Origins) -> None:
+    out[path] = (label, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = (*path, key.value)
+            _yaml_lines(value, child, label, out)
+            out[child] = (label, key.start_mark.line + 1)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _yaml_lines(item, (*path, i), label, out)
+
+
+def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
+    resolved = path.resolve()
+    if resolved in stack:
+        chain = " -> ".join(str(p) for p in [*stack, resolved])
+        raise ScenarioError([Problem(str(path), "include", f"include cycle: {chain}")])
+    data, origins = _read(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError([Problem(str(path), "", "the top level must be a mapping of keys")])
+    return _resolve_includes(data, origins, str(path), path.parent, [*stack, resolved])
+
+
+def _resolve_includes(
+    data: dict, origins: Origins, label: str, base_dir: Path, stack: list[Path]
+) -> tuple[dict, Origins]:
+    includes = data.pop("include", None)
+    if includes is None:
+        return data, origins
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        line = origins.get(("include",), (label, None))[1]
+        raise ScenarioError([Problem(label, "include", "must be a file path or a list of them",
+                                     line)])
+    merged: dict = {}
+    merged_origins: Origins = {}
+    problems: list[Problem] = []
+    for i, inc in enumerate(includes):
+        try:
+            sub, sub_origins = _load_with_includes(base_dir / inc, stack)
+        except ScenarioError as e:
+            line = origins.get(("include", i), origins.get(("include",), (label, None)))[1]
+            problems.append(Problem(label, f"include.{i}", f"cannot include {inc!r}", line))
+            problems.extend(e.problems)
+            continue
+        merged = _deep_merge(merged, sub)
+        merged_origins.update(sub_origins)
+    if problems:
+        raise ScenarioError(problems)
+    merged_origins.update(origins)
+    return _deep_merge(merged, data), merged_origins
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _split(dotted: str) -> Path_:
+    return tuple(int(p) if p.lstrip("-").isdigit() else p for p in dotted.split("."))
+
+
+def _override_pairs(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
+    if isinstance(overrides, Mapping):
+        return list(overrides.items())
+    pairs = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError([Problem("--set", item, "expected KEY=VALUE, e.g. "
+                                         "scheduler.policy=fifo or workload.training.0.count=50")])
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        pairs.append((key.strip(), value))
+    return pairs
+
+
+def _set_dotted(data: dict, dotted: str, value: Any) -> None:
+    parts = _split(dotted)
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(str(p) for p in parts[: depth + 1])
+        if isinstance(node, list):
+            if not isinstance(part, int):
+                raise TypeError(f"{where}: a list needs a numeric index, got {part!r}")
+            if not -len(node) <= part < len(node):
+                raise IndexError(f"index {part} out of range: the list has {len(node)} items")
+        elif isinstance(node, dict):
+            part = str(part)
+            if not last and part not in node:
+                node[part] = {}
+        else:
+            raise TypeError(f"cannot set {where}: its parent is a {type(node).__name__}")
+        if last:
+            node[part] = value
+        else:
+            node = node[part]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _problems_from(
+    error: ValidationError, data: Any, origins: Origins, label: str
+) -> list[Problem]:
+    merged: dict[tuple[str, str], Problem] = {}
+    for err in error.errors(include_url=False):
+        path = _data_path(err["loc"], data)
+        file, line = _origin(path, origins, label)
+        message = _message(err, path)
+        key = (file, ".".join(map(str, path)))
+        if key in merged and message not in merged[key].message:
+            message = f"{merged[key].message}; or {message}"
+        merged[key] = Problem(file, key[1], message, line)
+    return sorted(merged.values(), key=lambda p: (p.file, p.line or 0))
+
+
+def _data_path(loc: tuple, data: Any) -> Path_:
+    """Keep only the parts of a pydantic location that exist in the input (drops union tags)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
+            node = None  # a missing or unknown key: still part of the path
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _origin(path: Path_, origins: Origins, label: str) -> tuple[str, int | None]:
+    for n in range(len(path), -1, -1):
+        if path[:n] in origins:
+            return origins[path[:n]]
+    return label, None
+
+
+def _message(err: dict, path: Path_) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        valid = _valid_keys(path[:-1])
+        close = difflib.get_close_matches(str(path[-1]), valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key {path[-1]!r}; {hint}valid keys here: {', '.join(valid)}"
+    if kind == "missing":
+        return "required key is missing"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if "input" in err and kind not in ("value_error", "assertion_error"):
+        msg = f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _valid_keys(path: Path_) -> list[str]:
+    cls: type[BaseModel] | None = Scenario
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(str(part)) if cls else None
+        cls = _model_in(field.annotation) if field else None
+    keys = list(cls.model_fields) if cls else []
+    return ["include", *keys] if not path else keys
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def _semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[Problem]:
+    """Checks that need the whole validated scenario (impossible or unbounded requests)."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        file, line = _origin(path, origins, label)
+        problems.append(Problem(file, ".".join(map(str, path)), message, line))
+
+    total = scenario.cluster.total_gpus
+    for i, stream in enumerate(scenario.workload.training):
+        too_big = [g for g in stream.gpu_values if g > total]
+        if too_big:
+            add(("workload", "training", i, "gpus"),
+                f"asks for {max(too_big)} GPUs but the cluster has only {total}; "
+                "lower the request or add nodes")
+        if stream.count is None and scenario.horizon is None and stream.arrival.times is None:
+            add(("workload", "training", i, "count"),
+                "the stream is unbounded: give a count, a scenario horizon, or explicit times")
+        times = stream.arrival.times
+        if times is not None and stream.count is not None and stream.count > len(times):
+            add(("workload", "training", i, "count"),
+                f"count {stream.count} exceeds the {len(times)} explicit arrival times")
+    return problems

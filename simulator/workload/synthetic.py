@@ -1,0 +1,102 @@
+"""Synthetic training jobs, generated up front from per-stream random streams.
+
+Role: turn the ``workload.training`` streams of a scenario into a :class:`JobTable`. Each stream
+draws arrivals, GPU counts and durations from three *separate* generators, so changing one
+distribution (or the policy) never changes the other draws: common random numbers.
+
+Must not import: simpy, numba, anything from ``engine``/``policies``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..model.jobs import JobKind, JobTable
+from ..spec.model import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, WorkloadSpec
+
+RngFactory = Callable[..., np.random.Generator]
+
+
+def arrival_times(spec: ArrivalSpec, count: int | None, horizon: float | None,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Absolute arrival times: the first ``count`` of the process, cut at ``horizon``.
+
+    Poisson: the first arrival comes one exponential gap after ``start``. Interval: arrivals at
+    ``start + k * interval`` (k = 0, 1, ...). Times: the listed times plus ``start``.
+    """
+    limit = np.inf if horizon is None else horizon
+    if spec.times is not None:
+        times = spec.start + np.asarray(spec.times, dtype=np.float64)[:count]
+    elif spec.interval is not None:
+        n = count if count is not None else int(np.floor((limit - spec.start) / spec.interval)) + 1
+        times = spec.start + np.arange(max(n, 0), dtype=np.float64) * spec.interval
+    else:
+        scale = 1.0 / spec.poisson.rate
+        if count is not None:
+            times = spec.start + np.cumsum(rng.exponential(scale, count))
+        else:  # only the horizon bounds the stream: draw in chunks until past it
+            chunks, t = [], spec.start
+            chunk = max(16, int(1.2 * (limit - spec.start) / scale) + 16)
+            while t <= limit:
+                gaps = t + np.cumsum(rng.exponential(scale, chunk))
+                chunks.append(gaps)
+                t = gaps[-1]
+            times = np.concatenate(chunks)
+    return times[times <= limit]
+
+
+def sample_gpus(spec: int | GpuChoice, n: int, rng: np.random.Generator) -> np.ndarray:
+    """GPU counts: a constant or a weighted choice."""
+    if isinstance(spec, int):
+        return np.full(n, spec, dtype=np.int64)
+    return rng.choice(np.asarray(spec.choice, dtype=np.int64), size=n, p=_probs(spec.weights,
+                                                                               len(spec.choice)))
+
+
+def sample_durations(spec: DurationSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Durations in seconds: constant, exponential(mean), lognormal(median, sigma) or choice."""
+    if spec.constant is not None:
+        return np.full(n, spec.constant)
+    if spec.exponential is not None:
+        return rng.exponential(spec.exponential.mean, n)
+    if spec.lognormal is not None:
+        return rng.lognormal(np.log(spec.lognormal.median), spec.lognormal.sigma, n)
+    return rng.choice(np.asarray(spec.choice, dtype=np.float64), size=n,
+                      p=_probs(spec.weights, len(spec.choice)))
+
+
+def _probs(weights: list[float] | None, n: int) -> np.ndarray | None:
+    if weights is None:
+        return None
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
+def stream_jobs(stream: TrainingStream, index: int, horizon: float | None,
+                rng_for: RngFactory) -> dict[str, np.ndarray]:
+    """Columns of one stream's jobs; ``rng_for(index, part)`` gives its generators."""
+    times = arrival_times(stream.arrival, stream.count, horizon, rng_for(index, 0))
+    n = len(times)
+    return {
+        "submit_s": times,
+        "gpus": sample_gpus(stream.gpus, n, rng_for(index, 1)),
+        "duration_s": sample_durations(stream.duration, n, rng_for(index, 2)),
+        "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
+        "stream": np.full(n, index, dtype=np.int64),
+        "seq": np.arange(n, dtype=np.int64),
+    }
+
+
+def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -> JobTable:
+    """All jobs of a workload, sorted by submit time.
+
+    Args:
+        spec: the scenario's workload block.
+        horizon: jobs arriving after it are not generated.
+        rng_for: ``rng_for(stream_index, part)`` returns the generator for one stream's
+            arrivals (part 0), GPU counts (1) or durations (2).
+    """
+    parts = [stream_jobs(s, i, horizon, rng_for) for i, s in enumerate(spec.training)]
+    return JobTable.concat(parts, tuple(s.name for s in spec.training))
