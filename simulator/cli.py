@@ -1,0 +1,159 @@
+"""``clustersim`` command line: thin sub-commands over the public API, no simulation logic.
+
+Exit status: 0 success, 2 bad input (each problem on its own line, no traceback), 1 other
+failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .spec import Scenario, ScenarioError
+from .spec.units import format_duration
+
+PROGRESS_AFTER_S = 2.0
+
+_err = Console(stderr=True, highlight=False)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clustersim", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"clustersim {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run a scenario and write its results")
+    r.add_argument("scenario", help="scenario file (.yaml, .toml or .json)")
+    r.add_argument("--out", help="run directory (default: runs/<scenario name>)")
+    r.add_argument("--seed", type=int, help="replace the scenario's seed")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a value by dotted path, e.g. --set horizon=2d (repeatable)")
+    r.add_argument("--no-plots", action="store_true", help="skip plots/*.png")
+    r.add_argument("--quiet", action="store_true", help="no summary table or progress bar")
+
+    v = sub.add_parser("validate", help="check scenario files; report every problem")
+    v.add_argument("files", nargs="+")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
+    s.add_argument("--out", help="write to this file instead of stdout")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``clustersim`` command."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return {"run": _run, "validate": _validate, "schema": _schema}[args.command](args)
+    except ScenarioError as e:
+        for problem in e.problems:
+            _err.print(f"error: {problem}", markup=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        _err.print("interrupted")
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import resolve, run
+
+    scenario = resolve(args.scenario, args.seed, args.overrides)
+    out = Path(args.out or Path("runs") / scenario.name)
+    with _ProgressBar(scenario, enabled=not args.quiet) as bar:
+        results = run(scenario, progress=bar.update)
+    results.save(out, plots=not args.no_plots)
+    if not args.quiet:
+        _print_summary(results.summary, scenario, out)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .runner import resolve
+
+    problems = 0
+    for f in args.files:
+        try:
+            s = resolve(f, overrides=args.overrides)
+        except ScenarioError as e:
+            problems += len(e.problems)
+            for problem in e.problems:
+                _err.print(f"error: {problem}", markup=False, soft_wrap=True)
+            continue
+        print(f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
+              f"{len(s.workload.training)} workload streams)")
+    return 2 if problems else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    schema = Scenario.model_json_schema()
+    schema["properties"]["include"] = {
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+        "description": "scenario component file(s) merged under this one",
+    }
+    text = json.dumps(schema, indent=2) + "\n"
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+class _ProgressBar:
+    """A rich progress bar over simulated time, shown only if the run lasts a while."""
+
+    def __init__(self, scenario: Scenario, enabled: bool):
+        self.enabled = enabled
+        self.horizon = scenario.horizon
+        self.started = time.monotonic()
+        self.progress: Progress | None = None
+        self.task = None
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def update(self, now: float, finished: int) -> None:
+        if not self.enabled or time.monotonic() - self.started < PROGRESS_AFTER_S:
+            return
+        if self.progress is None:
+            self.progress = Progress(TextColumn("simulated {task.fields[sim]}"), BarColumn(),
+                                     TextColumn("{task.fields[done]} jobs done"),
+                                     TimeElapsedColumn(), console=_err, transient=True)
+            self.task = self.progress.add_task("run", total=self.horizon, sim="", done=0)
+            self.progress.start()
+        self.progress.update(self.task, completed=now if self.horizon else None,
+                             sim=format_duration(now), done=finished)
+
+
+def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:
+    table = Table(title=f"clustersim: {scenario.name}", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in summary.items():
+        if value is None:
+            text = "-"
+        elif key.endswith("_s") and key != "wall_s":
+            text = f"{value:,.1f}  ({format_duration(value)})"
+        elif isinstance(value, float):
+            text = f"{value:.4g}"
+        else:
+            text = f"{value:,}"
+        table.add_row(key, text)
+    console = Console()
+    console.print(table)
+    console.print(f"results in {out}/")
