@@ -36,8 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="scenario file (.yaml, .toml or .json)")
     r.add_argument("--out", help="run directory (default: runs/<scenario name>)")
     r.add_argument("--seed", type=int, help="replace the scenario's seed")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a value by dotted path, e.g. --set horizon=2d (repeatable)")
+    r.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value by dotted path, e.g. --set horizon=2d (repeatable)",
+    )
     r.add_argument("--no-plots", action="store_true", help="skip plots/*.png")
     r.add_argument("--quiet", action="store_true", help="no summary table or progress bar")
 
@@ -53,8 +59,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``clustersim`` command."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     try:
         return {"run": _run, "validate": _validate, "schema": _schema}[args.command](args)
     except ScenarioError as e:
@@ -91,13 +99,17 @@ def _validate(args: argparse.Namespace) -> int:
             for problem in e.problems:
                 _err.print(f"error: {problem}", markup=False, soft_wrap=True)
             continue
-        print(f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
-              f"{len(s.workload.training)} workload streams)")
+        print(
+            f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
+            f"{len(s.workload.training)} workload streams)"
+        )
     return 2 if problems else 0
 
 
 def _schema(args: argparse.Namespace) -> int:
     schema = Scenario.model_json_schema()
+    # Top-level keys may come from included components, so none is required in one file.
+    schema.pop("required", None)
     schema["properties"]["include"] = {
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
         "description": "scenario component file(s) merged under this one",
@@ -131,13 +143,22 @@ class _ProgressBar:
         if not self.enabled or time.monotonic() - self.started < PROGRESS_AFTER_S:
             return
         if self.progress is None:
-            self.progress = Progress(TextColumn("simulated {task.fields[sim]}"), BarColumn(),
-                                     TextColumn("{task.fields[done]} jobs done"),
-                                     TimeElapsedColumn(), console=_err, transient=True)
+            self.progress = Progress(
+                TextColumn("simulated {task.fields[sim]}"),
+                BarColumn(),
+                TextColumn("{task.fields[done]} jobs done"),
+                TimeElapsedColumn(),
+                console=_err,
+                transient=True,
+            )
             self.task = self.progress.add_task("run", total=self.horizon, sim="", done=0)
             self.progress.start()
-        self.progress.update(self.task, completed=now if self.horizon else None,
-                             sim=format_duration(now), done=finished)
+        self.progress.update(
+            self.task,
+            completed=now if self.horizon else None,
+            sim=format_duration(now),
+            done=finished,
+        )
 
 
 def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:

@@ -73,6 +73,7 @@ def plot_utilization(results: Results, ax: Axes | None = None) -> Axes:
     if len(t):
         tq, vq = _binned(t, q, end)
         twin.step(tq / 3600.0, vq, where="post", color="tab:orange", label="queue length")
+    twin.set_ylim(bottom=0)
     twin.set_ylabel("queued jobs", color="tab:orange")
     ax.set_title(f"{results.scenario.name}: utilisation and queue")
     ax.grid(alpha=0.3)

@@ -24,8 +24,7 @@ import pyarrow.parquet as pq
 
 from .spec import Scenario, dump_scenario, load_scenario
 
-FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml",
-         "manifest.json")
+FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml", "manifest.json")
 
 
 @dataclass(frozen=True)

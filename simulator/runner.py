@@ -59,8 +59,10 @@ def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario
         try:
             made.append(policies.create(kind, ref.name, ref.params, rngs.generator("policy", i)))
         except policies.PolicyError as e:
-            problems += [Problem(label, ".".join(filter(None, ("scheduler", key, p))), m)
-                         for p, m in e.problems]
+            problems += [
+                Problem(label, ".".join(filter(None, ("scheduler", key, p))), m)
+                for p, m in e.problems
+            ]
     if problems:
         raise ScenarioError(problems)
     return made
@@ -94,29 +96,58 @@ def run(
     rngs = RngStreams(scenario.seed)
     t0 = time.perf_counter()
     cluster = build_cluster(scenario.cluster)
-    jobs = build_jobs(scenario.workload, scenario.horizon,
-                      lambda i, part: rngs.generator("workload", i, part))
+    jobs = build_jobs(
+        scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
+    )
     scheduler, placer = _make_policies(scenario, rngs)
     setup_s = time.perf_counter() - t0
-    sim = Simulation(cluster, jobs, scheduler, placer, horizon=scenario.horizon,
-                     check_invariants=scenario.check_invariants, record_events=record_events)
+    sim = Simulation(
+        cluster,
+        jobs,
+        scheduler,
+        placer,
+        horizon=scenario.horizon,
+        check_invariants=scenario.check_invariants,
+        record_events=record_events,
+    )
     t1 = time.perf_counter()
     out = sim.run(progress)
     wall_s = time.perf_counter() - t1
-    summary = summarize(jobs, out.start_s, out.end_s, out.state, out.series_t, out.series,
-                        end_time_s=out.end_time_s, installed_gpus=cluster.total_gpus,
-                        events=out.events, wall_s=wall_s)
+    summary = summarize(
+        jobs,
+        out.start_s,
+        out.end_s,
+        out.state,
+        out.series_t,
+        out.series,
+        end_time_s=out.end_time_s,
+        installed_gpus=cluster.total_gpus,
+        events=out.events,
+        wall_s=wall_s,
+    )
     log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
     events = None
     if out.event_log is not None:
         t, kind, job, detail = zip(*out.event_log, strict=True) if out.event_log else ([],) * 4
-        events = pa.table({"t_s": pa.array(t, pa.float64()), "event": pa.array(kind, pa.string()),
-                           "job_id": pa.array(job, pa.int64()),
-                           "detail": pa.array(detail, pa.string())})
-    manifest = _manifest(scenario, wall_s=wall_s, compile_s=compile_s, setup_s=setup_s,
-                         events=out.events)
-    return Results(summary, jobs_table(jobs, out.start_s, out.end_s, out.state),
-                   series_table(out.series_t, out.series), scenario, manifest, events)
+        events = pa.table(
+            {
+                "t_s": pa.array(t, pa.float64()),
+                "event": pa.array(kind, pa.string()),
+                "job_id": pa.array(job, pa.int64()),
+                "detail": pa.array(detail, pa.string()),
+            }
+        )
+    manifest = _manifest(
+        scenario, wall_s=wall_s, compile_s=compile_s, setup_s=setup_s, events=out.events
+    )
+    return Results(
+        summary,
+        jobs_table(jobs, out.start_s, out.end_s, out.state),
+        series_table(out.series_t, out.series),
+        scenario,
+        manifest,
+        events,
+    )
 
 
 def _manifest(scenario: Scenario, **timings: float) -> dict:
@@ -134,16 +165,24 @@ def _manifest(scenario: Scenario, **timings: float) -> dict:
         "git_sha": _git_sha(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": {p: version(p) for p in ("simpy", "numpy", "numba", "networkx", "pydantic",
-                                             "pyarrow", "pandas")},
+        "packages": {
+            p: version(p)
+            for p in ("simpy", "numpy", "numba", "networkx", "pydantic", "pyarrow", "pandas")
+        },
         **timings,
     }
 
 
 def _git_sha() -> str | None:
     try:
-        res = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5, check=False)
+        res = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return res.stdout.strip() or None if res.returncode == 0 else None

@@ -122,8 +122,10 @@ class Simulation:
         if self.check_invariants:
             expected = self.start_s[job] + self._duration[job]
             if now != expected:
-                raise InvariantError(f"job {job} ran {now - self.start_s[job]} s, "
-                                     f"not its {self._duration[job]} s of work")
+                raise InvariantError(
+                    f"job {job} ran {now - self.start_s[job]} s, "
+                    f"not its {self._duration[job]} s of work"
+                )
         self._request_pass()
 
     def _request_pass(self) -> None:
@@ -162,11 +164,14 @@ class Simulation:
         self.start_s[job] = now
         self.job_state[job] = JobState.RUNNING
         if self._log is not None:
-            where = ",".join(f"{n}:{c}" for n, c in zip(placement.nodes.tolist(),
-                                                        placement.counts.tolist(), strict=True))
+            where = ",".join(
+                f"{n}:{c}"
+                for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
+            )
             self._log.append((now, "start", job, where))
-        self.env.call_at(now + float(self._duration[job]), COMPLETION,
-                         partial(self._on_complete, job))
+        self.env.call_at(
+            now + float(self._duration[job]), COMPLETION, partial(self._on_complete, job)
+        )
 
     def _check(self) -> None:
         problems = self.state.violations(self.jobs)
@@ -213,6 +218,13 @@ class Simulation:
             "queue_length": np.frombuffer(self._queued, dtype=np.float64),
             "running_jobs": np.frombuffer(self._running, dtype=np.float64),
         }
-        return Outcome(self.start_s, self.end_s, self.job_state,
-                       np.frombuffer(self._t, dtype=np.float64), series, end_time, events,
-                       self._log)
+        return Outcome(
+            self.start_s,
+            self.end_s,
+            self.job_state,
+            np.frombuffer(self._t, dtype=np.float64),
+            series,
+            end_time,
+            events,
+            self._log,
+        )

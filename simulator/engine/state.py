@@ -48,9 +48,11 @@ class ClusterState:
             raise EngineError(f"job {job} is already running")
         status = kernels.allocate(self.free, placement.nodes, placement.counts, gpus)
         if status:
-            raise EngineError(f"invalid placement for job {job}: {_REASONS[status]} "
-                              f"(nodes={placement.nodes.tolist()}, "
-                              f"counts={placement.counts.tolist()})")
+            raise EngineError(
+                f"invalid placement for job {job}: {_REASONS[status]} "
+                f"(nodes={placement.nodes.tolist()}, "
+                f"counts={placement.counts.tolist()})"
+            )
         self.free_total -= gpus
         self.running[job] = placement
 
@@ -69,8 +71,10 @@ class ClusterState:
         if np.any(self.free < 0):
             out.append(f"negative free devices on nodes {np.flatnonzero(self.free < 0).tolist()}")
         if np.any(self.free > self.capacity):
-            out.append("free devices exceed capacity on nodes "
-                       f"{np.flatnonzero(self.free > self.capacity).tolist()}")
+            out.append(
+                "free devices exceed capacity on nodes "
+                f"{np.flatnonzero(self.free > self.capacity).tolist()}"
+            )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
         held = np.zeros_like(self.free)
@@ -93,8 +97,9 @@ class View:
 
     __slots__ = ("_env", "_state", "free_gpus", "queue", "running", "jobs", "topology")
 
-    def __init__(self, env, state: ClusterState, queue: dict[int, None], jobs: JobTable,
-                 cluster: Cluster):
+    def __init__(
+        self, env, state: ClusterState, queue: dict[int, None], jobs: JobTable, cluster: Cluster
+    ):
         self._env = env
         self._state = state
         free = state.free.view()

@@ -3,5 +3,13 @@
 from .schema import JOB_COLUMNS, SERIES_COLUMNS, SERIES_METRICS, SUMMARY_KEYS
 from .summary import jobs_table, series_table, summarize, time_weighted_mean
 
-__all__ = ["JOB_COLUMNS", "SERIES_COLUMNS", "SERIES_METRICS", "SUMMARY_KEYS", "jobs_table",
-           "series_table", "summarize", "time_weighted_mean"]
+__all__ = [
+    "JOB_COLUMNS",
+    "SERIES_COLUMNS",
+    "SERIES_METRICS",
+    "SUMMARY_KEYS",
+    "jobs_table",
+    "series_table",
+    "summarize",
+    "time_weighted_mean",
+]

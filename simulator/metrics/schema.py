@@ -26,7 +26,7 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "jct_s": (pa.float64(), "s", "c_j - a_j, job completion time (null if not finished)"),
     "gpus": (pa.int64(), "GPUs", "devices requested and granted (gang: all at once)"),
     "duration_s": (pa.float64(), "s", "requested work: run time on the reference chip"),
-    "state": (pa.string(), "-", "finished | running | queued | failed at the end of the run"),
+    "state": (pa.string(), "-", "finished, running, queued or failed at the end of the run"),
 }
 
 SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
@@ -54,12 +54,16 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
     "mean_wait_s": ("s", "mean of s_j - a_j over started jobs"),
     "p99_wait_s": ("s", "99th percentile wait over started jobs"),
     "makespan_s": ("s", "last completion - first submission (null unless every job finished)"),
-    "gpu_utilization": ("fraction", "time-weighted allocated GPUs / installed GPUs over the "
-                                    "metric window"),
+    "gpu_utilization": (
+        "fraction",
+        "time-weighted allocated GPUs / installed GPUs over the metric window",
+    ),
     "mean_queue_length": ("jobs", "time-weighted mean queue length over the metric window"),
     "window_start_s": ("s", "metric window start: first submission"),
-    "window_end_s": ("s", "metric window end: last completion if every job finished, "
-                          "else the horizon"),
+    "window_end_s": (
+        "s",
+        "metric window end: last completion if every job finished, else the horizon",
+    ),
     "installed_gpus": ("GPUs", "devices in the cluster"),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
@@ -68,5 +72,9 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
 
 def arrow_schema(columns: dict[str, tuple[pa.DataType, str, str]]) -> pa.Schema:
     """Arrow schema of a column table, with unit and definition as field metadata."""
-    return pa.schema([pa.field(name, dtype, metadata={"unit": unit, "definition": text})
-                      for name, (dtype, unit, text) in columns.items()])
+    return pa.schema(
+        [
+            pa.field(name, dtype, metadata={"unit": unit, "definition": text})
+            for name, (dtype, unit, text) in columns.items()
+        ]
+    )

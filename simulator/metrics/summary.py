@@ -15,12 +15,14 @@ from ..model.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
 from .schema import JOB_COLUMNS, SERIES_COLUMNS, arrow_schema
 
 
-def jobs_table(jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray,
-               state: np.ndarray) -> pa.Table:
+def jobs_table(
+    jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray, state: np.ndarray
+) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times)."""
     n = len(jobs)
-    streams = pa.array(np.asarray(jobs.stream_names, dtype=object)[jobs.stream]
-                       if n else [], type=pa.string())
+    streams = pa.array(
+        np.asarray(jobs.stream_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
+    )
     names = pc.binary_join_element_wise(streams, pc.cast(pa.array(jobs.seq), pa.string()), "-")
 
     def floats(x: np.ndarray) -> pa.Array:
@@ -53,8 +55,7 @@ def compress_levels(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return t[changed], v[changed]
 
 
-def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cluster"
-                 ) -> pa.Table:
+def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cluster") -> pa.Table:
     """Long-format level series (``t_s, entity, metric, value``), compressed per metric."""
     parts = {"t_s": [], "metric": [], "value": []}
     for metric, values in series.items():
@@ -85,9 +86,19 @@ def _stat(x: np.ndarray, fn) -> float | None:
     return float(fn(x)) if len(x) else None
 
 
-def summarize(jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray, state: np.ndarray,
-              t: np.ndarray, series: dict[str, np.ndarray], *, end_time_s: float,
-              installed_gpus: int, events: int, wall_s: float) -> dict:
+def summarize(
+    jobs: JobTable,
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    state: np.ndarray,
+    t: np.ndarray,
+    series: dict[str, np.ndarray],
+    *,
+    end_time_s: float,
+    installed_gpus: int,
+    events: int,
+    wall_s: float,
+) -> dict:
     """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
     finished = state == JobState.FINISHED
     started = ~np.isnan(start_s)

@@ -61,8 +61,10 @@ class JobTable:
     @classmethod
     def concat(cls, parts: list[dict[str, np.ndarray]], stream_names: tuple[str, ...]) -> JobTable:
         """Merge per-stream columns and sort rows by (submit, stream, seq)."""
-        cols = {k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
-                for k in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq")}
+        cols = {
+            k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
+            for k in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq")
+        }
         order = np.lexsort((cols["seq"], cols["stream"], cols["submit_s"]))
         return cls(
             submit_s=cols["submit_s"].astype(np.float64)[order],

@@ -70,8 +70,13 @@ def build_graph(spec: ClusterSpec) -> nx.Graph:
     for dc_index, dc in enumerate(spec.datacenters):
         net = dc.network
         dc_v = ("dc", dc_index)
-        g.add_node(dc_v, kind="dc", name=dc.name, hop_latency_s=net.hop_latency,
-                   pod_is_spine=net.racks_per_pod is None)
+        g.add_node(
+            dc_v,
+            kind="dc",
+            name=dc.name,
+            hop_latency_s=net.hop_latency,
+            pod_is_spine=net.racks_per_pod is None,
+        )
         dc_vertices.append(dc_v)
         racks: list[tuple[tuple, float]] = []  # (rack vertex, sum of NICs)
         for group in dc.node_groups:
@@ -86,17 +91,31 @@ def build_graph(spec: ClusterSpec) -> nx.Graph:
                     racks.append((rack_v, 0.0))
                     rack_id += 1
                 node_v = ("node", node_id)
-                g.add_node(node_v, kind="node", name=f"{dc.name}/{group.name}-{k}",
-                           group=f"{dc.name}/{group.name}", chip=template.chip,
-                           gpus=template.gpus, dc=dc_index)
-                g.add_edge(node_v, racks[-1][0], bandwidth_bytes_per_s=template.nic_bytes_per_s,
-                           latency_s=net.hop_latency)
+                g.add_node(
+                    node_v,
+                    kind="node",
+                    name=f"{dc.name}/{group.name}-{k}",
+                    group=f"{dc.name}/{group.name}",
+                    chip=template.chip,
+                    gpus=template.gpus,
+                    dc=dc_index,
+                )
+                g.add_edge(
+                    node_v,
+                    racks[-1][0],
+                    bandwidth_bytes_per_s=template.nic_bytes_per_s,
+                    latency_s=net.hop_latency,
+                )
                 racks[-1] = (racks[-1][0], racks[-1][1] + template.nic_bytes_per_s)
                 for _ in range(template.gpus):
                     dev_v = ("device", device_id)
                     g.add_node(dev_v, kind="device", node=node_id)
-                    g.add_edge(dev_v, node_v, bandwidth_bytes_per_s=chip.interconnect_bytes_per_s,
-                               latency_s=intra_latency)
+                    g.add_edge(
+                        dev_v,
+                        node_v,
+                        bandwidth_bytes_per_s=chip.interconnect_bytes_per_s,
+                        latency_s=intra_latency,
+                    )
                     device_id += 1
                 node_id += 1
         per_pod = net.racks_per_pod or len(racks)
@@ -111,8 +130,12 @@ def build_graph(spec: ClusterSpec) -> nx.Graph:
             if net.racks_per_pod is None:
                 g.add_edge(pod_v, dc_v, bandwidth_bytes_per_s=INF, latency_s=0.0)
             else:
-                g.add_edge(pod_v, dc_v, bandwidth_bytes_per_s=pod_bw / net.pod_oversubscription,
-                           latency_s=net.hop_latency)
+                g.add_edge(
+                    pod_v,
+                    dc_v,
+                    bandwidth_bytes_per_s=pod_bw / net.pod_oversubscription,
+                    latency_s=net.hop_latency,
+                )
             pod_id += 1
     for i, a in enumerate(dc_vertices):
         for b in dc_vertices[i + 1 :]:
@@ -148,16 +171,33 @@ def export_arrays(g: nx.Graph) -> TopologyArrays:
         node_rack=node_rack,
         node_pod=rack_pod[node_rack],
         node_dc=pod_dc[rack_pod[node_rack]],
-        node_nic_bw=np.array([g.edges[n, ("rack", r)]["bandwidth_bytes_per_s"]
-                              for n, r in zip(nodes, node_rack, strict=True)]),
-        node_intra_bw=np.array([g.edges[d, n]["bandwidth_bytes_per_s"]
-                                for d, n in zip(first_device, nodes, strict=True)]),
-        node_intra_latency=np.array([g.edges[d, n]["latency_s"]
-                                     for d, n in zip(first_device, nodes, strict=True)]),
-        rack_uplink_bw=np.array([g.edges[r, ("pod", p)]["bandwidth_bytes_per_s"]
-                                 for r, p in zip(racks, rack_pod, strict=True)]),
-        pod_uplink_bw=np.array([g.edges[p, ("dc", d)]["bandwidth_bytes_per_s"]
-                                for p, d in zip(pods, pod_dc, strict=True)]),
+        node_nic_bw=np.array(
+            [
+                g.edges[n, ("rack", r)]["bandwidth_bytes_per_s"]
+                for n, r in zip(nodes, node_rack, strict=True)
+            ]
+        ),
+        node_intra_bw=np.array(
+            [
+                g.edges[d, n]["bandwidth_bytes_per_s"]
+                for d, n in zip(first_device, nodes, strict=True)
+            ]
+        ),
+        node_intra_latency=np.array(
+            [g.edges[d, n]["latency_s"] for d, n in zip(first_device, nodes, strict=True)]
+        ),
+        rack_uplink_bw=np.array(
+            [
+                g.edges[r, ("pod", p)]["bandwidth_bytes_per_s"]
+                for r, p in zip(racks, rack_pod, strict=True)
+            ]
+        ),
+        pod_uplink_bw=np.array(
+            [
+                g.edges[p, ("dc", d)]["bandwidth_bytes_per_s"]
+                for p, d in zip(pods, pod_dc, strict=True)
+            ]
+        ),
         dc_hop_latency=np.array([g.nodes[d]["hop_latency_s"] for d in dcs]),
         pod_is_spine=np.array([g.nodes[d]["pod_is_spine"] for d in dcs], dtype=bool),
         wan_bw=float(g.graph["wan_bw"]),

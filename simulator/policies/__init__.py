@@ -16,6 +16,14 @@ from .base import (
 from .registry import PolicyError, create, names, register
 
 __all__ = [
-    "ClusterView", "Params", "Placement", "PlacementPolicy", "PolicyError", "ScheduleDecision",
-    "SchedulingPolicy", "create", "names", "register",
+    "ClusterView",
+    "Params",
+    "Placement",
+    "PlacementPolicy",
+    "PolicyError",
+    "ScheduleDecision",
+    "SchedulingPolicy",
+    "create",
+    "names",
+    "register",
 ]

@@ -47,8 +47,9 @@ def names(kind: str) -> list[str]:
     return sorted(_REGISTRY[kind])
 
 
-def create(kind: str, name: str, params: dict | None = None,
-           rng: np.random.Generator | None = None) -> Policy:
+def create(
+    kind: str, name: str, params: dict | None = None, rng: np.random.Generator | None = None
+) -> Policy:
     """Instantiate a registered policy with validated parameters.
 
     Raises:
@@ -56,10 +57,16 @@ def create(kind: str, name: str, params: dict | None = None,
     """
     cls = _REGISTRY[kind].get(name)
     if cls is None:
-        raise PolicyError([("", f"unknown {kind} policy {name!r}; valid: {', '.join(names(kind))}")])
+        raise PolicyError(
+            [("", f"unknown {kind} policy {name!r}; valid: {', '.join(names(kind))}")]
+        )
     try:
         p = cls.Params(**(params or {}))
     except ValidationError as e:
-        raise PolicyError([("params." + ".".join(map(str, err["loc"])), err["msg"])
-                           for err in e.errors(include_url=False)]) from None
+        raise PolicyError(
+            [
+                ("params." + ".".join(map(str, err["loc"])), err["msg"])
+                for err in e.errors(include_url=False)
+            ]
+        ) from None
     return cls(p, rng)

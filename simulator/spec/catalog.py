@@ -72,63 +72,226 @@ CHIPS: dict[str, Chip] = {
         # NVIDIA Tesla K80 datasheet (2014): per board 8.73 TFLOPS FP32 boost, 24 GB GDDR5,
         # 480 GB/s, 300 W, two GK210 dies. One "K80 GPU" in schedulers (Gavel, Philly) is one
         # die, so every figure is halved. Kepler has no fast FP16: FP16 peak = FP32 peak.
-        Chip("k80", "nvidia", "gpu", 4.37 * T, 4.37 * T, 12 * GB, 240 * GB, 150.0,
-             "pcie3", 16 * GB, source="NVIDIA Tesla K80 datasheet, per GK210 die"),
+        Chip(
+            "k80",
+            "nvidia",
+            "gpu",
+            4.37 * T,
+            4.37 * T,
+            12 * GB,
+            240 * GB,
+            150.0,
+            "pcie3",
+            16 * GB,
+            source="NVIDIA Tesla K80 datasheet, per GK210 die",
+        ),
         # NVIDIA Tesla P100 PCIe datasheet: FP16 18.7 TFLOPS, FP32 9.3 TFLOPS, 16 GB CoWoS HBM2
         # at 732 GB/s, 250 W, PCIe Gen3 x16 (32 GB/s bidirectional).
-        Chip("p100", "nvidia", "gpu", 18.7 * T, 9.3 * T, 16 * GB, 732 * GB, 250.0,
-             "pcie3", 16 * GB, source="NVIDIA Tesla P100 PCIe datasheet"),
+        Chip(
+            "p100",
+            "nvidia",
+            "gpu",
+            18.7 * T,
+            9.3 * T,
+            16 * GB,
+            732 * GB,
+            250.0,
+            "pcie3",
+            16 * GB,
+            source="NVIDIA Tesla P100 PCIe datasheet",
+        ),
         # NVIDIA Tesla V100 SXM2 datasheet: tensor 125 TFLOPS, FP32 15.7 TFLOPS, 16 GB HBM2
         # at 900 GB/s, 300 W, NVLink 2 300 GB/s bidirectional.
-        Chip("v100", "nvidia", "gpu", 125 * T, 15.7 * T, 16 * GB, 900 * GB, 300.0,
-             "nvlink2", 150 * GB, source="NVIDIA V100 SXM2 datasheet"),
+        Chip(
+            "v100",
+            "nvidia",
+            "gpu",
+            125 * T,
+            15.7 * T,
+            16 * GB,
+            900 * GB,
+            300.0,
+            "nvlink2",
+            150 * GB,
+            source="NVIDIA V100 SXM2 datasheet",
+        ),
         # NVIDIA T4 datasheet: FP16 tensor 65 TFLOPS, FP32 8.1 TFLOPS, INT8 130 TOPS,
         # 16 GB GDDR6 at 320 GB/s, 70 W, PCIe Gen3 x16.
-        Chip("t4", "nvidia", "gpu", 65 * T, 8.1 * T, 16 * GB, 320 * GB, 70.0,
-             "pcie3", 16 * GB, peak_int8_ops=130 * T, source="NVIDIA T4 datasheet"),
+        Chip(
+            "t4",
+            "nvidia",
+            "gpu",
+            65 * T,
+            8.1 * T,
+            16 * GB,
+            320 * GB,
+            70.0,
+            "pcie3",
+            16 * GB,
+            peak_int8_ops=130 * T,
+            source="NVIDIA T4 datasheet",
+        ),
         # NVIDIA A10 datasheet: FP16/BF16 tensor 125 TFLOPS dense (250 sparse), FP32 31.2
         # TFLOPS, 24 GB GDDR6 at 600 GB/s, 150 W, PCIe Gen4 x16 (64 GB/s bidirectional).
-        Chip("a10", "nvidia", "gpu", 125 * T, 31.2 * T, 24 * GB, 600 * GB, 150.0,
-             "pcie4", 32 * GB, peak_int8_ops=250 * T, source="NVIDIA A10 datasheet"),
+        Chip(
+            "a10",
+            "nvidia",
+            "gpu",
+            125 * T,
+            31.2 * T,
+            24 * GB,
+            600 * GB,
+            150.0,
+            "pcie4",
+            32 * GB,
+            peak_int8_ops=250 * T,
+            source="NVIDIA A10 datasheet",
+        ),
         # NVIDIA A100 datasheet (SXM): BF16 312 TFLOPS dense, FP32 19.5 TFLOPS, 40 GB HBM2
         # at 1,555 GB/s, 400 W, NVLink 3 600 GB/s bidirectional.
-        Chip("a100-40gb", "nvidia", "gpu", 312 * T, 19.5 * T, 40 * GB, 1555 * GB, 400.0,
-             "nvlink3", 300 * GB, peak_int8_ops=624 * T, source="NVIDIA A100 datasheet, SXM"),
+        Chip(
+            "a100-40gb",
+            "nvidia",
+            "gpu",
+            312 * T,
+            19.5 * T,
+            40 * GB,
+            1555 * GB,
+            400.0,
+            "nvlink3",
+            300 * GB,
+            peak_int8_ops=624 * T,
+            source="NVIDIA A100 datasheet, SXM",
+        ),
         # NVIDIA A100 80GB datasheet (SXM): same compute, 80 GB HBM2e at 2,039 GB/s, 400 W.
-        Chip("a100-80gb", "nvidia", "gpu", 312 * T, 19.5 * T, 80 * GB, 2039 * GB, 400.0,
-             "nvlink3", 300 * GB, peak_int8_ops=624 * T, source="NVIDIA A100 datasheet, SXM"),
+        Chip(
+            "a100-80gb",
+            "nvidia",
+            "gpu",
+            312 * T,
+            19.5 * T,
+            80 * GB,
+            2039 * GB,
+            400.0,
+            "nvlink3",
+            300 * GB,
+            peak_int8_ops=624 * T,
+            source="NVIDIA A100 datasheet, SXM",
+        ),
         # NVIDIA H100 datasheet (SXM5): BF16 989 TFLOPS dense (1,979 sparse), FP32 67 TFLOPS,
         # 80 GB HBM3 at 3.35 TB/s, up to 700 W, NVLink 4 900 GB/s bidirectional.
-        Chip("h100-sxm", "nvidia", "gpu", 989 * T, 67 * T, 80 * GB, 3350 * GB, 700.0,
-             "nvlink4", 450 * GB, peak_int8_ops=1979 * T, source="NVIDIA H100 datasheet, SXM"),
+        Chip(
+            "h100-sxm",
+            "nvidia",
+            "gpu",
+            989 * T,
+            67 * T,
+            80 * GB,
+            3350 * GB,
+            700.0,
+            "nvlink4",
+            450 * GB,
+            peak_int8_ops=1979 * T,
+            source="NVIDIA H100 datasheet, SXM",
+        ),
         # NVIDIA H200 datasheet (SXM): H100 compute, 141 GB HBM3e at 4.8 TB/s, up to 700 W,
         # NVLink 900 GB/s bidirectional.
-        Chip("h200", "nvidia", "gpu", 989 * T, 67 * T, 141 * GB, 4800 * GB, 700.0,
-             "nvlink4", 450 * GB, peak_int8_ops=1979 * T, source="NVIDIA H200 datasheet, SXM"),
+        Chip(
+            "h200",
+            "nvidia",
+            "gpu",
+            989 * T,
+            67 * T,
+            141 * GB,
+            4800 * GB,
+            700.0,
+            "nvlink4",
+            450 * GB,
+            peak_int8_ops=1979 * T,
+            source="NVIDIA H200 datasheet, SXM",
+        ),
         # NVIDIA HGX B200 (Blackwell datasheet, 1,000 W configuration): FP16/BF16 2.25 PFLOPS
         # dense, FP32 75 TFLOPS, 180 GB HBM3e at 8 TB/s (DGX B200: 1,440 GB / 64 TB/s for
         # 8 GPUs), NVLink 5 1.8 TB/s bidirectional.
-        Chip("b200", "nvidia", "gpu", 2250 * T, 75 * T, 180 * GB, 8000 * GB, 1000.0,
-             "nvlink5", 900 * GB, peak_int8_ops=4500 * T, source="NVIDIA HGX B200 datasheet"),
+        Chip(
+            "b200",
+            "nvidia",
+            "gpu",
+            2250 * T,
+            75 * T,
+            180 * GB,
+            8000 * GB,
+            1000.0,
+            "nvlink5",
+            900 * GB,
+            peak_int8_ops=4500 * T,
+            source="NVIDIA HGX B200 datasheet",
+        ),
         # AMD Instinct MI300X datasheet: FP16/BF16 1,307.4 TFLOPS dense, FP32 vector 163.4
         # TFLOPS, 192 GB HBM3 at 5.3 TB/s, 750 W, Infinity Fabric 896 GB/s (7 x 128 GB/s).
-        Chip("mi300x", "amd", "gpu", 1307.4 * T, 163.4 * T, 192 * GB, 5300 * GB, 750.0,
-             "infinity-fabric", 448 * GB, peak_int8_ops=2614.9 * T,
-             source="AMD Instinct MI300X datasheet"),
+        Chip(
+            "mi300x",
+            "amd",
+            "gpu",
+            1307.4 * T,
+            163.4 * T,
+            192 * GB,
+            5300 * GB,
+            750.0,
+            "infinity-fabric",
+            448 * GB,
+            peak_int8_ops=2614.9 * T,
+            source="AMD Instinct MI300X datasheet",
+        ),
         # Google Cloud TPU v4 system architecture page: 275 TFLOPS bf16, 32 GiB HBM2 at
         # 1,200 GB/s, 6 ICI ports (2,400 Gbps per chip); measured max power 192 W. No FP32 peak
         # is published (the MXU is bf16; fp32 matmul is emulated).
-        Chip("tpu-v4", "google", "tpu", 275 * T, None, 32 * GiB, 1200 * GB, 192.0,
-             "ici", 2400 * Gbps / 2, source="Google Cloud TPU v4 documentation"),
+        Chip(
+            "tpu-v4",
+            "google",
+            "tpu",
+            275 * T,
+            None,
+            32 * GiB,
+            1200 * GB,
+            192.0,
+            "ici",
+            2400 * Gbps / 2,
+            source="Google Cloud TPU v4 documentation",
+        ),
         # Google Cloud TPU v5e page: 197 TFLOPS bf16, 393 TOPS int8, 16 GB HBM2 at 819 GB/s,
         # ICI 400 GB/s bidirectional per chip (4 ports). No FP32 peak or TDP published.
-        Chip("tpu-v5e", "google", "tpu", 197 * T, None, 16 * GB, 819 * GB, None,
-             "ici", 200 * GB, peak_int8_ops=393 * T, source="Google Cloud TPU v5e documentation"),
+        Chip(
+            "tpu-v5e",
+            "google",
+            "tpu",
+            197 * T,
+            None,
+            16 * GB,
+            819 * GB,
+            None,
+            "ici",
+            200 * GB,
+            peak_int8_ops=393 * T,
+            source="Google Cloud TPU v5e documentation",
+        ),
         # AMD (Xilinx) Alveo U280 product brief / UG1314: 8 GB HBM2 at 460 GB/s, INT8 24.5 TOPS,
         # 225 W maximum, PCIe Gen3 x16. Floating-point peaks depend on the loaded design and
         # are not published.
-        Chip("alveo-u280", "amd-xilinx", "fpga", None, None, 8 * GB, 460 * GB, 225.0,
-             "pcie3", 16 * GB, peak_int8_ops=24.5 * T, source="AMD Alveo U280 product brief"),
+        Chip(
+            "alveo-u280",
+            "amd-xilinx",
+            "fpga",
+            None,
+            None,
+            8 * GB,
+            460 * GB,
+            225.0,
+            "pcie3",
+            16 * GB,
+            peak_int8_ops=24.5 * T,
+            source="AMD Alveo U280 product brief",
+        ),
     ]
 }
 
@@ -138,8 +301,9 @@ NODES: dict[str, NodeTemplate] = {
         # NVIDIA DGX A100 640GB user guide: 8x A100 80GB, 8x ConnectX-6 200 Gb/s for compute.
         NodeTemplate("dgx-a100", "a100-80gb", 8, 8 * 200 * Gbps, "NVIDIA DGX A100 user guide"),
         # Original DGX A100 (320 GB): 8x A100 40GB, same networking.
-        NodeTemplate("dgx-a100-320gb", "a100-40gb", 8, 8 * 200 * Gbps,
-                     "NVIDIA DGX A100 user guide"),
+        NodeTemplate(
+            "dgx-a100-320gb", "a100-40gb", 8, 8 * 200 * Gbps, "NVIDIA DGX A100 user guide"
+        ),
         # NVIDIA DGX H100 user guide: 8x H100 SXM, 8x ConnectX-7 400 Gb/s (OSFP) for compute.
         NodeTemplate("dgx-h100", "h100-sxm", 8, 8 * 400 * Gbps, "NVIDIA DGX H100 user guide"),
         # NVIDIA DGX H200: 8x H200, 8x ConnectX-7 400 Gb/s.
@@ -147,8 +311,9 @@ NODES: dict[str, NodeTemplate] = {
         # NVIDIA HGX/DGX B200: 8x B200, 8x ConnectX-7 400 Gb/s.
         NodeTemplate("hgx-b200", "b200", 8, 8 * 400 * Gbps, "NVIDIA DGX B200 datasheet"),
         # AMD Instinct MI300X platform: 8x MI300X OAM; typical builds use 8x 400 Gb/s NICs.
-        NodeTemplate("mi300x-platform", "mi300x", 8, 8 * 400 * Gbps,
-                     "AMD Instinct MI300X platform brief"),
+        NodeTemplate(
+            "mi300x-platform", "mi300x", 8, 8 * 400 * Gbps, "AMD Instinct MI300X platform brief"
+        ),
         # AWS EC2 g4dn.12xlarge: 4x T4, 50 Gbps networking.
         NodeTemplate("g4dn.12xlarge", "t4", 4, 50 * Gbps, "AWS EC2 G4 instance page"),
         # AWS EC2 p3.16xlarge: 8x V100 16GB (NVLink), 25 Gbps networking.
@@ -195,7 +360,9 @@ def _lookup(table: dict, name: str, what: str):
     except KeyError:
         close = difflib.get_close_matches(name, list(table), n=3)
         hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise KeyError(f"unknown {what} {name!r}; {hint}known: {', '.join(sorted(table))}") from None
+        raise KeyError(
+            f"unknown {what} {name!r}; {hint}known: {', '.join(sorted(table))}"
+        ) from None
 
 
 def chip(name: str) -> Chip:

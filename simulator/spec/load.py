@@ -174,8 +174,9 @@ def _resolve_includes(
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
         line = origins.get(("include",), (label, None))[1]
-        raise ScenarioError([Problem(label, "include", "must be a file path or a list of them",
-                                     line)])
+        raise ScenarioError(
+            [Problem(label, "include", "must be a file path or a list of them", line)]
+        )
     merged: dict = {}
     merged_origins: Origins = {}
     problems: list[Problem] = []
@@ -219,8 +220,16 @@ def _override_pairs(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ScenarioError([Problem("--set", item, "expected KEY=VALUE, e.g. "
-                                         "scheduler.policy=fifo or workload.training.0.count=50")])
+            raise ScenarioError(
+                [
+                    Problem(
+                        "--set",
+                        item,
+                        "expected KEY=VALUE, e.g. "
+                        "scheduler.policy=fifo or workload.training.0.count=50",
+                    )
+                ]
+            )
         try:
             value = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError:
@@ -275,9 +284,9 @@ def _data_path(loc: tuple, data: Any) -> Path_:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
             node = None  # a missing or unknown key: still part of the path
@@ -305,7 +314,7 @@ def _message(err: dict, path: Path_) -> str:
         return "required key is missing"
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if "input" in err and kind not in ("value_error", "assertion_error"):
         msg = f"{msg} (got {err['input']!r})"
     return msg
@@ -345,14 +354,20 @@ def _semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list
     for i, stream in enumerate(scenario.workload.training):
         too_big = [g for g in stream.gpu_values if g > total]
         if too_big:
-            add(("workload", "training", i, "gpus"),
+            add(
+                ("workload", "training", i, "gpus"),
                 f"asks for {max(too_big)} GPUs but the cluster has only {total}; "
-                "lower the request or add nodes")
+                "lower the request or add nodes",
+            )
         if stream.count is None and scenario.horizon is None and stream.arrival.times is None:
-            add(("workload", "training", i, "count"),
-                "the stream is unbounded: give a count, a scenario horizon, or explicit times")
+            add(
+                ("workload", "training", i, "count"),
+                "the stream is unbounded: give a count, a scenario horizon, or explicit times",
+            )
         times = stream.arrival.times
         if times is not None and stream.count is not None and stream.count > len(times):
-            add(("workload", "training", i, "count"),
-                f"count {stream.count} exceeds the {len(times)} explicit arrival times")
+            add(
+                ("workload", "training", i, "count"),
+                f"count {stream.count} exceeds the {len(times)} explicit arrival times",
+            )
     return problems

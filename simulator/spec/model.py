@@ -9,7 +9,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -63,6 +63,17 @@ class Spec(BaseModel):
     """Base of every scenario model: immutable, unknown keys rejected."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ShorthandSpec(Spec):
+    """A model that also accepts a bare scalar shorthand (see its ``_shorthand`` validator);
+    the JSON Schema says so, so editors accept both forms."""
+
+    SHORTHAND: ClassVar[dict] = {"type": "string"}
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict:
+        return {"anyOf": [cls.SHORTHAND, handler(core_schema)]}
 
 
 # --------------------------------------------------------------------------- cluster
@@ -148,15 +159,17 @@ class ClusterSpec(Spec):
         for dc in self.datacenters:
             for name in [dc.name] + [f"{dc.name}/{g.name}" for g in dc.node_groups]:
                 if name in seen:
-                    raise ValueError(f"duplicate name {name!r}: data centre and node-group "
-                                     "names must be unique")
+                    raise ValueError(
+                        f"duplicate name {name!r}: data centre and node-group names must be unique"
+                    )
                 seen.add(name)
         return self
 
     @property
     def total_gpus(self) -> int:
-        return sum(g.count * g.resolved_node().gpus
-                   for dc in self.datacenters for g in dc.node_groups)
+        return sum(
+            g.count * g.resolved_node().gpus for dc in self.datacenters for g in dc.node_groups
+        )
 
 
 # --------------------------------------------------------------------------- workload
@@ -199,9 +212,14 @@ class LogNormal(Spec):
     sigma: float = Field(ge=0)
 
 
-class DurationSpec(Spec):
+class DurationSpec(ShorthandSpec):
     """Exactly one of ``constant``, ``exponential: {mean}``, ``lognormal: {median, sigma}``,
     ``choice: [...]`` (+ ``weights``). A bare value (``1h``) means ``constant``."""
+
+    SHORTHAND: ClassVar[dict] = {
+        "anyOf": [{"type": "number"}, {"type": "string"}],
+        "description": "a constant duration, e.g. '1h'",
+    }
 
     constant: PositiveDuration | None = None
     exponential: Exponential | None = None
@@ -211,7 +229,7 @@ class DurationSpec(Spec):
 
     @model_validator(mode="before")
     @classmethod
-    def _bare_value(cls, data: Any) -> Any:
+    def _shorthand(cls, data: Any) -> Any:
         return data if isinstance(data, dict) else {"constant": data}
 
     @model_validator(mode="after")
@@ -257,15 +275,18 @@ class WorkloadSpec(Spec):
 # --------------------------------------------------------------------------- policies
 
 
-class PolicyRef(Spec):
-    """A registered policy by name, with its parameters (validated by the policy's Params)."""
+class PolicyRef(ShorthandSpec):
+    """A registered policy by name, with its parameters (validated by the policy's Params).
+    A bare string is the name."""
+
+    SHORTHAND: ClassVar[dict] = {"type": "string", "description": "registered policy name"}
 
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
-    def _bare_name(cls, data: Any) -> Any:
+    def _shorthand(cls, data: Any) -> Any:
         return {"name": data} if isinstance(data, str) else data
 
 
@@ -284,9 +305,11 @@ class Scenario(Spec):
     description: str = ""
     seed: int = Field(default=0, ge=0)
     horizon: PositiveDuration | None = Field(
-        default=None, description="simulated time at which the run stops; none = until done")
+        default=None, description="simulated time at which the run stops; none = until done"
+    )
     check_invariants: bool = Field(
-        default=False, description="check capacity and time invariants after every pass")
+        default=False, description="check capacity and time invariants after every pass"
+    )
     cluster: ClusterSpec
     scheduler: SchedulerSpec = SchedulerSpec()
     workload: WorkloadSpec

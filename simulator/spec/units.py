@@ -17,21 +17,50 @@ from typing import Final
 # Each dimension: {unit suffix: factor to SI}. Suffixes are matched case-sensitively first,
 # then case-insensitively, so "gbps" works but "Mb" (megabit?) is never guessed.
 _TIME: Final = {
-    "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "sec": 1.0,
-    "m": 60.0, "min": 60.0, "h": 3600.0, "hr": 3600.0, "d": 86400.0, "w": 604800.0,
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
 }
 _BYTES: Final = {
-    "B": 1.0, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15,
-    "KiB": 2.0**10, "MiB": 2.0**20, "GiB": 2.0**30, "TiB": 2.0**40, "PiB": 2.0**50,
+    "B": 1.0,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "PB": 1e15,
+    "KiB": 2.0**10,
+    "MiB": 2.0**20,
+    "GiB": 2.0**30,
+    "TiB": 2.0**40,
+    "PiB": 2.0**50,
 }
 _BANDWIDTH: Final = {
-    "bps": 1 / 8, "Kbps": 1e3 / 8, "Mbps": 1e6 / 8, "Gbps": 1e9 / 8, "Tbps": 1e12 / 8,
+    "bps": 1 / 8,
+    "Kbps": 1e3 / 8,
+    "Mbps": 1e6 / 8,
+    "Gbps": 1e9 / 8,
+    "Tbps": 1e12 / 8,
     **{f"{k}/s": v for k, v in _BYTES.items()},
 }
 _POWER: Final = {"W": 1.0, "kW": 1e3, "MW": 1e6}
 _FLOPS: Final = {
-    "FLOPS": 1.0, "GFLOPS": 1e9, "TFLOPS": 1e12, "PFLOPS": 1e15,
-    "FLOP/s": 1.0, "GFLOP/s": 1e9, "TFLOP/s": 1e12, "PFLOP/s": 1e15,
+    "FLOPS": 1.0,
+    "GFLOPS": 1e9,
+    "TFLOPS": 1e12,
+    "PFLOPS": 1e15,
+    "FLOP/s": 1.0,
+    "GFLOP/s": 1e9,
+    "TFLOP/s": 1e12,
+    "PFLOP/s": 1e15,
 }
 
 DIMENSIONS: Final[dict[str, dict[str, float]]] = {
@@ -134,8 +163,11 @@ def format_duration(seconds: float) -> str:
         return "-"
     s = abs(seconds)
     sign = "-" if seconds < 0 else ""
-    for unit, size, sub, subsize in (("d", 86400, "h", 3600), ("h", 3600, "m", 60),
-                                     ("m", 60, "s", 1)):
+    for unit, size, sub, subsize in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
         if s >= size:
             major, rest = divmod(s, size)
             return f"{sign}{int(major)}{unit} {int(rest // subsize)}{sub}"

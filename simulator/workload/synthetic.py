@@ -19,8 +19,9 @@ from ..spec.model import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, W
 RngFactory = Callable[..., np.random.Generator]
 
 
-def arrival_times(spec: ArrivalSpec, count: int | None, horizon: float | None,
-                  rng: np.random.Generator) -> np.ndarray:
+def arrival_times(
+    spec: ArrivalSpec, count: int | None, horizon: float | None, rng: np.random.Generator
+) -> np.ndarray:
     """Absolute arrival times: the first ``count`` of the process, cut at ``horizon``.
 
     Poisson: the first arrival comes one exponential gap after ``start``. Interval: arrivals at
@@ -51,8 +52,9 @@ def sample_gpus(spec: int | GpuChoice, n: int, rng: np.random.Generator) -> np.n
     """GPU counts: a constant or a weighted choice."""
     if isinstance(spec, int):
         return np.full(n, spec, dtype=np.int64)
-    return rng.choice(np.asarray(spec.choice, dtype=np.int64), size=n, p=_probs(spec.weights,
-                                                                               len(spec.choice)))
+    return rng.choice(
+        np.asarray(spec.choice, dtype=np.int64), size=n, p=_probs(spec.weights, len(spec.choice))
+    )
 
 
 def sample_durations(spec: DurationSpec, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -63,8 +65,9 @@ def sample_durations(spec: DurationSpec, n: int, rng: np.random.Generator) -> np
         return rng.exponential(spec.exponential.mean, n)
     if spec.lognormal is not None:
         return rng.lognormal(np.log(spec.lognormal.median), spec.lognormal.sigma, n)
-    return rng.choice(np.asarray(spec.choice, dtype=np.float64), size=n,
-                      p=_probs(spec.weights, len(spec.choice)))
+    return rng.choice(
+        np.asarray(spec.choice, dtype=np.float64), size=n, p=_probs(spec.weights, len(spec.choice))
+    )
 
 
 def _probs(weights: list[float] | None, n: int) -> np.ndarray | None:
@@ -74,8 +77,9 @@ def _probs(weights: list[float] | None, n: int) -> np.ndarray | None:
     return w / w.sum()
 
 
-def stream_jobs(stream: TrainingStream, index: int, horizon: float | None,
-                rng_for: RngFactory) -> dict[str, np.ndarray]:
+def stream_jobs(
+    stream: TrainingStream, index: int, horizon: float | None, rng_for: RngFactory
+) -> dict[str, np.ndarray]:
     """Columns of one stream's jobs; ``rng_for(index, part)`` gives its generators."""
     times = arrival_times(stream.arrival, stream.count, horizon, rng_for(index, 0))
     n = len(times)
