@@ -41,11 +41,15 @@ def _binned(t: np.ndarray, v: np.ndarray, end: float) -> tuple[np.ndarray, np.nd
 def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
     """Empirical CDFs of job completion time and wait (finished / started jobs)."""
     ax = _axes(ax)
-    jobs = results.jobs
     for column, label in (("jct_s", "JCT"), ("wait_s", "wait")):
-        x = np.sort(jobs[column].dropna().to_numpy()) / 3600.0
+        x = results.column(column)
+        x = np.sort(x[~np.isnan(x)]) / 3600.0
         if len(x):
-            ax.step(x, np.arange(1, len(x) + 1) / len(x), where="post", label=label)
+            y = np.arange(1, len(x) + 1) / len(x)
+            if len(x) > MAX_POINTS:  # the CDF at MAX_POINTS evenly spaced ranks
+                keep = np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int)
+                x, y = x[keep], y[keep]
+            ax.step(x, y, where="post", label=label)
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("hours")
     ax.set_ylabel("fraction of jobs")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .spec import Scenario, dump_scenario, load_scenario
@@ -55,11 +56,20 @@ class Results:
 
     def level(self, metric: str, entity: str = "cluster") -> tuple[np.ndarray, np.ndarray]:
         """Step series of one metric: value ``v[i]`` holds from ``t[i]`` until ``t[i+1]``."""
-        s = self.series
-        rows = s[(s["metric"] == metric) & (s["entity"] == entity)]
-        if rows.empty and metric not in set(s["metric"]):
-            raise KeyError(f"no series metric {metric!r}; have {sorted(set(s['metric']))}")
-        return rows["t_s"].to_numpy(), rows["value"].to_numpy()
+        table = self.series_table
+        if metric not in table.column("metric").unique().to_pylist():
+            known = sorted(table.column("metric").unique().to_pylist())
+            raise KeyError(f"no series metric {metric!r}; have {known}")
+        mask = pc.and_(
+            pc.equal(table.column("metric"), metric), pc.equal(table.column("entity"), entity)
+        )
+        rows = table.filter(mask)
+        return rows.column("t_s").to_numpy(), rows.column("value").to_numpy()
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of the jobs table as a numpy array (nulls become NaN), without building
+        the whole DataFrame; cheap on million-job runs."""
+        return self.jobs_table.column(name).to_numpy()
 
     def save(self, out_dir: str | Path, *, plots: bool = True) -> Path:
         """Write the run directory atomically (replacing an existing one only on success)."""

@@ -31,8 +31,12 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
 
 SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "t_s": (pa.float64(), "s", "time from which the value holds (until the next row)"),
-    "entity": (pa.string(), "-", "what the value describes, e.g. 'cluster'"),
-    "metric": (pa.string(), "-", "one of the series metrics below"),
+    "entity": (
+        pa.dictionary(pa.int32(), pa.string()),
+        "-",
+        "what the value describes, e.g. 'cluster'",
+    ),
+    "metric": (pa.dictionary(pa.int32(), pa.string()), "-", "one of the series metrics below"),
     "value": (pa.float64(), "metric", "level of the metric from t_s on"),
 }
 

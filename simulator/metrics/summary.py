@@ -56,19 +56,20 @@ def compress_levels(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cluster") -> pa.Table:
-    """Long-format level series (``t_s, entity, metric, value``), compressed per metric."""
-    parts = {"t_s": [], "metric": [], "value": []}
-    for metric, values in series.items():
-        tt, vv = compress_levels(t, values)
-        parts["t_s"].append(tt)
-        parts["value"].append(vv)
-        parts["metric"].append(np.full(len(tt), metric, dtype=object))
-    cat = {k: np.concatenate(v) if v else np.empty(0) for k, v in parts.items()}
+    """Long-format level series (``t_s, entity, metric, value``), compressed per metric.
+
+    ``entity`` and ``metric`` are dictionary-encoded (categoricals in pandas)."""
+    times, values = (
+        zip(*(compress_levels(t, v) for v in series.values()), strict=True) if series else ((), ())
+    )
+    lengths = [len(x) for x in times]
+    n = sum(lengths)
+    metric_codes = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     columns = {
-        "t_s": pa.array(cat["t_s"], type=pa.float64()),
-        "entity": pa.array(np.full(len(cat["t_s"]), entity, dtype=object), type=pa.string()),
-        "metric": pa.array(cat["metric"], type=pa.string()),
-        "value": pa.array(cat["value"], type=pa.float64()),
+        "t_s": pa.array(np.concatenate(times) if n else np.empty(0), type=pa.float64()),
+        "entity": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [entity]),
+        "metric": pa.DictionaryArray.from_arrays(metric_codes, list(series)),
+        "value": pa.array(np.concatenate(values) if n else np.empty(0), type=pa.float64()),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(SERIES_COLUMNS))
 
