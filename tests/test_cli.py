@@ -134,3 +134,20 @@ def test_mapping_scenarios_report_a_label(capsys):
     spec["seed"] = -1
     with pytest.raises(ScenarioError, match=r"^<mapping>: seed: "):
         load_scenario(spec)
+
+
+def test_progress_bar_appears_on_long_runs(tmp_path, monkeypatch):
+    from simulator import cli
+
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_S", 0.0)
+    shown = []
+    real_update = cli._ProgressBar.update
+
+    def spy(self, now, finished):
+        real_update(self, now, finished)
+        shown.append(self.progress is not None)
+
+    monkeypatch.setattr(cli._ProgressBar, "update", spy)
+    assert main(["run", str(QUICKSTART), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
+    assert shown and all(shown)
+    assert not (tmp_path / "r" / "plots").exists()

@@ -129,3 +129,15 @@ def test_invariant_checker_catches_broken_books(monkeypatch):
     monkeypatch.setattr(state_mod.ClusterState, "release", leaky)
     with pytest.raises(InvariantError, match="free_total"):
         simulator.run(tiny())
+
+
+def test_progress_reports_monotone_simulated_time(monkeypatch):
+    from simulator.engine import Simulation
+
+    monkeypatch.setattr(Simulation, "PROGRESS_EVERY", 4)
+    calls = []
+    spec = tiny([(float(i), 1, 5.0) for i in range(20)])
+    simulator.run(spec, progress=lambda now, done: calls.append((now, done)))
+    assert len(calls) >= 5
+    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+    assert calls[-1] == (24.0, 20)
