@@ -27,6 +27,7 @@ def warmup() -> float:
     t0 = time.perf_counter()
     free = np.array([2, 1], dtype=np.int64)
     capacity = np.array([2, 2], dtype=np.int64)
+    capacity.setflags(write=False)  # the cluster's capacity arrays are read-only
     nodes = np.zeros(2, dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     readonly = free.copy()

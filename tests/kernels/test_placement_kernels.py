@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -123,3 +124,19 @@ def test_kernel_bodies_also_pass_as_plain_python():
         timeout=600,
     )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled")
+def test_warmup_covers_every_signature_a_run_uses():
+    """Compile time must not leak into the timed loop: after warmup a run adds no signature."""
+    import simulator
+    from simulator.kernels import placement
+
+    from ..conftest import tiny
+
+    kernels.warmup()
+    before = {k.__name__: len(k.signatures) for k in placement.__dict__.values()
+              if hasattr(k, "signatures")}
+    simulator.run(tiny([(0, 4, 10.0), (0, 12, 5.0)], nodes=2))
+    after = {k: len(getattr(placement, k).signatures) for k in before}
+    assert before == after and len(before) == 3
