@@ -95,6 +95,16 @@ def test_problem_lines_point_into_the_included_file(tmp_path):
     assert "cluster.datacenters.0.node_groups.0.count" in line
 
 
+def test_problems_in_a_list_that_replaces_an_included_one_point_at_the_replacement(tmp_path):
+    base = tiny()
+    write(tmp_path / "cluster.yaml", {"cluster": base["cluster"]})
+    base["cluster"]["datacenters"][0]["node_groups"][0]["count"] = -3
+    # JSON has no line numbers, so nothing of main.json would mask a stale included location
+    write(tmp_path / "main.json", json.dumps({**base, "include": "cluster.yaml"}))
+    (line,) = problems(tmp_path / "main.json")
+    assert line.startswith(f"{tmp_path / 'main.json'}: cluster.datacenters.0")
+
+
 def test_overrides_set_nested_values_parsed_as_yaml(tmp_path):
     s = load_scenario(
         QUICKSTART,

@@ -192,8 +192,22 @@ def _resolve_includes(
         merged_origins.update(sub_origins)
     if problems:
         raise ScenarioError(problems)
+    merged_origins = {p: o for p, o in merged_origins.items() if not _replaced(p, data)}
     merged_origins.update(origins)
     return _deep_merge(merged, data), merged_origins
+
+
+def _replaced(path: Path_, data: dict) -> bool:
+    """Whether ``data`` replaces ``path`` wholesale (the path or a prefix of it holds a
+    non-mapping in ``data``), so an included file's location for it no longer applies."""
+    node: Any = data
+    for part in path:
+        if part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, dict):
+            return True
+    return False
 
 
 def _deep_merge(base: dict, over: dict) -> dict:
