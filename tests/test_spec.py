@@ -103,6 +103,12 @@ def test_problems_in_a_list_that_replaces_an_included_one_point_at_the_replaceme
     write(tmp_path / "main.json", json.dumps({**base, "include": "cluster.yaml"}))
     (line,) = problems(tmp_path / "main.json")
     assert line.startswith(f"{tmp_path / 'main.json'}: cluster.datacenters.0")
+    # a key missing from the replacement is located in the replacement, not in the include
+    del base["cluster"]["datacenters"][0]["node_groups"][0]["count"]
+    write(tmp_path / "main.yaml", {**base, "include": "cluster.yaml"})
+    (line,) = problems(tmp_path / "main.yaml")
+    assert line.startswith(f"{tmp_path / 'main.yaml'}:")
+    assert "node_groups.0.count: required key is missing" in line
 
 
 def test_overrides_set_nested_values_parsed_as_yaml(tmp_path):

@@ -120,10 +120,9 @@ def _read(path: Path) -> tuple[Any, Origins]:
         raise ScenarioError([Problem(label, "", f"cannot read file: {e.strerror}")]) from None
     suffix = path.suffix.lower()
     try:
-        if suffix == ".toml":
-            return tomllib.loads(text), {}
-        if suffix == ".json":
-            return json.loads(text), {}
+        if suffix in (".toml", ".json"):
+            data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
+            return data, _paths(data, (), label, {})
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as e:
@@ -149,6 +148,21 @@ def _yaml_lines(node: yaml.Node, path: Path_, label: str, out: Origins) -> None:
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _yaml_lines(item, (*path, i), label, out)
+
+
+def _paths(data: Any, path: Path_, label: str, out: Origins) -> Origins:
+    """Every path a TOML/JSON document defines, located in ``label`` (no line numbers)."""
+    out[path] = (label, None)
+    items = (
+        data.items()
+        if isinstance(data, dict)
+        else enumerate(data)
+        if isinstance(data, list)
+        else ()
+    )
+    for key, value in items:
+        _paths(value, (*path, key), label, out)
+    return out
 
 
 def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
