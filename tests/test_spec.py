@@ -259,3 +259,12 @@ def test_duplicate_names_rejected():
     data["workload"]["training"][1]["name"] = "j0"
     (line,) = problems(data)
     assert "duplicate stream name(s) ['j0']" in line
+
+
+def test_unreadable_files(tmp_path):
+    f = tmp_path / "s.yaml"
+    f.write_bytes(b"name: x\n\xff\xfe")
+    (line,) = problems(f)
+    assert line == f"{f}: <top level>: cannot read file: not UTF-8 text"
+    (line,) = problems(tmp_path)
+    assert line.startswith(f"{tmp_path}: <top level>: cannot read file")

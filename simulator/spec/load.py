@@ -74,7 +74,9 @@ def load_scenario(
     """
     if isinstance(source, Mapping):
         label = "<mapping>"
-        data, origins = _resolve_includes(dict(source), {}, label, Path.cwd(), [])
+        data = dict(source)
+        origins = _paths(data, (), label, {})
+        data, origins = _resolve_includes(data, origins, label, Path.cwd(), [])
     else:
         path = Path(source)
         label = str(source)
@@ -116,18 +118,25 @@ def _read(path: Path) -> tuple[Any, Origins]:
         text = path.read_text()
     except FileNotFoundError:
         raise ScenarioError([Problem(label, "", "file not found")]) from None
-    except OSError as e:
-        raise ScenarioError([Problem(label, "", f"cannot read file: {e.strerror}")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
+        raise ScenarioError([Problem(label, "", f"cannot read file: {reason}")]) from None
     suffix = path.suffix.lower()
     try:
         if suffix in (".toml", ".json"):
             data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
             return data, _paths(data, (), label, {})
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark else None
-        raise ScenarioError([Problem(label, "", f"YAML syntax error: {e.problem}", line)]) from None
+        loader = yaml.SafeLoader(text)  # one parse gives both the data and the key lines
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(e, "problem", None) or str(e)
+        raise ScenarioError([Problem(label, "", f"YAML syntax error: {reason}", line)]) from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError([Problem(label, "", f"TOML syntax error: {e}")]) from None
     except json.JSONDecodeError as e:
@@ -153,13 +162,12 @@ def _yaml_lines(node: yaml.Node, path: Path_, label: str, out: Origins) -> None:
 def _paths(data: Any, path: Path_, label: str, out: Origins) -> Origins:
     """Every path a TOML/JSON document defines, located in ``label`` (no line numbers)."""
     out[path] = (label, None)
-    items = (
-        data.items()
-        if isinstance(data, dict)
-        else enumerate(data)
-        if isinstance(data, list)
-        else ()
-    )
+    if isinstance(data, dict):
+        items = data.items()
+    elif isinstance(data, list):
+        items = enumerate(data)
+    else:
+        items = ()
     for key, value in items:
         _paths(value, (*path, key), label, out)
     return out

@@ -135,8 +135,11 @@ def test_warmup_covers_every_signature_a_run_uses():
     from ..conftest import tiny
 
     kernels.warmup()
-    before = {k.__name__: len(k.signatures) for k in placement.__dict__.values()
-              if hasattr(k, "signatures")}
+    before = {
+        k.__name__: len(k.signatures)
+        for k in placement.__dict__.values()
+        if hasattr(k, "signatures")
+    }
     simulator.run(tiny([(0, 4, 10.0), (0, 12, 5.0)], nodes=2))
     after = {k: len(getattr(placement, k).signatures) for k in before}
     assert before == after and len(before) == 3
