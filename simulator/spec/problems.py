@@ -1,0 +1,153 @@
+"""Problems in scenarios: one located line each (file, line, dotted path, message, hint).
+
+Role: the :class:`Problem` / :class:`ScenarioError` types, the translation of pydantic
+validation errors into located problems with hints (valid keys, close matches), and the checks
+that need a whole validated scenario (impossible or unbounded requests).
+
+Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .model import Scenario
+
+Path_ = tuple[str | int, ...]
+Origins = dict[Path_, tuple[str, int | None]]  # path -> (file, line) where it is defined
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a scenario: where (file, line, dotted path) and what."""
+
+    file: str
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.path or '<top level>'}: {self.message}"
+
+
+class ScenarioError(Exception):
+    """Raised with every problem found in a scenario; ``str()`` is one line per problem."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def problems_from(error: ValidationError, data: Any, origins: Origins, label: str) -> list[Problem]:
+    merged: dict[tuple[str, str], Problem] = {}
+    for err in error.errors(include_url=False):
+        path = _data_path(err["loc"], data)
+        file, line = _origin(path, origins, label)
+        message = _message(err, path)
+        key = (file, ".".join(map(str, path)))
+        if key in merged and message not in merged[key].message:
+            message = f"{merged[key].message}; or {message}"
+        merged[key] = Problem(file, key[1], message, line)
+    return sorted(merged.values(), key=lambda p: (p.file, p.line or 0))
+
+
+def _data_path(loc: tuple, data: Any) -> Path_:
+    """Keep only the parts of a pydantic location that exist in the input (drops union tags)."""
+    out: list[str | int] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and part.isidentifier():
+            node = None  # a missing or unknown key: still part of the path
+        else:
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _origin(path: Path_, origins: Origins, label: str) -> tuple[str, int | None]:
+    for n in range(len(path), -1, -1):
+        if path[:n] in origins:
+            return origins[path[:n]]
+    return label, None
+
+
+def _message(err: dict, path: Path_) -> str:
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        valid = _valid_keys(path[:-1])
+        close = difflib.get_close_matches(str(path[-1]), valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key {path[-1]!r}; {hint}valid keys here: {', '.join(valid)}"
+    if kind == "missing":
+        return "required key is missing"
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if "input" in err and kind not in ("value_error", "assertion_error"):
+        msg = f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _valid_keys(path: Path_) -> list[str]:
+    cls: type[BaseModel] | None = Scenario
+    for part in path:
+        if isinstance(part, int):
+            continue
+        field = cls.model_fields.get(str(part)) if cls else None
+        cls = _model_in(field.annotation) if field else None
+    keys = list(cls.model_fields) if cls else []
+    return ["include", *keys] if not path else keys
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[Problem]:
+    """Checks that need the whole validated scenario (impossible or unbounded requests)."""
+    problems: list[Problem] = []
+
+    def add(path: Path_, message: str) -> None:
+        file, line = _origin(path, origins, label)
+        problems.append(Problem(file, ".".join(map(str, path)), message, line))
+
+    total = scenario.cluster.total_gpus
+    for i, stream in enumerate(scenario.workload.training):
+        too_big = [g for g in stream.gpu_values if g > total]
+        if too_big:
+            add(
+                ("workload", "training", i, "gpus"),
+                f"asks for {max(too_big)} GPUs but the cluster has only {total}; "
+                "lower the request or add nodes",
+            )
+        if stream.count is None and scenario.horizon is None and stream.arrival.times is None:
+            add(
+                ("workload", "training", i, "count"),
+                "the stream is unbounded: give a count, a scenario horizon, or explicit times",
+            )
+        times = stream.arrival.times
+        if times is not None and stream.count is not None and stream.count > len(times):
+            add(
+                ("workload", "training", i, "count"),
+                f"count {stream.count} exceeds the {len(times)} explicit arrival times",
+            )
+    return problems
