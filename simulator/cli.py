@@ -26,6 +26,11 @@ PROGRESS_AFTER_S = 2.0
 _err = Console(stderr=True, highlight=False)
 
 
+def _error(message: object) -> None:
+    """One problem, one line on stderr (never wrapped, no markup)."""
+    _err.print(f"error: {message}", markup=False, soft_wrap=True)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clustersim", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"clustersim {__version__}")
@@ -53,6 +58,34 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     s.add_argument("--out", help="write to this file instead of stdout")
+
+    perf = sub.add_parser("perf", help="query the throughput model (no scenario needed)")
+    psub = perf.add_subparsers(dest="perf_command", required=True)
+    for name, text in (
+        ("allreduce", "time of one all-reduce"),
+        ("step", "time of one training step"),
+    ):
+        q = psub.add_parser(name, help=text)
+        q.add_argument("--node", default="dgx-h100", help="node template (default dgx-h100)")
+        q.add_argument("--chip", help="inline nodes of this chip instead of a template")
+        q.add_argument("--gpus", type=int, default=8, help="GPUs in total (default 8)")
+        q.add_argument("--nodes", type=int, help="spread the GPUs evenly over this many nodes")
+        q.add_argument("--algorithm", choices=["auto", "ring", "tree"], default="auto")
+        q.add_argument("--json", action="store_true", help="print JSON instead of a table")
+        if name == "allreduce":
+            q.add_argument("--size", required=True, help="message size, e.g. 64MiB")
+        else:
+            q.add_argument("--model", required=True, help="zoo model, e.g. gpt-7b")
+            q.add_argument("--batch", type=float, required=True, help="global batch (samples)")
+            q.add_argument("--tp", type=int, default=1, help="tensor-parallel degree")
+            q.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
+            q.add_argument("--precision", choices=["mixed", "fp32"], default="mixed")
+            q.add_argument(
+                "--overlap",
+                type=float,
+                default=0.0,
+                help="fraction of the all-reduce hidden behind backward (0..1)",
+            )
     return p
 
 
@@ -64,10 +97,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        return {"run": _run, "validate": _validate, "schema": _schema}[args.command](args)
+        commands = {"run": _run, "validate": _validate, "schema": _schema, "perf": _perf}
+        return commands[args.command](args)
     except ScenarioError as e:
         for problem in e.problems:
-            _err.print(f"error: {problem}", markup=False, soft_wrap=True)
+            _error(problem)
         return 2
     except KeyboardInterrupt:
         _err.print("interrupted")
@@ -97,7 +131,7 @@ def _validate(args: argparse.Namespace) -> int:
         except ScenarioError as e:
             problems += len(e.problems)
             for problem in e.problems:
-                _err.print(f"error: {problem}", markup=False, soft_wrap=True)
+                _error(problem)
             continue
         print(
             f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
@@ -119,6 +153,46 @@ def _schema(args: argparse.Namespace) -> int:
         Path(args.out).write_text(text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _perf(args: argparse.Namespace) -> int:
+    from . import perf
+    from .spec.units import UnitError, parse_quantity
+
+    common = {
+        "node": None if args.chip else args.node,
+        "gpus": args.gpus,
+        "nodes": args.nodes,
+        "chip": args.chip,
+        "algorithm": args.algorithm,
+    }
+    try:
+        if args.perf_command == "allreduce":
+            size = parse_quantity(args.size, "bytes")
+            result = perf.allreduce(size, **common)
+        else:
+            result = perf.step(
+                args.model,
+                batch=args.batch,
+                tp=args.tp,
+                pp=args.pp,
+                precision=args.precision,
+                overlap=args.overlap,
+                **common,
+            ).as_dict()
+    except (KeyError, ValueError, UnitError) as e:
+        _error(f"clustersim perf {args.perf_command}: {e.args[0]}")
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    table = Table(title=f"clustersim perf {args.perf_command}")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:.6g}")
+    Console().print(table)
     return 0
 
 

@@ -40,7 +40,8 @@ class TopologyArrays:
     node_rack: np.ndarray  # int64 [n_nodes]
     node_pod: np.ndarray  # int64 [n_nodes]
     node_dc: np.ndarray  # int64 [n_nodes]
-    node_nic_bw: np.ndarray  # float64 [n_nodes] node <-> ToR
+    node_nic_bw: np.ndarray  # float64 [n_nodes] node <-> ToR (all NICs together)
+    node_nics: np.ndarray  # int64 [n_nodes] NICs sharing node_nic_bw
     node_intra_bw: np.ndarray  # float64 [n_nodes] device <-> node (chip interconnect)
     node_intra_latency: np.ndarray  # float64 [n_nodes]
     rack_uplink_bw: np.ndarray  # float64 [n_racks] ToR <-> pod
@@ -98,6 +99,7 @@ def build_graph(spec: ClusterSpec) -> nx.Graph:
                     group=f"{dc.name}/{group.name}",
                     chip=template.chip,
                     gpus=template.gpus,
+                    nics=template.nics,
                     dc=dc_index,
                 )
                 g.add_edge(
@@ -177,6 +179,7 @@ def export_arrays(g: nx.Graph) -> TopologyArrays:
                 for n, r in zip(nodes, node_rack, strict=True)
             ]
         ),
+        node_nics=np.array([g.nodes[n]["nics"] for n in nodes], dtype=np.int64),
         node_intra_bw=np.array(
             [
                 g.edges[d, n]["bandwidth_bytes_per_s"]
@@ -208,6 +211,18 @@ def export_arrays(g: nx.Graph) -> TopologyArrays:
     )
 
 
+def uplink_bottleneck(t: TopologyArrays, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Slowest link *above* the NICs on the path between nodes ``a`` and ``b``: ToR uplinks
+    when the racks differ, pod uplinks when the pods differ, the WAN when the data centres
+    differ (inf for nodes under the same ToR)."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+    rack_bw = np.minimum(t.rack_uplink_bw[t.node_rack[a]], t.rack_uplink_bw[t.node_rack[b]])
+    pod_bw = np.minimum(t.pod_uplink_bw[t.node_pod[a]], t.pod_uplink_bw[t.node_pod[b]])
+    bw = np.where(t.node_rack[a] == t.node_rack[b], np.inf, rack_bw)
+    bw = np.where(t.node_pod[a] == t.node_pod[b], bw, np.minimum(bw, pod_bw))
+    return np.where(t.node_dc[a] == t.node_dc[b], bw, np.minimum(bw, t.wan_bw))
+
+
 def path_bottleneck(t: TopologyArrays, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     """Bottleneck bandwidth and latency of the path between nodes ``a`` and ``b`` (arrays of
     node ids, broadcast together), from indices only.
@@ -223,12 +238,7 @@ def path_bottleneck(t: TopologyArrays, a: np.ndarray, b: np.ndarray) -> tuple[np
     same_rack = t.node_rack[a] == t.node_rack[b]
     same_pod = t.node_pod[a] == t.node_pod[b]
     same_dc = t.node_dc[a] == t.node_dc[b]
-    bw = np.minimum(t.node_nic_bw[a], t.node_nic_bw[b])
-    rack_bw = np.minimum(t.rack_uplink_bw[t.node_rack[a]], t.rack_uplink_bw[t.node_rack[b]])
-    pod_bw = np.minimum(t.pod_uplink_bw[t.node_pod[a]], t.pod_uplink_bw[t.node_pod[b]])
-    bw = np.where(same_rack, bw, np.minimum(bw, rack_bw))
-    bw = np.where(same_pod, bw, np.minimum(bw, pod_bw))
-    bw = np.where(same_dc, bw, np.minimum(bw, t.wan_bw))
+    bw = np.minimum(np.minimum(t.node_nic_bw[a], t.node_nic_bw[b]), uplink_bottleneck(t, a, b))
     bw = np.where(same_node, np.minimum(t.node_intra_bw[a], t.node_intra_bw[b]), bw)
 
     hop_a, hop_b = t.dc_hop_latency[t.node_dc[a]], t.dc_hop_latency[t.node_dc[b]]

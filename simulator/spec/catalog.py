@@ -47,13 +47,15 @@ class Chip:
 
 @dataclass(frozen=True)
 class NodeTemplate:
-    """A server model: how many chips of which kind, and its scale-out NIC bandwidth."""
+    """A server model: how many chips of which kind, its aggregate scale-out NIC bandwidth and
+    the number of NICs that bandwidth is split over (one per GPU on DGX-class nodes)."""
 
     name: str
     chip: str
     gpus: int
     nic_bytes_per_s: float
     source: str = ""
+    nics: int = 1
 
 
 @dataclass(frozen=True)
@@ -305,6 +307,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 200 * Gbps,
             source="NVIDIA DGX A100 user guide",
+            nics=8,
         ),
         # Original DGX A100 (320 GB): 8x A100 40GB, same networking.
         NodeTemplate(
@@ -313,6 +316,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 200 * Gbps,
             source="NVIDIA DGX A100 user guide",
+            nics=8,
         ),
         # NVIDIA DGX H100 user guide: 8x H100 SXM, 8x ConnectX-7 400 Gb/s (OSFP) for compute.
         NodeTemplate(
@@ -321,6 +325,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 400 * Gbps,
             source="NVIDIA DGX H100 user guide",
+            nics=8,
         ),
         # NVIDIA DGX H200: 8x H200, 8x ConnectX-7 400 Gb/s.
         NodeTemplate(
@@ -329,6 +334,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 400 * Gbps,
             source="NVIDIA DGX H200 datasheet",
+            nics=8,
         ),
         # NVIDIA HGX/DGX B200: 8x B200, 8x ConnectX-7 400 Gb/s.
         NodeTemplate(
@@ -337,6 +343,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 400 * Gbps,
             source="NVIDIA DGX B200 datasheet",
+            nics=8,
         ),
         # AMD Instinct MI300X platform: 8x MI300X OAM; typical builds use 8x 400 Gb/s NICs.
         NodeTemplate(
@@ -345,6 +352,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=8 * 400 * Gbps,
             source="AMD Instinct MI300X platform brief",
+            nics=8,
         ),
         # AWS EC2 g4dn.12xlarge: 4x T4, 50 Gbps networking.
         NodeTemplate(
@@ -369,6 +377,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=400 * Gbps,
             source="AWS EC2 P4 instance page",
+            nics=4,
         ),
         # AWS EC2 p5.48xlarge: 8x H100, 3,200 Gbps EFA.
         NodeTemplate(
@@ -377,6 +386,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=3200 * Gbps,
             source="AWS EC2 P5 instance page",
+            nics=8,
         ),
         # Google Cloud TPU v4 VM host: 4 chips per host; DCN bandwidth per host not published,
         # 100 Gbps assumed (same NIC class as the v5e host).
@@ -394,6 +404,7 @@ NODES: dict[str, NodeTemplate] = {
             gpus=8,
             nic_bytes_per_s=200 * Gbps,
             source="Google Cloud TPU v5e docs",
+            nics=2,
         ),
         # A generic 2U server with 4 Alveo U280 cards and a 100 Gb/s NIC.
         NodeTemplate(
@@ -464,7 +475,8 @@ LINKS: dict[str, LinkType] = {
 }
 
 
-def _lookup(table: dict, name: str, what: str):
+def lookup(table: dict, name: str, what: str):
+    """``table[name]``, or a KeyError naming close matches and every known name."""
     try:
         return table[name]
     except KeyError:
@@ -477,9 +489,40 @@ def _lookup(table: dict, name: str, what: str):
 
 def chip(name: str) -> Chip:
     """Return the catalog chip ``name`` (KeyError listing close and known names otherwise)."""
-    return _lookup(CHIPS, name, "chip")
+    return lookup(CHIPS, name, "chip")
 
 
 def node_template(name: str) -> NodeTemplate:
     """Return the catalog node template ``name`` (KeyError with hints otherwise)."""
-    return _lookup(NODES, name, "node template")
+    return lookup(NODES, name, "node template")
+
+
+@dataclass(frozen=True)
+class CollectiveCalibration:
+    """What a user can measure about collectives: achieved fraction of link bandwidth and a
+    per-step latency, for links inside a node (NVLink/PCIe) and between nodes (NIC path)."""
+
+    intra_efficiency: float
+    intra_latency_s: float
+    inter_efficiency: float
+    inter_latency_s: float
+    source: str
+
+
+# Fitted by simulator.perf.calibrate.fit_collectives on the measured NCCL all-reduce of
+# shared/data/profiles/nccl/a100_dgx/all_reduce.csv (microsoft/vidur profiling, DGX-A100,
+# 2-16 GPUs, 2 KiB-64 MiB); tests/test_perf_validation.py re-fits and checks these values.
+NCCL_A100 = CollectiveCalibration(
+    intra_efficiency=0.4777,
+    intra_latency_s=1.44e-06,
+    inter_efficiency=0.1907,
+    inter_latency_s=8.74e-06,
+    source="fit to profiles/nccl/a100_dgx/all_reduce.csv (ring model, messages >= 64 KiB)",
+)
+
+# Achievable fraction of the dense FP16/BF16 (or FP32) peak in large matrix-heavy steps.
+# Fitted by simulator.perf.calibrate.fit_compute_fraction on the compute-bound prefill times of
+# Llama-2-70B on A100-80GB (shared/data/profiles/llm_inference/perf_model_a100.csv, from
+# Splitwise). The folder has no such measurement for other chips, so the A100 value is used
+# unchanged for every chip; tests/test_perf_validation.py reports how well that transfers.
+ACHIEVABLE_FLOP_FRACTION = 0.4128

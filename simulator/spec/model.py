@@ -85,6 +85,7 @@ class InlineNode(Spec):
     chip: str = Field(description="catalog chip name, e.g. h100-sxm")
     gpus: int = Field(ge=1, description="accelerators per node")
     nic: Bandwidth = Field(default=100e9 / 8, description="scale-out NIC bandwidth per node")
+    nics: int = Field(default=1, ge=1, description="NICs the bandwidth is split over")
 
     @field_validator("chip")
     @classmethod
@@ -119,7 +120,7 @@ class NodeGroupSpec(Spec):
         if isinstance(self.node, str):
             return catalog.node_template(self.node)
         n = self.node
-        return catalog.NodeTemplate(f"{n.chip}x{n.gpus}", n.chip, n.gpus, n.nic, "inline")
+        return catalog.NodeTemplate(f"{n.chip}x{n.gpus}", n.chip, n.gpus, n.nic, "inline", n.nics)
 
 
 class NetworkSpec(Spec):
