@@ -86,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
                 default=0.0,
                 help="fraction of the all-reduce hidden behind backward (0..1)",
             )
+    cal = psub.add_parser(
+        "calibrate",
+        help="fit link efficiencies, latencies and the achievable FLOP fraction to measurements",
+    )
+    cal.add_argument(
+        "--data",
+        default="../shared/data",
+        help="folder with profiles/nccl/a100_dgx and profiles/llm_inference",
+    )
     return p
 
 
@@ -160,6 +169,8 @@ def _perf(args: argparse.Namespace) -> int:
     from . import perf
     from .spec.units import UnitError, parse_quantity
 
+    if args.perf_command == "calibrate":
+        return _calibrate(Path(args.data))
     common = {
         "node": None if args.chip else args.node,
         "gpus": args.gpus,
@@ -192,6 +203,27 @@ def _perf(args: argparse.Namespace) -> int:
     table.add_column("value", justify="right")
     for key, value in result.items():
         table.add_row(key, f"{value:.6g}")
+    Console().print(table)
+    return 0
+
+
+def _calibrate(data: Path) -> int:
+    from .perf import calibrate
+
+    nccl = data / "profiles/nccl/a100_dgx/all_reduce.csv"
+    prefill = data / "profiles/llm_inference/perf_model_a100.csv"
+    missing = [p for p in (nccl, prefill) if not p.exists()]
+    if missing:
+        for p in missing:
+            _error(f"{p}: file not found")
+        return 2
+    fit = calibrate.fit_collectives(nccl)
+    table = Table(title="calibration")
+    table.add_column("constant")
+    table.add_column("value", justify="right")
+    for key in ("intra_efficiency", "intra_latency_s", "inter_efficiency", "inter_latency_s"):
+        table.add_row(key, f"{getattr(fit, key):.6g}")
+    table.add_row("achievable_flop_fraction", f"{calibrate.fit_compute_fraction(prefill):.6g}")
     Console().print(table)
     return 0
 

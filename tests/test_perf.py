@@ -199,3 +199,13 @@ def test_query_spreads_gpus_evenly():
     with pytest.raises(ValueError, match="do not spread evenly"):
         perf.hardware("dgx-h100", 12, nodes=5)
     assert math.isfinite(perf.allreduce(1e6, chip="mi300x", gpus=8)["time_s"])
+
+
+def test_cli_calibrate(capsys):
+    from .conftest import SHARED
+
+    assert main(["perf", "calibrate", "--data", str(SHARED / "data")]) == 0
+    out = capsys.readouterr().out
+    assert f"{catalog.NCCL_A100.inter_efficiency:.6g}" in out
+    assert main(["perf", "calibrate", "--data", "/nonexistent"]) == 2
+    assert capsys.readouterr().err.count("file not found") == 2

@@ -7,8 +7,8 @@
   (prefill) step times.
 
 The results are pasted into :mod:`simulator.spec.catalog` with their source; the validation
-tests re-fit and compare. Run ``python -m simulator.perf.calibrate SHARED_DATA_DIR`` to print
-them.
+tests re-fit and compare. ``clustersim perf calibrate --data DIR`` prints them for a data
+folder laid out like ``shared/data``.
 
 Must not import: simpy, numba.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,21 +138,6 @@ def fit_compute_fraction(
     peak = chip(chip_name).peak_fp16_flops
     ideal = 2 * model_params * d["prompt_size"] * d["batch_size"] / (d["tensor_parallel"] * peak)
     return round(float(np.median(ideal / (d["prompt_time"] / 1e3))), 4)
-
-
-def main(argv: list[str]) -> int:
-    data = Path(argv[0]) if argv else Path("../shared/data")
-    fit = fit_collectives(data / "profiles/nccl/a100_dgx/all_reduce.csv")
-    print(fit)
-    print(
-        "achievable FLOP fraction:",
-        fit_compute_fraction(data / "profiles/llm_inference/perf_model_a100.csv"),
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
 
 
 def pollux_errors(
