@@ -9,72 +9,23 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, field_validator, model_validator
 
 from . import catalog
-from .units import EXAMPLES, parse_quantity
-
-
-def _quantity(dimension: str, *, positive: bool = False) -> Any:
-    def parse(value: object) -> float:
-        result = parse_quantity(value, dimension)
-        if positive and result <= 0:
-            raise ValueError(f"must be > 0, got {value!r}")
-        if result < 0:
-            raise ValueError(f"must be >= 0, got {value!r}")
-        return result
-
-    schema = {
-        "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
-        "description": f"a {dimension}: a plain SI number or a string like {EXAMPLES[dimension]}",
-    }
-    return Annotated[float, BeforeValidator(parse), WithJsonSchema(schema)]
-
-
-Duration = _quantity("duration")
-PositiveDuration = _quantity("duration", positive=True)
-Rate = _quantity("rate", positive=True)
-Bandwidth = _quantity("bandwidth", positive=True)
-
-
-def _either(scalar: Any, mapping: Any) -> Any:
-    """A value given either as a scalar or as a mapping; errors come from the branch whose
-    shape the input has, so users see one message instead of one per union member. Tags start
-    with '~' so error paths can drop them."""
-    return Annotated[
-        Annotated[scalar, Tag("~scalar")] | Annotated[mapping, Tag("~mapping")],
-        Discriminator(lambda v: "~mapping" if isinstance(v, dict | BaseModel) else "~scalar"),
-    ]
-
-
-class Spec(BaseModel):
-    """Base of every scenario model: immutable, unknown keys rejected."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ShorthandSpec(Spec):
-    """A model that also accepts a bare scalar shorthand (see its ``_shorthand`` validator);
-    the JSON Schema says so, so editors accept both forms."""
-
-    SHORTHAND: ClassVar[dict] = {"type": "string"}
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict:
-        return {"anyOf": [cls.SHORTHAND, handler(core_schema)]}
-
+from .base import Bandwidth, Duration, PositiveDuration, ShorthandSpec, Spec, either
+from .workload import (  # noqa: F401  (re-exported: the schema in one namespace)
+    ArrivalSpec,
+    DurationSpec,
+    Exponential,
+    GpuChoice,
+    LogNormal,
+    ModelJob,
+    PoissonArrival,
+    TrainingStream,
+    WorkloadSpec,
+)
 
 # --------------------------------------------------------------------------- cluster
 
@@ -101,7 +52,7 @@ class NodeGroupSpec(Spec):
     """``count`` identical nodes, ``nodes_per_rack`` of them under each top-of-rack switch."""
 
     name: str
-    node: _either(str, InlineNode) = Field(description="node template name or inline node")
+    node: either(str, InlineNode) = Field(description="node template name or inline node")
     count: int = Field(ge=1)
     nodes_per_rack: int = Field(default=8, ge=1)
 
@@ -173,106 +124,6 @@ class ClusterSpec(Spec):
         )
 
 
-# --------------------------------------------------------------------------- workload
-
-
-class PoissonArrival(Spec):
-    rate: Rate
-
-
-class ArrivalSpec(Spec):
-    """Exactly one of: ``poisson: {rate}``, ``interval`` (fixed gap), ``times`` (explicit)."""
-
-    poisson: PoissonArrival | None = None
-    interval: PositiveDuration | None = None
-    times: list[Duration] | None = None
-    start: Duration = Field(default=0.0, description="offset added to every arrival time")
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> ArrivalSpec:
-        _exactly_one_of(self, ("poisson", "interval", "times"))
-        return self
-
-
-class GpuChoice(Spec):
-    choice: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
-
-    @model_validator(mode="after")
-    def _weights_match(self) -> GpuChoice:
-        _check_weights(self.choice, self.weights)
-        return self
-
-
-class Exponential(Spec):
-    mean: PositiveDuration
-
-
-class LogNormal(Spec):
-    median: PositiveDuration
-    sigma: float = Field(ge=0)
-
-
-class DurationSpec(ShorthandSpec):
-    """Exactly one of ``constant``, ``exponential: {mean}``, ``lognormal: {median, sigma}``,
-    ``choice: [...]`` (+ ``weights``). A bare value (``1h``) means ``constant``."""
-
-    SHORTHAND: ClassVar[dict] = {
-        "anyOf": [{"type": "number"}, {"type": "string"}],
-        "description": "a constant duration, e.g. '1h'",
-    }
-
-    constant: PositiveDuration | None = None
-    exponential: Exponential | None = None
-    lognormal: LogNormal | None = None
-    choice: list[PositiveDuration] | None = None
-    weights: list[Annotated[float, Field(ge=0)]] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        return data if isinstance(data, dict) else {"constant": data}
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> DurationSpec:
-        _exactly_one_of(self, ("constant", "exponential", "lognormal", "choice"))
-        if self.weights is not None and self.choice is None:
-            raise ValueError("weights only go with choice")
-        if self.choice is not None:
-            _check_weights(self.choice, self.weights)
-        return self
-
-
-class TrainingStream(Spec):
-    """A stream of synthetic training jobs, generated up front from its own RNG streams.
-
-    ``duration`` is the run time with the requested GPUs on the reference chip. The stream is
-    bounded by ``count`` and/or the scenario horizon (at least one must be given).
-    """
-
-    name: str
-    count: int | None = Field(default=None, ge=0)
-    arrival: ArrivalSpec
-    gpus: _either(Annotated[int, Field(ge=1)], GpuChoice) = 1
-    duration: DurationSpec
-
-    @property
-    def gpu_values(self) -> list[int]:
-        return [self.gpus] if isinstance(self.gpus, int) else list(self.gpus.choice)
-
-
-class WorkloadSpec(Spec):
-    training: list[TrainingStream] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> WorkloadSpec:
-        names = [s.name for s in self.training]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate stream name(s) {dup}: stream names must be unique")
-        return self
-
-
 # --------------------------------------------------------------------------- policies
 
 
@@ -314,22 +165,3 @@ class Scenario(Spec):
     cluster: ClusterSpec
     scheduler: SchedulerSpec = SchedulerSpec()
     workload: WorkloadSpec
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _exactly_one_of(model: BaseModel, keys: tuple[str, ...]) -> None:
-    given = [k for k in keys if getattr(model, k) is not None]
-    if len(given) != 1:
-        got = f"got {', '.join(given)}" if given else "got none"
-        raise ValueError(f"give exactly one of {', '.join(keys)} ({got})")
-
-
-def _check_weights(choice: list, weights: list[float] | None) -> None:
-    if weights is None:
-        return
-    if len(weights) != len(choice):
-        raise ValueError(f"weights has {len(weights)} entries but choice has {len(choice)}")
-    if sum(weights) <= 0:
-        raise ValueError("weights must not all be zero")

@@ -1,0 +1,176 @@
+"""The workload part of the scenario schema: synthetic training-job streams.
+
+Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from . import zoo
+from .base import (
+    Duration,
+    PositiveDuration,
+    Rate,
+    ShorthandSpec,
+    Spec,
+    check_weights,
+    either,
+    exactly_one_of,
+)
+
+
+class PoissonArrival(Spec):
+    rate: Rate
+
+
+class ArrivalSpec(Spec):
+    """Exactly one of: ``poisson: {rate}``, ``interval`` (fixed gap), ``times`` (explicit)."""
+
+    poisson: PoissonArrival | None = None
+    interval: PositiveDuration | None = None
+    times: list[Duration] | None = None
+    start: Duration = Field(default=0.0, description="offset added to every arrival time")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ArrivalSpec:
+        exactly_one_of(self, ("poisson", "interval", "times"))
+        return self
+
+
+class GpuChoice(Spec):
+    choice: list[Annotated[int, Field(ge=1)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _weights_match(self) -> GpuChoice:
+        check_weights(self.choice, self.weights)
+        return self
+
+
+class Exponential(Spec):
+    mean: PositiveDuration
+
+
+class LogNormal(Spec):
+    median: PositiveDuration
+    sigma: float = Field(ge=0)
+
+
+class DurationSpec(ShorthandSpec):
+    """Exactly one of ``constant``, ``exponential: {mean}``, ``lognormal: {median, sigma}``,
+    ``choice: [...]`` (+ ``weights``). A bare value (``1h``) means ``constant``."""
+
+    SHORTHAND: ClassVar[dict] = {
+        "anyOf": [{"type": "number"}, {"type": "string"}],
+        "description": "a constant duration, e.g. '1h'",
+    }
+
+    constant: PositiveDuration | None = None
+    exponential: Exponential | None = None
+    lognormal: LogNormal | None = None
+    choice: list[PositiveDuration] | None = None
+    weights: list[Annotated[float, Field(ge=0)]] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return data if isinstance(data, dict) else {"constant": data}
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> DurationSpec:
+        exactly_one_of(self, ("constant", "exponential", "lognormal", "choice"))
+        if self.weights is not None and self.choice is None:
+            raise ValueError("weights only go with choice")
+        if self.choice is not None:
+            check_weights(self.choice, self.weights)
+        return self
+
+
+class ModelJob(Spec):
+    """A training job described by its model instead of a duration: it runs ``iterations``
+    steps (or enough steps for ``samples``/``tokens``) at the speed the throughput model gives
+    for the GPUs and placement it gets. Data-parallel degree = GPUs / (tp x pp)."""
+
+    name: str = Field(description="zoo model, e.g. gpt-7b, resnet50, bert-large")
+    global_batch: float = Field(gt=0, description="samples (sequences, images) per step")
+    iterations: float | None = Field(default=None, gt=0)
+    samples: float | None = Field(default=None, gt=0)
+    tokens: float | None = Field(default=None, gt=0)
+    tp: int = Field(default=1, ge=1, description="tensor-parallel degree (inside a node)")
+    pp: int = Field(default=1, ge=1, description="pipeline-parallel degree")
+    precision: Literal["mixed", "fp32"] = "mixed"
+    overlap: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="fraction of the all-reduce hidden behind backward"
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        try:
+            zoo.model(name)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+        return name
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> ModelJob:
+        exactly_one_of(self, ("iterations", "samples", "tokens"))
+        if self.tokens is not None and zoo.model(self.name).seq_len is None:
+            raise ValueError(f"{self.name} has no sequence length; give iterations or samples")
+        return self
+
+    @property
+    def steps(self) -> float:
+        """Training steps this job runs."""
+        if self.iterations is not None:
+            return self.iterations
+        samples = self.samples
+        if samples is None:
+            samples = self.tokens / zoo.model(self.name).seq_len
+        return samples / self.global_batch
+
+
+class TrainingStream(Spec):
+    """A stream of synthetic training jobs, generated up front from its own RNG streams.
+
+    Give exactly one of ``duration`` (the run time with the requested GPUs on the reference
+    chip, consolidated; it does not depend on placement) or ``model`` (the run time comes from
+    the throughput model for the chips and placement the job gets). The stream is bounded by
+    ``count`` and/or the scenario horizon (at least one must be given).
+    """
+
+    name: str
+    count: int | None = Field(default=None, ge=0)
+    arrival: ArrivalSpec
+    gpus: either(Annotated[int, Field(ge=1)], GpuChoice) = 1
+    duration: DurationSpec | None = None
+    model: ModelJob | None = None
+
+    @model_validator(mode="after")
+    def _duration_or_model(self) -> TrainingStream:
+        exactly_one_of(self, ("duration", "model"))
+        if self.model is not None:
+            shards = self.model.tp * self.model.pp
+            bad = [g for g in self.gpu_values if g % shards]
+            if bad:
+                raise ValueError(f"GPU counts {bad} are not multiples of tp x pp = {shards}")
+        return self
+
+    @property
+    def gpu_values(self) -> list[int]:
+        return [self.gpus] if isinstance(self.gpus, int) else list(self.gpus.choice)
+
+
+class WorkloadSpec(Spec):
+    training: list[TrainingStream] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> WorkloadSpec:
+        names = [s.name for s in self.training]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate stream name(s) {dup}: stream names must be unique")
+        return self
