@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from . import __version__, kernels, policies
 from .engine import RngStreams, Simulation
+from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
 from .model.cluster import build_cluster
 from .results import Results
@@ -101,6 +102,7 @@ def run(
     )
     scheduler, placer = _make_policies(scenario, rngs)
     setup_s = time.perf_counter() - t0
+    models = [s.model for s in scenario.workload.training]
     sim = Simulation(
         cluster,
         jobs,
@@ -109,6 +111,7 @@ def run(
         horizon=scenario.horizon,
         check_invariants=scenario.check_invariants,
         record_events=record_events,
+        throughput=Throughput(cluster, jobs, models),
     )
     t1 = time.perf_counter()
     out = sim.run(progress)
@@ -142,7 +145,7 @@ def run(
     )
     return Results(
         summary,
-        jobs_table(jobs, out.start_s, out.end_s, out.state),
+        jobs_table(jobs, out.start_s, out.end_s, out.state, models),
         series_table(out.series_t, out.series),
         scenario,
         manifest,

@@ -237,8 +237,9 @@ def test_unknown_chip_and_missing_keys(tmp_path):
     del data["workload"]["training"][0]["duration"]
     out = problems(write(tmp_path / "s.yaml", data))
     assert any("node.chip: unknown chip 'h101'" in p for p in out)
-    assert any("workload.training.0: give exactly one of duration, model (got none)" in p
-               for p in out)
+    assert any(
+        "workload.training.0: give exactly one of duration, model (got none)" in p for p in out
+    )
 
 
 def test_syntax_errors_name_file_and_line(tmp_path):
@@ -265,13 +266,21 @@ def test_duplicate_names_rejected():
 def test_model_jobs_validate(tmp_path):
     data = tiny()
     data["workload"]["training"][0].pop("duration")
-    data["workload"]["training"][0]["model"] = {"name": "gpt-7b", "global_batch": 64,
-                                                "tokens": "1e9", "tp": 3}
-    data["workload"]["training"][1]["model"] = {"name": "gpt-8b", "global_batch": 1,
-                                                "iterations": 10}
+    data["workload"]["training"][0]["model"] = {
+        "name": "gpt-7b",
+        "global_batch": 64,
+        "tokens": "1e9",
+        "tp": 3,
+    }
+    data["workload"]["training"][1]["model"] = {
+        "name": "gpt-8b",
+        "global_batch": 1,
+        "iterations": 10,
+    }
     out = problems(write(tmp_path / "s.yaml", data))
-    assert any("workload.training.0: GPU counts [8] are not multiples of tp x pp = 3" in p
-               for p in out)
+    assert any(
+        "workload.training.0: GPU counts [8] are not multiples of tp x pp = 3" in p for p in out
+    )
     assert any("training.1.model.name: unknown model 'gpt-8b'" in p for p in out)
     data["workload"]["training"][0]["model"]["tp"] = 2
     data["workload"]["training"][1]["model"]["name"] = "gpt-7b"

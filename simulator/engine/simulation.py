@@ -30,6 +30,7 @@ from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .environment import ARRIVAL, COMPLETION, Environment
 from .state import ClusterState, EngineError, InvariantError, View
+from .throughput import Throughput
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
 
@@ -65,6 +66,7 @@ class Simulation:
         horizon: float | None = None,
         check_invariants: bool = False,
         record_events: bool = False,
+        throughput: Throughput | None = None,
     ):
         self.env = Environment()
         self.cluster = cluster
@@ -80,6 +82,13 @@ class Simulation:
         self.start_s = np.full(n, np.nan)
         self.end_s = np.full(n, np.nan)
         self.job_state = np.full(n, JobState.QUEUED, dtype=np.int8)
+        self.throughput = throughput or Throughput(cluster, jobs, [None] * len(jobs.stream_names))
+        # progress of running jobs: work left as of _last, at _rate units/s; a completion
+        # event carries the _version it was scheduled for and is ignored once stale
+        self._remaining = np.zeros(n)
+        self._rate = np.ones(n)
+        self._last = np.zeros(n)
+        self._version = np.zeros(n, dtype=np.int64)
         self._next_arrival = 0
         self._pass_pending = False
         self._log = [] if record_events else None
@@ -112,8 +121,11 @@ class Simulation:
         self._schedule_next_arrival()
         self._request_pass()
 
-    def _on_complete(self, job: int, _event) -> None:
+    def _on_complete(self, job: int, version: int, _event) -> None:
+        if version != self._version[job]:
+            return  # rescheduled since: a newer completion event stands for this job
         self.state.release(job, self._gpus[job])
+        self.throughput.finish(job)
         now = self.env.now
         self.end_s[job] = now
         self.job_state[job] = JobState.FINISHED
@@ -150,6 +162,8 @@ class Simulation:
             started.append(job)
         for job in started:
             del queue[job]
+        if self.throughput.dirty:
+            self._apply_rates(self.throughput.rates())
         self._t.append(self.env.now)
         self._busy.append(self._total - self.state.free_total)
         self._queued.append(len(queue))
@@ -169,9 +183,25 @@ class Simulation:
                 for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
             )
             self._log.append((now, "start", job, where))
-        self.env.call_at(
-            now + float(self._duration[job]), COMPLETION, partial(self._on_complete, job)
-        )
+        work = self.throughput.work(job)
+        rate = self.throughput.start(job, placement)
+        self._remaining[job] = work
+        self._rate[job] = rate
+        self._last[job] = now
+        self._schedule_completion(job, now + (work if rate == 1.0 else work / rate))
+
+    def _schedule_completion(self, job: int, at: float) -> None:
+        self._version[job] += 1
+        self.env.call_at(at, COMPLETION, partial(self._on_complete, job, int(self._version[job])))
+
+    def _apply_rates(self, changed: dict[int, float]) -> None:
+        """New rates for running jobs: book the work done so far, move their completions."""
+        now = self.env.now
+        for job, rate in changed.items():
+            self._remaining[job] -= self._rate[job] * (now - self._last[job])
+            self._last[job] = now
+            self._rate[job] = rate
+            self._schedule_completion(job, now + self._remaining[job] / rate)
 
     def _check(self) -> None:
         problems = self.state.violations(self.jobs)

@@ -14,8 +14,9 @@ import numpy as np
 
 from ._jit import kernel
 from .placement import allocate, first_fit, release
+from .throughput import maxmin_share, step_times
 
-__all__ = ["allocate", "first_fit", "kernel", "release", "warmup"]
+__all__ = ["allocate", "first_fit", "kernel", "maxmin_share", "release", "step_times", "warmup"]
 
 
 def warmup() -> float:
@@ -37,4 +38,9 @@ def warmup() -> float:
     k = first_fit(free, 1, nodes, counts)
     allocate(free, nodes[:k], counts[:k], 1)
     release(free, capacity, nodes[:k], counts[:k])
+    one = np.ones(2)
+    step_times(one, one, np.array([2, 1], dtype=np.int64), one, one, one, np.empty(2))
+    maxmin_share(
+        one, np.array([0, 1, 2], dtype=np.int64), np.zeros(2, dtype=np.int64), one, np.empty(2)
+    )
     return time.perf_counter() - t0

@@ -25,7 +25,13 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "wait_s": (pa.float64(), "s", "s_j - a_j (null if never started)"),
     "jct_s": (pa.float64(), "s", "c_j - a_j, job completion time (null if not finished)"),
     "gpus": (pa.int64(), "GPUs", "devices requested and granted (gang: all at once)"),
-    "duration_s": (pa.float64(), "s", "requested work: run time on the reference chip"),
+    "duration_s": (
+        pa.float64(),
+        "s",
+        "requested run time on the reference chip (null for model jobs)",
+    ),
+    "model": (pa.string(), "-", "zoo model of a model-described job (null for duration jobs)"),
+    "steps": (pa.float64(), "steps", "training steps a model job runs (null for duration jobs)"),
     "state": (pa.string(), "-", "finished, running, queued or failed at the end of the run"),
 }
 

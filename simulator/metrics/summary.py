@@ -16,7 +16,11 @@ from .schema import JOB_COLUMNS, SERIES_COLUMNS, arrow_schema
 
 
 def jobs_table(
-    jobs: JobTable, start_s: np.ndarray, end_s: np.ndarray, state: np.ndarray
+    jobs: JobTable,
+    start_s: np.ndarray,
+    end_s: np.ndarray,
+    state: np.ndarray,
+    stream_models: list | None = None,
 ) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times)."""
     n = len(jobs)
@@ -24,6 +28,10 @@ def jobs_table(
         np.asarray(jobs.stream_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
     )
     names = pc.binary_join_element_wise(streams, pc.cast(pa.array(jobs.seq), pa.string()), "-")
+
+    models = stream_models or [None] * len(jobs.stream_names)
+    model_names = [m.name if m is not None else None for m in models]
+    model_steps = [m.steps if m is not None else np.nan for m in models]
 
     def floats(x: np.ndarray) -> pa.Array:
         return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
@@ -40,6 +48,12 @@ def jobs_table(
         "jct_s": floats(end_s - jobs.submit_s),
         "gpus": pa.array(jobs.gpus),
         "duration_s": floats(jobs.duration_s),
+        "model": pa.array(
+            np.asarray(model_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
+        ),
+        "steps": floats(
+            np.asarray(model_steps, dtype=np.float64)[jobs.stream] if n else np.empty(0)
+        ),
         "state": pa.array(np.asarray(STATE_NAMES, dtype=object)[state], type=pa.string()),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))

@@ -47,6 +47,7 @@ class CommPath:
     latency: float
     inter_node: bool
     uplink_bandwidth: float = math.inf  # the shared-fabric part of the bottleneck (ToR and up)
+    local_bandwidth: float = math.inf  # the job's own part: in-node links and its NIC share
 
 
 def ring_allreduce_s(size: float, n: int, bandwidth: float, latency: float) -> float:
@@ -91,7 +92,8 @@ def comm_path(
     intra = topo.node_intra_bw[nodes]
     if len(nodes) == 1:
         latency = calibration.intra_latency_s + 2 * float(topo.node_intra_latency[nodes[0]])
-        return CommPath(ranks, float(intra[0]) * calibration.intra_efficiency, latency, False)
+        bw = float(intra[0]) * calibration.intra_efficiency
+        return CommPath(ranks, bw, latency, False, math.inf, bw)
     bw = math.inf
     if np.any(counts > 1):
         bw = float(intra[counts > 1].min()) * calibration.intra_efficiency
@@ -99,9 +101,9 @@ def comm_path(
     nic = topo.node_nic_bw[nodes] * np.minimum(counts, nics) / nics
     bw = min(bw, float(nic.min()) * calibration.inter_efficiency)
     uplink, hop_latency = _ring_uplinks(topo, nodes)
-    bw = min(bw, uplink * calibration.inter_efficiency)
+    uplink *= calibration.inter_efficiency
     latency = calibration.inter_latency_s + hop_latency
-    return CommPath(ranks, bw, latency, True, uplink * calibration.inter_efficiency)
+    return CommPath(ranks, min(bw, uplink), latency, True, uplink, bw)
 
 
 def _ring_uplinks(topo: TopologyArrays, nodes: np.ndarray) -> tuple[float, float]:

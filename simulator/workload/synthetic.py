@@ -86,7 +86,11 @@ def stream_jobs(
     return {
         "submit_s": times,
         "gpus": sample_gpus(stream.gpus, n, rng_for(index, 1)),
-        "duration_s": sample_durations(stream.duration, n, rng_for(index, 2)),
+        "duration_s": (
+            np.full(n, np.nan)
+            if stream.duration is None
+            else sample_durations(stream.duration, n, rng_for(index, 2))
+        ),
         "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
         "stream": np.full(n, index, dtype=np.int64),
         "seq": np.arange(n, dtype=np.int64),

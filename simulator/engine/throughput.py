@@ -1,0 +1,182 @@
+"""How fast each running job progresses: the throughput model, wired into the engine.
+
+A job with a bare ``duration`` has ``duration`` units of work done at rate 1 wherever it runs.
+A job with a ``model`` has ``steps`` units of work done at ``1 / step_time`` steps per second,
+where the step time comes from :mod:`simulator.perf` for the chips and placement it got.
+
+Jobs whose data-parallel ring leaves its rack share the uplinks it crosses (ToR uplinks, pod
+uplinks, WAN links) with every other such job: each gets the max-min fair share of every link
+it crosses, capped by its own in-node and NIC bandwidth (:func:`kernels.maxmin_share`); their
+step times are then evaluated in one batch (:func:`kernels.step_times`). :meth:`rates` returns
+the jobs whose rate changed, so the engine can reschedule their completions.
+
+Must not import: numba (kernels are reached through their wrappers).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+from ..model.cluster import Cluster
+from ..model.jobs import JobTable
+from ..perf.collectives import CommPath, comm_path
+from ..perf.step import GRAD_BYTES, Parallelism, step_time
+from ..policies.base import Placement
+from ..spec import catalog, zoo
+from ..spec.catalog import NCCL_A100
+from ..spec.workload import ModelJob
+
+
+class Throughput:
+    """Speed of running jobs; owns the shared-link state."""
+
+    def __init__(self, cluster: Cluster, jobs: JobTable, stream_models: list[ModelJob | None]):
+        self.topo = cluster.topology
+        self.jobs = jobs
+        self.models = stream_models
+        t = self.topo
+        self.n_racks, self.n_pods, self.n_dcs = (
+            len(t.rack_uplink_bw),
+            len(t.pod_uplink_bw),
+            len(t.dc_names),
+        )
+        eff = NCCL_A100.inter_efficiency
+        wan = np.full(self.n_dcs * self.n_dcs, t.wan_bw)
+        self.link_capacity = np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan]) * eff
+        self.shared: dict[int, tuple[np.ndarray, float, float, float, float, float]] = {}
+        self.rate: dict[int, float] = {}
+        self.dirty = False  # the set of jobs sharing links changed since the last rates()
+        self._chips: dict[tuple[int, ...], list[catalog.Chip]] = {}
+        self._single: dict[tuple[int, int, int], tuple[float, float | None]] = {}
+
+    def work(self, job: int) -> float:
+        """Units of work of ``job``: seconds of duration, or training steps."""
+        model = self.models[self.jobs.stream[job]]
+        return float(self.jobs.duration_s[job]) if model is None else model.steps
+
+    def start(self, job: int, placement: Placement) -> float:
+        """Register a starting job; its rate (work units per second) before any sharing."""
+        model = self.models[self.jobs.stream[job]]
+        if model is None:
+            rate = 1.0
+        elif len(placement.nodes) == 1:
+            rate = 1.0 / self._single_node_step(job, model, placement)
+        else:
+            rate = 1.0 / self._multi_node_step(job, model, placement)
+        self.rate[job] = rate
+        return rate
+
+    def finish(self, job: int) -> None:
+        self.rate.pop(job, None)
+        if self.shared.pop(job, None) is not None:
+            self.dirty = True
+
+    def rates(self) -> dict[int, float]:
+        """Recompute the rates of jobs crossing shared links; return those that changed."""
+        self.dirty = False
+        if not self.shared:
+            return {}
+        jobs = list(self.shared)
+        links = [self.shared[j][0] for j in jobs]
+        ptr = np.zeros(len(jobs) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum([len(x) for x in links])
+        params = np.array([self.shared[j][1:] for j in jobs], dtype=np.float64).T
+        cap, compute, grad, ranks, latency, overlap = (params[i] for i in range(6))
+        share = np.empty(len(jobs))
+        kernels.maxmin_share(self.link_capacity, ptr, np.concatenate(links), cap, share)
+        steps = np.empty(len(jobs))
+        kernels.step_times(compute, grad, ranks.astype(np.int64), share, latency, overlap, steps)
+        changed = {}
+        for j, s in zip(jobs, steps.tolist(), strict=True):
+            rate = 1.0 / s
+            if rate != self.rate[j]:
+                self.rate[j] = rate
+                changed[j] = rate
+        return changed
+
+    # ------------------------------------------------------------------ helpers
+
+    def _chips_of(self, nodes: np.ndarray) -> list[catalog.Chip]:
+        key = tuple(np.unique(self.topo.node_chip[nodes]).tolist())
+        if key not in self._chips:
+            self._chips[key] = [catalog.chip(self.topo.chips[i]) for i in key]
+        return self._chips[key]
+
+    def _parallelism(self, model: ModelJob, gpus: int) -> Parallelism:
+        return Parallelism(dp=gpus // (model.tp * model.pp), tp=model.tp, pp=model.pp)
+
+    def _tp_path(self, model: ModelJob, node: int) -> CommPath | None:
+        if model.tp == 1:
+            return None
+        return comm_path(self.topo, np.array([node]), np.array([model.tp]))
+
+    def _single_node_step(self, job: int, model: ModelJob, placement: Placement) -> float:
+        node = int(placement.nodes[0])
+        key = (int(self.jobs.stream[job]), int(self.topo.node_chip[node]), int(placement.counts[0]))
+        if key not in self._single:
+            gpus = int(placement.counts[0])
+            par = self._parallelism(model, gpus)
+            path = comm_path(self.topo, placement.nodes, placement.counts)
+            dp = CommPath(par.dp, path.bandwidth, path.latency, False)
+            st = step_time(
+                zoo.model(model.name),
+                model.global_batch,
+                self._chips_of(placement.nodes),
+                par,
+                dp,
+                self._tp_path(model, node),
+                precision=model.precision,
+                overlap=model.overlap,
+            )
+            self._single[key] = (st.time_s, None)
+        return self._single[key][0]
+
+    def _multi_node_step(self, job: int, model: ModelJob, placement: Placement) -> float:
+        gpus = int(placement.counts.sum())
+        par = self._parallelism(model, gpus)
+        path = comm_path(self.topo, placement.nodes, placement.counts)
+        dp = CommPath(par.dp, path.bandwidth, path.latency, True, path.uplink_bandwidth)
+        spec = zoo.model(model.name)
+        st = step_time(
+            spec,
+            model.global_batch,
+            self._chips_of(placement.nodes),
+            par,
+            dp,
+            self._tp_path(model, int(placement.nodes[0])),
+            precision=model.precision,
+            overlap=model.overlap,
+        )
+        if math.isfinite(path.uplink_bandwidth):
+            local = path.local_bandwidth
+            grad = spec.allreduce_params / (model.tp * model.pp) * GRAD_BYTES[model.precision]
+            self.shared[job] = (
+                self._links(placement.nodes),
+                local,
+                st.compute_s,
+                grad,
+                float(par.dp),
+                path.latency,
+                model.overlap,
+            )
+            self.dirty = True
+        return st.time_s
+
+    def _links(self, nodes: np.ndarray) -> np.ndarray:
+        """Shared links the job's ring crosses (ids into ``link_capacity``)."""
+        t = self.topo
+        nodes = np.sort(nodes)
+        a, b = nodes, np.roll(nodes, -1)
+        ids: set[int] = set()
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            if t.node_rack[x] != t.node_rack[y]:
+                ids.update((int(t.node_rack[x]), int(t.node_rack[y])))
+            if t.node_pod[x] != t.node_pod[y] and not t.pod_is_spine[t.node_dc[x]]:
+                ids.update((self.n_racks + int(t.node_pod[x]), self.n_racks + int(t.node_pod[y])))
+            if t.node_dc[x] != t.node_dc[y]:
+                lo, hi = sorted((int(t.node_dc[x]), int(t.node_dc[y])))
+                ids.add(self.n_racks + self.n_pods + lo * self.n_dcs + hi)
+        return np.array(sorted(ids), dtype=np.int64)
