@@ -76,7 +76,9 @@ def test_consolidation_helps_communication_heavy_jobs_only():
         perf.step("bert-large", batch=64, node="dgx-a100", gpus=8, nodes=n).time_s for n in (1, 8)
     ]
     light = [
-        perf.step("dlrm-kaggle", batch=8192, node="dgx-a100", gpus=8, nodes=n).time_s
+        perf.step(
+            "resnet18-cifar10", batch=16384, node="dgx-a100", gpus=8, nodes=n, overlap=1.0
+        ).time_s
         for n in (1, 8)
     ]
     assert heavy[1] / heavy[0] > 1.5

@@ -84,7 +84,7 @@ class Throughput:
         ptr = np.zeros(len(jobs) + 1, dtype=np.int64)
         ptr[1:] = np.cumsum([len(x) for x in links])
         params = np.array([self.shared[j][1:] for j in jobs], dtype=np.float64).T
-        cap, compute, grad, ranks, latency, overlap = (params[i] for i in range(6))
+        cap, compute, grad, ranks, latency, overlap = (np.ascontiguousarray(p) for p in params)
         share = np.empty(len(jobs))
         kernels.maxmin_share(self.link_capacity, ptr, np.concatenate(links), cap, share)
         steps = np.empty(len(jobs))

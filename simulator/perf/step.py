@@ -3,7 +3,8 @@
 Per step and per GPU, with local batch ``b = global_batch / dp``:
 
     flops_s   = b x flops_per_sample / (tp x pp) / (peak x achievable_fraction)
-    memory_s  = (params / (tp x pp) x optimizer_bytes + 2 x b x activation_bytes / tp) / mem_bw
+    memory_s  = (grad_params / (tp x pp) x optimizer_bytes + 2 x b x activation_bytes / tp)
+                / mem_bw      (sharded embedding tables are not swept every step)
     compute_s = max(flops_s, memory_s)                       (roofline)
               + tp_comm_s  (Megatron: 4 all-reduces of b x seq x hidden x 2 B per layer, in-node)
               + bubble     (pipeline: compute x (pp - 1) / microbatches)
@@ -106,7 +107,7 @@ def step_time(
     flops_s = local_batch * model.flops_per_sample / shards / effective_peak(chips, precision)
     mem_bw = min(c.memory_bytes_per_s for c in chips)
     memory_s = (
-        model.params / shards * OPTIMIZER_BYTES[precision]
+        model.allreduce_params / shards * OPTIMIZER_BYTES[precision]
         + 2 * local_batch * model.activation_bytes_per_sample / par.tp
     ) / mem_bw
     core = max(flops_s, memory_s)

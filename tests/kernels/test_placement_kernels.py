@@ -19,6 +19,8 @@ from simulator.kernels.placement import (
     WRONG_TOTAL,
 )
 
+from ..conftest import tiny
+
 
 def naive_first_fit(free: list[int], need: int) -> list[tuple[int, int]]:
     """Reference: first node that holds the whole request, else greedy spill in id order."""
@@ -128,18 +130,27 @@ def test_kernel_bodies_also_pass_as_plain_python():
 
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing is compiled")
 def test_warmup_covers_every_signature_a_run_uses():
-    """Compile time must not leak into the timed loop: after warmup a run adds no signature."""
+    """Compile time must not leak into the timed loop: after warmup a run adds no signature,
+    including the throughput kernels of model jobs that share uplinks."""
     import simulator
-    from simulator.kernels import placement
+    from simulator.kernels import placement, throughput
 
-    from ..conftest import tiny
+    from ..test_throughput_engine import model_job
+
+    def signatures():
+        return {
+            f"{m.__name__}.{k}": len(v.signatures)
+            for m in (placement, throughput)
+            for k, v in vars(m).items()
+            if hasattr(v, "signatures")
+        }
 
     kernels.warmup()
-    before = {
-        k.__name__: len(k.signatures)
-        for k in placement.__dict__.values()
-        if hasattr(k, "signatures")
-    }
-    simulator.run(tiny([(0, 4, 10.0), (0, 12, 5.0)], nodes=2))
-    after = {k: len(getattr(placement, k).signatures) for k in before}
-    assert before == after and len(before) == 3
+    before = signatures()
+    spec = tiny(gpus_per_node=8, nodes=4, nodes_per_rack=1)
+    spec["workload"]["training"] = [
+        model_job("bert-large", 16, 64, 10, tag="a"),
+        model_job("bert-large", 16, 64, 20, tag="b"),
+    ]
+    simulator.run(spec)
+    assert signatures() == before and len(before) == 5
