@@ -8,6 +8,7 @@ Must not import: numba (kernels are reached through their wrappers).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import platform
@@ -50,7 +51,33 @@ def resolve(
         scenario = load_scenario(scenario, overrides or (), seed=seed)
     label = str(source) if isinstance(source, str | Path) else "<scenario>"
     _make_policies(scenario, RngStreams(scenario.seed), label)
+    _check_profiles(scenario, label)
     return scenario
+
+
+def _check_profiles(scenario: Scenario, label: str) -> None:
+    """Gavel profiles must name a job type their file has."""
+    from .perf.profiled import GavelTable
+
+    problems = []
+    for i, stream in enumerate(scenario.workload.training):
+        profile = stream.model.profile if stream.model is not None else None
+        if profile is None or profile.format != "gavel":
+            continue
+        known = GavelTable.read(profile.path).job_types
+        if profile.job_type not in known:
+            close = difflib.get_close_matches(profile.job_type, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(
+                Problem(
+                    label,
+                    f"workload.training.{i}.model.profile.job_type",
+                    f"{profile.path} has no job type {profile.job_type!r}; "
+                    f"{hint}known: {', '.join(sorted(known))}",
+                )
+            )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):

@@ -1,5 +1,7 @@
 """Model-described jobs in the engine: modelled rates, placement effects, shared uplinks."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from simulator.perf.step import GRAD_BYTES, Parallelism, step_time
 from simulator.policies import Placement, PlacementPolicy, register
 from simulator.spec import catalog, zoo
 
-from .conftest import tiny
+from .conftest import SHARED, tiny
 
 
 def model_job(name, gpus, batch, iterations, t=0.0, tag="", **extra):
@@ -131,3 +133,87 @@ def test_duration_jobs_are_unaffected_by_the_model_machinery():
     )
     assert r.jobs["jct_s"][0] == 100.0
     assert r.jobs["start_s"][1] == 100.0
+
+
+GAVEL = str(SHARED / "data/profiles/gavel_throughputs/simulation_throughputs.json")
+POLLUX = str(SHARED / "data/profiles/training_step/cifar10/placements.csv")
+
+
+def cluster_of(node, count):
+    return {
+        "datacenters": [
+            {
+                "name": "dc",
+                "node_groups": [{"name": "n", "node": node, "count": count, "nodes_per_rack": 4}],
+            }
+        ]
+    }
+
+
+def test_gavel_profile_sets_the_rate_where_it_has_the_chip():
+    import json
+
+    table = json.loads(Path(GAVEL).read_text())["v100"]
+    measured = table["('ResNet-50 (batch size 64)', 1)"]["null"]
+    job = model_job(
+        "resnet50",
+        1,
+        64,
+        1000,
+        profile={"format": "gavel", "path": GAVEL, "job_type": "ResNet-50 (batch size 64)"},
+    )
+    spec = tiny()
+    spec["workload"]["training"] = [job]
+    spec["cluster"] = cluster_of("p3.16xlarge", 1)  # V100s: profiled
+    assert simulator.run(spec).jobs["jct_s"][0] == pytest.approx(1000 / measured, rel=1e-12)
+    spec["cluster"] = cluster_of("dgx-h100", 1)  # H100s: not in the table -> analytic
+    analytic = 1000 * perf.step("resnet50", batch=64, node="dgx-h100", gpus=1).time_s
+    assert simulator.run(spec).jobs["jct_s"][0] == pytest.approx(analytic, rel=1e-12)
+
+
+def test_pollux_profile_interpolates_in_the_local_batch():
+    import pandas as pd
+
+    d = pd.read_csv(POLLUX, dtype={"placement": str})
+    pts = d[d.placement == "4"].groupby("local_bsz")["step_time"].median()
+    lo, hi = pts.index[0], pts.index[1]
+    mid = (lo + hi) / 2
+    expected_step = (pts.iloc[0] + pts.iloc[1]) / 2
+    job = model_job(
+        "resnet18-cifar10",
+        4,
+        4 * mid,
+        100,
+        profile={"format": "pollux", "path": POLLUX, "chip": "t4"},
+    )
+    spec = tiny()
+    spec["workload"]["training"] = [job]
+    spec["cluster"] = cluster_of("g4dn.12xlarge", 2)
+    assert simulator.run(spec).jobs["jct_s"][0] == pytest.approx(100 * expected_step, rel=1e-12)
+
+
+def test_profile_problems_are_reported(tmp_path):
+    from simulator.spec import ScenarioError
+
+    spec = tiny()
+    spec["workload"]["training"] = [
+        model_job(
+            "resnet50",
+            8,
+            64,
+            10,
+            profile={"format": "gavel", "path": GAVEL, "job_type": "ResNet-50 (batch size 65)"},
+        )
+    ]
+    with pytest.raises(
+        ScenarioError,
+        match=r"model.profile.job_type: .*did you mean "
+        r"'ResNet-50 \(batch size 64\)'",
+    ):
+        simulator.run(spec)
+    spec["workload"]["training"][0]["model"]["profile"]["path"] = str(tmp_path / "none.json")
+    with pytest.raises(ScenarioError, match="model.profile.path: file not found"):
+        simulator.run(spec)
+    spec["workload"]["training"][0]["model"]["profile"] = {"format": "gavel", "path": GAVEL}
+    with pytest.raises(ScenarioError, match="a gavel profile needs job_type"):
+        simulator.run(spec)

@@ -23,11 +23,12 @@ from .. import kernels
 from ..model.cluster import Cluster
 from ..model.jobs import JobTable
 from ..perf.collectives import CommPath, comm_path
+from ..perf.profiled import GavelTable, PlacementTable
 from ..perf.step import GRAD_BYTES, Parallelism, step_time
 from ..policies.base import Placement
 from ..spec import catalog, zoo
 from ..spec.catalog import NCCL_A100
-from ..spec.workload import ModelJob
+from ..spec.workload import ModelJob, ProfileSpec
 
 
 class Throughput:
@@ -50,6 +51,9 @@ class Throughput:
         self.rate: dict[int, float] = {}
         self.dirty = False  # the set of jobs sharing links changed since the last rates()
         self._chips: dict[tuple[int, ...], list[catalog.Chip]] = {}
+        self._profiles = [
+            _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
+        ]
         self._single: dict[tuple[int, int, int], tuple[float, float | None]] = {}
 
     def work(self, job: int) -> float:
@@ -59,9 +63,13 @@ class Throughput:
 
     def start(self, job: int, placement: Placement) -> float:
         """Register a starting job; its rate (work units per second) before any sharing."""
-        model = self.models[self.jobs.stream[job]]
+        stream = int(self.jobs.stream[job])
+        model = self.models[stream]
+        measured = self._profiled(stream, placement) if self._profiles[stream] else None
         if model is None:
             rate = 1.0
+        elif measured is not None:
+            rate = measured
         elif len(placement.nodes) == 1:
             rate = 1.0 / self._single_node_step(job, model, placement)
         else:
@@ -98,6 +106,19 @@ class Throughput:
         return changed
 
     # ------------------------------------------------------------------ helpers
+
+    def _profiled(self, stream: int, placement: Placement) -> float | None:
+        """Measured steps/s for this stream's profile, or None where it has no point."""
+        table, model = self._profiles[stream], self.models[stream]
+        chips = self._chips_of(placement.nodes)
+        if len(chips) != 1:
+            return None
+        gpus = int(placement.counts.sum())
+        if isinstance(table, GavelTable):
+            return table.steps_per_s(
+                model.profile.job_type, chips[0].name, gpus, len(placement.nodes)
+            )
+        return table.steps_per_s(placement.counts, model.global_batch / gpus, chips[0].name)
 
     def _chips_of(self, nodes: np.ndarray) -> list[catalog.Chip]:
         key = tuple(np.unique(self.topo.node_chip[nodes]).tolist())
@@ -180,3 +201,9 @@ class Throughput:
                 lo, hi = sorted((int(t.node_dc[x]), int(t.node_dc[y])))
                 ids.add(self.n_racks + self.n_pods + lo * self.n_dcs + hi)
         return np.array(sorted(ids), dtype=np.int64)
+
+
+def _read_profile(profile: ProfileSpec) -> GavelTable | PlacementTable:
+    if profile.format == "gavel":
+        return GavelTable.read(profile.path)
+    return PlacementTable.read(profile.path, profile.chip)

@@ -14,6 +14,7 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -149,5 +150,11 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
             add(
                 ("workload", "training", i, "count"),
                 f"count {stream.count} exceeds the {len(times)} explicit arrival times",
+            )
+        profile = stream.model.profile if stream.model is not None else None
+        if profile is not None and not Path(profile.path).is_file():
+            add(
+                ("workload", "training", i, "model", "profile", "path"),
+                f"file not found: {profile.path} (paths are relative to the working directory)",
             )
     return problems

@@ -89,6 +89,27 @@ class DurationSpec(ShorthandSpec):
         return self
 
 
+class ProfileSpec(Spec):
+    """Measured throughputs to use instead of the analytic model where they cover the job.
+
+    ``gavel``: a Gavel ``simulation_throughputs.json`` and the ``job_type`` key in it (e.g.
+    ``"ResNet-50 (batch size 64)"``). ``pollux``: an AdaptDL ``placements.csv`` measured on
+    ``chip``. Paths are relative to the working directory. Where the table has no point for the
+    job's chip, GPU count, placement or batch size, the analytic model is used.
+    """
+
+    format: Literal["gavel", "pollux"]
+    path: str
+    job_type: str | None = None
+    chip: str = "t4"
+
+    @model_validator(mode="after")
+    def _job_type_for_gavel(self) -> ProfileSpec:
+        if self.format == "gavel" and not self.job_type:
+            raise ValueError("a gavel profile needs job_type, e.g. 'ResNet-50 (batch size 64)'")
+        return self
+
+
 class ModelJob(Spec):
     """A training job described by its model instead of a duration: it runs ``iterations``
     steps (or enough steps for ``samples``/``tokens``) at the speed the throughput model gives
@@ -105,6 +126,7 @@ class ModelJob(Spec):
     overlap: float = Field(
         default=0.0, ge=0.0, le=1.0, description="fraction of the all-reduce hidden behind backward"
     )
+    profile: ProfileSpec | None = None
 
     @field_validator("name")
     @classmethod
