@@ -60,15 +60,17 @@ def maxmin_share(link_capacity, flow_ptr, flow_links, flow_cap, out_rate):
                 out_rate[f] += inc
                 for k in range(flow_ptr[f], flow_ptr[f + 1]):
                     used[flow_links[k]] += inc
+        saturated = np.zeros(n_links, dtype=np.bool_)
         for link in range(n_links):
             if active[link] > 0 and used[link] >= link_capacity[link] * (1.0 - 1e-12):
-                for f in range(n_flows):
-                    if not frozen[f]:
-                        for k in range(flow_ptr[f], flow_ptr[f + 1]):
-                            if flow_links[k] == link:
-                                frozen[f] = True
-                                remaining -= 1
-                                break
+                saturated[link] = True
+        for f in range(n_flows):
+            if not frozen[f]:
+                for k in range(flow_ptr[f], flow_ptr[f + 1]):
+                    if saturated[flow_links[k]]:
+                        frozen[f] = True
+                        remaining -= 1
+                        break
         for f in range(n_flows):
             if not frozen[f] and out_rate[f] >= flow_cap[f] * (1.0 - 1e-12):
                 frozen[f] = True

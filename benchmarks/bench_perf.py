@@ -1,0 +1,155 @@
+"""Cost of the throughput model: batch kernels and end-to-end runs with model jobs.
+
+Usage:
+    python benchmarks/bench_perf.py            # kernels + 100k and 1M model-job runs
+    python benchmarks/bench_perf.py --quick    # kernels + 100k only
+
+1. ``kernels.step_times`` for 10,000 running jobs in one call, and ``kernels.maxmin_share`` for
+   10,000 flows over 1,000 shared links (2-4 links each), compile time reported apart.
+2. The FIFO + first-fit workload of ``bench_fifo.py`` (load 0.95, 1-8 GPU jobs) with every job
+   described by a model instead of a duration (ResNet-50 / BERT-large / GPT-1.3B mix, sized to
+   run about an hour on one DGX H100 GPU-group), on 16,384 GPUs in a 4:1 oversubscribed
+   fat-tree, so multi-node rings share uplinks; compared with the same run with durations.
+Not part of the test suite: numbers are printed and recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from bench_fifo import scenario as duration_scenario  # noqa: E402
+
+
+def kernel_timings() -> dict:
+    from simulator import kernels
+
+    rng = np.random.default_rng(0)
+    n = 10_000
+    t0 = time.perf_counter()
+    kernels.warmup()
+    compile_s = time.perf_counter() - t0
+    args = (
+        rng.uniform(0.01, 1, n),
+        rng.uniform(1e6, 1e10, n),
+        rng.integers(1, 1024, n),
+        rng.uniform(1e9, 1e11, n),
+        rng.uniform(1e-6, 1e-4, n),
+        rng.uniform(0, 1, n),
+    )
+    out = np.empty(n)
+    reps = 200
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        kernels.step_times(*args, out)
+    step_us = (time.perf_counter() - t0) / reps * 1e6
+    links = 1000
+    per = rng.integers(2, 5, n)
+    ptr = np.concatenate([[0], np.cumsum(per)]).astype(np.int64)
+    flow_links = np.concatenate([rng.choice(links, k, replace=False) for k in per])
+    capacity = rng.uniform(1e10, 1e11, links)
+    caps = rng.uniform(1e8, 1e10, n)
+    share = np.empty(n)
+    t0 = time.perf_counter()
+    kernels.maxmin_share(capacity, ptr, flow_links.astype(np.int64), caps, share)
+    maxmin_ms = (time.perf_counter() - t0) * 1e3
+    return {
+        "compile_s": round(compile_s, 2),
+        "step_times_10k_jobs_us": round(step_us, 1),
+        "maxmin_10k_flows_1k_links_ms": round(maxmin_ms, 1),
+    }
+
+
+def model_scenario(jobs: int, gpus: int) -> dict:
+    spec = duration_scenario(jobs, gpus)
+    spec["name"] = f"bench_model_{jobs}_{gpus}"
+    spec["cluster"]["datacenters"][0]["network"] = {
+        "racks_per_pod": 16,
+        "tor_oversubscription": 4.0,
+    }
+    base = spec["workload"]["training"][0]
+    rate = base["arrival"]["poisson"]["rate"]
+    streams = []
+    # steps chosen so that each job runs roughly an hour on H100s when consolidated
+    for name, model, batch, steps in (
+        ("cnn", "resnet50", 2048, 60_000),
+        ("bert", "bert-large", 512, 50_000),
+        ("gpt", "gpt-1.3b", 64, 2_000),
+    ):
+        streams.append(
+            {
+                "name": name,
+                "count": jobs // 3 + (name == "cnn") * (jobs % 3),
+                "arrival": {"poisson": {"rate": rate / 3}},
+                "gpus": base["gpus"],
+                "model": {"name": model, "global_batch": batch, "iterations": steps},
+            }
+        )
+    spec["workload"]["training"] = streams
+    return spec
+
+
+def one_case(kind: str, jobs: int, gpus: int) -> dict:
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import simulator
+    from simulator import kernels
+
+    kernels.warmup()
+    spec = model_scenario(jobs, gpus) if kind == "model" else duration_scenario(jobs, gpus)
+    if kind == "duration":
+        spec["cluster"]["datacenters"][0]["network"] = {
+            "racks_per_pod": 16,
+            "tor_oversubscription": 4.0,
+        }
+    t0 = time.perf_counter()
+    r = simulator.run(spec)
+    run_s = time.perf_counter() - t0
+    s = r.summary
+    return {
+        "kind": kind,
+        "jobs": jobs,
+        "gpus": gpus,
+        "events": s["events"],
+        "loop_s": round(s["wall_s"], 2),
+        "run_s": round(run_s, 2),
+        "jobs_per_s": round(jobs / s["wall_s"]),
+        "mean_jct_s": round(s["mean_jct_s"], 1),
+        "utilization": round(s["gpu_utilization"], 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.case:
+        print(json.dumps(one_case(args.case[0], int(args.case[1]), int(args.case[2]))))
+        return
+    print(json.dumps(kernel_timings()))
+    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    for jobs in sizes:
+        for kind in ("duration", "model"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--case", kind, str(jobs), "16384"],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            print(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    main()
