@@ -23,10 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..model.cluster import build_cluster
 from ..spec import zoo
 from ..spec.catalog import CollectiveCalibration, chip, node_template
-from ..spec.model import ClusterSpec
 from .collectives import allreduce_s, comm_path
 from .query import hardware, step
 from .step import Parallelism, step_time
@@ -55,22 +53,8 @@ def read_nccl(path: str | Path) -> list[NcclRow]:
 def dgx_path(node: str, ranks: int, per_node: int, calibration: CollectiveCalibration):
     """The comm path of ``ranks`` GPUs, ``per_node`` on each of ``ranks/per_node`` nodes of
     template ``node`` under one ToR."""
-    nodes = ranks // per_node
-    cluster = build_cluster(
-        ClusterSpec.model_validate(
-            {
-                "datacenters": [
-                    {
-                        "name": "dc",
-                        "node_groups": [
-                            {"name": "n", "node": node, "count": nodes, "nodes_per_rack": nodes}
-                        ],
-                    }
-                ]
-            }
-        )
-    )
-    return comm_path(cluster.topology, np.arange(nodes), np.full(nodes, per_node), calibration)
+    cluster, ids, counts = hardware(node, ranks, nodes=ranks // per_node)
+    return comm_path(cluster.topology, ids, counts, calibration)
 
 
 def fit_collectives(path: str | Path, node: str = "dgx-a100") -> CollectiveCalibration:

@@ -83,3 +83,12 @@ def check_weights(choice: list, weights: list[float] | None) -> None:
         raise ValueError(f"weights has {len(weights)} entries but choice has {len(choice)}")
     if sum(weights) <= 0:
         raise ValueError("weights must not all be zero")
+
+
+def known(lookup: Any, name: str) -> str:
+    """``name`` if ``lookup(name)`` finds it; its KeyError (with hints) as a ValueError."""
+    try:
+        lookup(name)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return name

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator, model_validator
 
 from . import catalog
-from .base import Bandwidth, Duration, PositiveDuration, ShorthandSpec, Spec, either
+from .base import Bandwidth, Duration, PositiveDuration, ShorthandSpec, Spec, either, known
 from .workload import (  # noqa: F401  (re-exported: the schema in one namespace)
     ArrivalSpec,
     DurationSpec,
@@ -41,11 +41,7 @@ class InlineNode(Spec):
     @field_validator("chip")
     @classmethod
     def _known_chip(cls, name: str) -> str:
-        try:
-            catalog.chip(name)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
-        return name
+        return known(catalog.chip, name)
 
 
 class NodeGroupSpec(Spec):
@@ -59,12 +55,7 @@ class NodeGroupSpec(Spec):
     @field_validator("node")
     @classmethod
     def _known_template(cls, node: str | InlineNode) -> str | InlineNode:
-        if isinstance(node, str):
-            try:
-                catalog.node_template(node)
-            except KeyError as e:
-                raise ValueError(e.args[0]) from None
-        return node
+        return known(catalog.node_template, node) if isinstance(node, str) else node
 
     def resolved_node(self) -> catalog.NodeTemplate:
         """The node as a template (inline nodes become an anonymous template)."""

@@ -19,6 +19,7 @@ from .base import (
     check_weights,
     either,
     exactly_one_of,
+    known,
 )
 
 
@@ -131,11 +132,7 @@ class ModelJob(Spec):
     @field_validator("name")
     @classmethod
     def _known_model(cls, name: str) -> str:
-        try:
-            zoo.model(name)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
-        return name
+        return known(zoo.model, name)
 
     @model_validator(mode="after")
     def _one_amount(self) -> ModelJob:
