@@ -12,6 +12,11 @@ proposes devices; the engine validates and applies every placement (gang: all re
 devices at once) and schedules the job's completion. With a blocking decision the pass stops
 at the first job that cannot be placed.
 
+A job keeps the rate it started with, except jobs whose rings cross shared uplinks: those are
+tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every pass in
+which it changed, with a single pending completion event for the whole pool (an older one is
+recognised as stale by its version and ignored).
+
 Must not import: numba.
 """
 
@@ -83,12 +88,10 @@ class Simulation:
         self.end_s = np.full(n, np.nan)
         self.job_state = np.full(n, JobState.QUEUED, dtype=np.int8)
         self.throughput = throughput or Throughput(cluster, jobs, [None] * len(jobs.stream_names))
-        # progress of running jobs: work left as of _last, at _rate units/s; a completion
-        # event carries the _version it was scheduled for and is ignored once stale
-        self._remaining = np.zeros(n)
-        self._rate = np.ones(n)
-        self._last = np.zeros(n)
-        self._version = np.zeros(n, dtype=np.int64)
+        # jobs on shared links have one completion event for the whole pool; an event carries
+        # the pool version it was scheduled for and is ignored once stale
+        self.pool = self.throughput.pool
+        self._pool_version = 0
         self._next_arrival = 0
         self._pass_pending = False
         self._log = [] if record_events else None
@@ -121,9 +124,18 @@ class Simulation:
         self._schedule_next_arrival()
         self._request_pass()
 
-    def _on_complete(self, job: int, version: int, _event) -> None:
-        if version != self._version[job]:
-            return  # rescheduled since: a newer completion event stands for this job
+    def _on_complete(self, job: int, _event) -> None:
+        self._finish(job)
+        self._request_pass()
+
+    def _on_pool_due(self, version: int, _event) -> None:
+        if version != self._pool_version:
+            return  # the pool changed since: a newer event stands for it
+        for job in self.pool.due(self.env.now):
+            self._finish(job)
+        self._request_pass()
+
+    def _finish(self, job: int) -> None:
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
         now = self.env.now
@@ -131,11 +143,6 @@ class Simulation:
         self.job_state[job] = JobState.FINISHED
         if self._log is not None:
             self._log.append((now, "finish", job, ""))
-        if self.check_invariants:
-            left = self._remaining[job] - self._rate[job] * (now - self._last[job])
-            if abs(left) > 1e-9 * max(1.0, self.throughput.work(job)):
-                raise InvariantError(f"job {job} finished with {left} units of work left")
-        self._request_pass()
 
     def _request_pass(self) -> None:
         self._pass_pending = True
@@ -159,8 +166,11 @@ class Simulation:
             started.append(job)
         for job in started:
             del queue[job]
-        if self.throughput.dirty:
-            self._apply_rates(self.throughput.rates())
+        if self.pool.dirty:
+            self._pool_version += 1
+            at = self.pool.settle(self.env.now)
+            if at < math.inf:
+                self.env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
         self._t.append(self.env.now)
         self._busy.append(self._total - self.state.free_total)
         self._queued.append(len(queue))
@@ -180,28 +190,14 @@ class Simulation:
                 for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
             )
             self._log.append((now, "start", job, where))
-        work = self.throughput.work(job)
         rate = self.throughput.start(job, placement)
-        self._remaining[job] = work
-        self._rate[job] = rate
-        self._last[job] = now
-        self._schedule_completion(job, now + (work if rate == 1.0 else work / rate))
-
-    def _schedule_completion(self, job: int, at: float) -> None:
-        self._version[job] += 1
-        self.env.call_at(at, COMPLETION, partial(self._on_complete, job, int(self._version[job])))
-
-    def _apply_rates(self, changed: dict[int, float]) -> None:
-        """New rates for running jobs: book the work done so far, move their completions."""
-        now = self.env.now
-        for job, rate in changed.items():
-            self._remaining[job] -= self._rate[job] * (now - self._last[job])
-            self._last[job] = now
-            self._rate[job] = rate
-            self._schedule_completion(job, now + self._remaining[job] / rate)
+        if rate is not None:  # otherwise the shared-link pool owns its progress
+            work = self.throughput.work(job)
+            at = now + (work if rate == 1.0 else work / rate)
+            self.env.call_at(at, COMPLETION, partial(self._on_complete, job))
 
     def _check(self) -> None:
-        problems = self.state.violations(self.jobs)
+        problems = self.state.violations(self.jobs) + self.pool.violations()
         started = ~np.isnan(self.start_s)
         if np.any(self.start_s[started] < self._submit[started]):
             problems.append("a job started before it was submitted")

@@ -4,11 +4,10 @@ A job with a bare ``duration`` has ``duration`` units of work done at rate 1 whe
 A job with a ``model`` has ``steps`` units of work done at ``1 / step_time`` steps per second,
 where the step time comes from :mod:`simulator.perf` for the chips and placement it got.
 
-Jobs whose data-parallel ring leaves its rack share the uplinks it crosses (ToR uplinks, pod
-uplinks, WAN links) with every other such job: each gets the max-min fair share of every link
-it crosses, capped by its own in-node and NIC bandwidth (:func:`kernels.maxmin_share`); their
-step times are then evaluated in one batch (:func:`kernels.step_times`). :meth:`rates` returns
-the jobs whose rate changed, so the engine can reschedule their completions.
+A job whose data-parallel ring leaves its rack crosses shared uplinks (ToR uplinks, pod
+uplinks, WAN links): it joins the :class:`SharedLinks` pool, which gives it the max-min fair
+share of every link it crosses, capped by its own in-node and NIC bandwidth, and tracks its
+progress as shares change. Every other job keeps the rate it started with.
 
 Must not import: numba (kernels are reached through their wrappers).
 """
@@ -19,7 +18,6 @@ import math
 
 import numpy as np
 
-from .. import kernels
 from ..model.cluster import Cluster
 from ..model.jobs import JobTable
 from ..perf.collectives import CommPath, comm_path
@@ -29,6 +27,7 @@ from ..policies.base import Placement
 from ..spec import catalog, zoo
 from ..spec.catalog import NCCL_A100
 from ..spec.workload import ModelJob, ProfileSpec
+from .sharing import SharedLinks
 
 
 class Throughput:
@@ -46,64 +45,36 @@ class Throughput:
         )
         eff = NCCL_A100.inter_efficiency
         wan = np.full(self.n_dcs * self.n_dcs, t.wan_bw)
-        self.link_capacity = np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan]) * eff
-        self.shared: dict[int, tuple[np.ndarray, float, float, float, float, float]] = {}
-        self.rate: dict[int, float] = {}
-        self.dirty = False  # the set of jobs sharing links changed since the last rates()
+        self.pool = SharedLinks(np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan]) * eff)
         self._chips: dict[tuple[int, ...], list[catalog.Chip]] = {}
         self._profiles = [
             _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
         ]
-        self._single: dict[tuple[int, int, int], tuple[float, float | None]] = {}
+        self._single: dict[tuple[int, int, int], float] = {}
 
     def work(self, job: int) -> float:
         """Units of work of ``job``: seconds of duration, or training steps."""
         model = self.models[self.jobs.stream[job]]
         return float(self.jobs.duration_s[job]) if model is None else model.steps
 
-    def start(self, job: int, placement: Placement) -> float:
-        """Register a starting job; its rate (work units per second) before any sharing."""
+    def start(self, job: int, placement: Placement) -> float | None:
+        """Register a starting job; its rate in work units per second, or None when it joined
+        the shared-link pool, which then owns its progress."""
         stream = int(self.jobs.stream[job])
         model = self.models[stream]
         measured = self._profiled(stream, placement) if self._profiles[stream] else None
         if model is None:
-            rate = 1.0
-        elif measured is not None:
-            rate = measured
-        elif len(placement.nodes) == 1:
-            rate = 1.0 / self._single_node_step(job, model, placement)
-        else:
-            rate = 1.0 / self._multi_node_step(job, model, placement)
-        self.rate[job] = rate
-        return rate
+            return 1.0
+        if measured is not None:
+            return measured
+        if len(placement.nodes) == 1:
+            return 1.0 / self._single_node_step(job, model, placement)
+        return self._multi_node_step(job, model, placement)
 
     def finish(self, job: int) -> None:
-        self.rate.pop(job, None)
-        if self.shared.pop(job, None) is not None:
-            self.dirty = True
-
-    def rates(self) -> dict[int, float]:
-        """Recompute the rates of jobs crossing shared links; return those that changed."""
-        self.dirty = False
-        if not self.shared:
-            return {}
-        jobs = list(self.shared)
-        links = [self.shared[j][0] for j in jobs]
-        ptr = np.zeros(len(jobs) + 1, dtype=np.int64)
-        ptr[1:] = np.cumsum([len(x) for x in links])
-        params = np.array([self.shared[j][1:] for j in jobs], dtype=np.float64).T
-        cap, compute, grad, ranks, latency, overlap = (np.ascontiguousarray(p) for p in params)
-        share = np.empty(len(jobs))
-        kernels.maxmin_share(self.link_capacity, ptr, np.concatenate(links), cap, share)
-        steps = np.empty(len(jobs))
-        kernels.step_times(compute, grad, ranks.astype(np.int64), share, latency, overlap, steps)
-        changed = {}
-        for j, s in zip(jobs, steps.tolist(), strict=True):
-            rate = 1.0 / s
-            if rate != self.rate[j]:
-                self.rate[j] = rate
-                changed[j] = rate
-        return changed
+        """A running job ends."""
+        if job in self.pool:
+            self.pool.remove(job)
 
     # ------------------------------------------------------------------ helpers
 
@@ -152,10 +123,10 @@ class Throughput:
                 precision=model.precision,
                 overlap=model.overlap,
             )
-            self._single[key] = (st.time_s, None)
-        return self._single[key][0]
+            self._single[key] = st.time_s
+        return self._single[key]
 
-    def _multi_node_step(self, job: int, model: ModelJob, placement: Placement) -> float:
+    def _multi_node_step(self, job: int, model: ModelJob, placement: Placement) -> float | None:
         gpus = int(placement.counts.sum())
         par = self._parallelism(model, gpus)
         path = comm_path(self.topo, placement.nodes, placement.counts)
@@ -172,19 +143,20 @@ class Throughput:
             overlap=model.overlap,
         )
         if math.isfinite(path.uplink_bandwidth):
-            local = path.local_bandwidth
             grad = spec.allreduce_params / (model.tp * model.pp) * GRAD_BYTES[model.precision]
-            self.shared[job] = (
+            self.pool.add(
+                job,
                 self._links(placement.nodes),
-                local,
+                path.local_bandwidth,
                 st.compute_s,
                 grad,
-                float(par.dp),
+                par.dp,
                 path.latency,
                 model.overlap,
+                model.steps,
             )
-            self.dirty = True
-        return st.time_s
+            return None
+        return 1.0 / st.time_s
 
     def _links(self, nodes: np.ndarray) -> np.ndarray:
         """Shared links the job's ring crosses (ids into ``link_capacity``)."""

@@ -40,7 +40,5 @@ def warmup() -> float:
     release(free, capacity, nodes[:k], counts[:k])
     one = np.ones(2)
     step_times(one, one, np.array([2, 1], dtype=np.int64), one, one, one, np.empty(2))
-    maxmin_share(
-        one, np.array([0, 1, 2], dtype=np.int64), np.zeros(2, dtype=np.int64), one, np.empty(2)
-    )
+    maxmin_share(one, np.zeros((2, 1), dtype=np.int64), one, np.empty(2), np.empty(2))
     return time.perf_counter() - t0

@@ -26,52 +26,116 @@ def step_times(compute_s, grad_bytes, ranks, bandwidth, latency, overlap, out):
 
 
 @kernel
-def maxmin_share(link_capacity, flow_ptr, flow_links, flow_cap, out_rate):
+def _heap_push(key, item, size, k, it):
+    """Push ``(k, it)`` on the binary min-heap held in ``key/item[:size]``; new size."""
+    i = size
+    key[i], item[i] = k, it
+    while i > 0:
+        parent = (i - 1) >> 1
+        if key[parent] <= key[i]:
+            break
+        key[i], key[parent] = key[parent], key[i]
+        item[i], item[parent] = item[parent], item[i]
+        i = parent
+    return size + 1
+
+
+@kernel
+def _heap_pop(key, item, size):
+    """Remove the top of the heap; new size."""
+    size -= 1
+    key[0], item[0] = key[size], item[size]
+    i = 0
+    while True:
+        small, left, right = i, 2 * i + 1, 2 * i + 2
+        if left < size and key[left] < key[small]:
+            small = left
+        if right < size and key[right] < key[small]:
+            small = right
+        if small == i:
+            return size
+        key[i], key[small] = key[small], key[i]
+        item[i], item[small] = item[small], item[i]
+        i = small
+
+
+@kernel
+def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
     """Max-min fair rates of flows over shared links, each flow also capped by its own limit.
 
-    Flow ``f`` crosses links ``flow_links[flow_ptr[f]:flow_ptr[f + 1]]``. Progressive filling:
-    raise every unfrozen flow's rate equally until a link saturates or a flow reaches its cap;
-    freeze those flows; repeat. Writes ``out_rate``; rates never exceed caps and the flows on a
-    link never exceed its capacity.
+    Row ``f`` of ``flow_links`` lists the links flow ``f`` crosses, padded with -1. Water-filling:
+    every unfrozen flow runs at a common level that rises until a flow reaches its cap (freeze it
+    at its cap) or a link saturates (freeze its unfrozen flows at the level). A link saturates at
+    level ``(capacity left) / (unfrozen flows)``, which only grows as flows freeze, so a heap of
+    possibly outdated levels (lower bounds) is refreshed lazily when an entry reaches the top:
+    O(E log L) for E flow-link pairs over L links. Writes ``out_rate`` and ``out_load`` (the sum
+    of rates on each link); rates never exceed caps and loads never exceed capacities.
     """
-    n_flows = flow_cap.shape[0]
+    n_flows, width = flow_links.shape
     n_links = link_capacity.shape[0]
-    used = np.zeros(n_links)
-    frozen = np.zeros(n_flows, dtype=np.bool_)
+    # link -> flows adjacency (CSR)
+    link_ptr = np.zeros(n_links + 1, dtype=np.int64)
     for f in range(n_flows):
-        out_rate[f] = 0.0
+        for k in range(width):
+            if flow_links[f, k] >= 0:
+                link_ptr[flow_links[f, k] + 1] += 1
+    for link in range(n_links):
+        link_ptr[link + 1] += link_ptr[link]
+    cursor = link_ptr[:-1].copy()
+    link_flows = np.empty(link_ptr[n_links], dtype=np.int64)
+    for f in range(n_flows):
+        for k in range(width):
+            link = flow_links[f, k]
+            if link >= 0:
+                link_flows[cursor[link]] = f
+                cursor[link] += 1
+    active = np.empty(n_links, dtype=np.int64)
+    left = np.empty(n_links)
+    hkey = np.empty(n_links)
+    hlink = np.empty(n_links, dtype=np.int64)
+    size = 0
+    for link in range(n_links):
+        active[link] = link_ptr[link + 1] - link_ptr[link]
+        left[link] = link_capacity[link]
+        if active[link] > 0:
+            size = _heap_push(hkey, hlink, size, left[link] / active[link], link)
+    frozen = np.zeros(n_flows, dtype=np.bool_)
+    order = np.argsort(flow_cap, kind="mergesort")
+    p = 0
     remaining = n_flows
     while remaining > 0:
-        active = np.zeros(n_links, dtype=np.int64)
-        for f in range(n_flows):
-            if not frozen[f]:
-                for k in range(flow_ptr[f], flow_ptr[f + 1]):
-                    active[flow_links[k]] += 1
-        inc = math.inf
-        for link in range(n_links):
-            if active[link] > 0:
-                inc = min(inc, (link_capacity[link] - used[link]) / active[link])
-        for f in range(n_flows):
-            if not frozen[f]:
-                inc = min(inc, flow_cap[f] - out_rate[f])
-        inc = max(inc, 0.0)
-        for f in range(n_flows):
-            if not frozen[f]:
-                out_rate[f] += inc
-                for k in range(flow_ptr[f], flow_ptr[f + 1]):
-                    used[flow_links[k]] += inc
-        saturated = np.zeros(n_links, dtype=np.bool_)
-        for link in range(n_links):
-            if active[link] > 0 and used[link] >= link_capacity[link] * (1.0 - 1e-12):
-                saturated[link] = True
-        for f in range(n_flows):
-            if not frozen[f]:
-                for k in range(flow_ptr[f], flow_ptr[f + 1]):
-                    if saturated[flow_links[k]]:
-                        frozen[f] = True
-                        remaining -= 1
-                        break
-        for f in range(n_flows):
-            if not frozen[f] and out_rate[f] >= flow_cap[f] * (1.0 - 1e-12):
-                frozen[f] = True
-                remaining -= 1
+        while frozen[order[p]]:
+            p += 1
+        while size > 0:  # bring the top entry up to date (each link is in the heap once)
+            link = hlink[0]
+            if active[link] == 0:
+                size = _heap_pop(hkey, hlink, size)
+                continue
+            level = max(left[link], 0.0) / active[link]
+            if level <= hkey[0]:
+                hkey[0] = level  # equal but for rounding; still the smallest key
+                break
+            size = _heap_pop(hkey, hlink, size)
+            size = _heap_push(hkey, hlink, size, level, link)
+        f_next = order[p]
+        if size == 0 or flow_cap[f_next] <= hkey[0]:
+            first, last, level, by_link = f_next, f_next + 1, flow_cap[f_next], False
+        else:
+            link = hlink[0]
+            level = max(hkey[0], 0.0)
+            size = _heap_pop(hkey, hlink, size)
+            first, last, by_link = link_ptr[link], link_ptr[link + 1], True
+        for t in range(first, last):
+            f = link_flows[t] if by_link else t
+            if frozen[f]:
+                continue
+            frozen[f] = True
+            remaining -= 1
+            out_rate[f] = level
+            for k in range(width):
+                link = flow_links[f, k]
+                if link >= 0:
+                    left[link] -= level
+                    active[link] -= 1
+    for link in range(n_links):
+        out_load[link] = link_capacity[link] - left[link]

@@ -72,36 +72,39 @@ def naive_maxmin(capacity, flows, caps):
     return rate
 
 
+def padded(flows: list[list[int]]) -> np.ndarray:
+    width = max([len(f) for f in flows] + [1])
+    return np.array([f + [-1] * (width - len(f)) for f in flows], dtype=np.int64)
+
+
 @given(st.data())
 def test_maxmin_matches_reference_and_respects_capacities(data):
     n_links = data.draw(st.integers(1, 6))
-    capacity = data.draw(st.lists(st.floats(1, 100), min_size=n_links, max_size=n_links))
+    link = st.one_of(st.floats(1, 100), st.sampled_from([2.0, 10.0]))
+    capacity = data.draw(st.lists(link, min_size=n_links, max_size=n_links))
     flows = data.draw(
         st.lists(
-            st.sets(st.integers(0, n_links - 1), min_size=1, max_size=3).map(sorted),
+            st.sets(st.integers(0, n_links - 1), min_size=0, max_size=3).map(sorted),
             min_size=1,
-            max_size=8,
+            max_size=12,
         )
     )
-    caps = data.draw(st.lists(st.floats(0.5, 200), min_size=len(flows), max_size=len(flows)))
-    ptr = np.cumsum([0] + [len(f) for f in flows]).astype(np.int64)
-    links = np.array([x for f in flows for x in f], dtype=np.int64)
-    out = np.empty(len(flows))
-    kernels.maxmin_share(np.array(capacity), ptr, links, np.array(caps), out)
+    cap = st.one_of(st.floats(0.5, 200), st.sampled_from([1.0, 2.0, 5.0]))  # ties included
+    caps = data.draw(st.lists(cap, min_size=len(flows), max_size=len(flows)))
+    out, load = np.empty(len(flows)), np.empty(n_links)
+    kernels.maxmin_share(np.array(capacity), padded(flows), np.array(caps), out, load)
     np.testing.assert_allclose(out, naive_maxmin(capacity, flows, caps), rtol=1e-12)
     assert np.all(out <= np.array(caps) * (1 + 1e-12)) and np.all(out >= 0)
     for link in range(n_links):
-        load = sum(out[f] for f, ls in enumerate(flows) if link in ls)
-        assert load <= capacity[link] * (1 + 1e-9)
+        expected = sum(out[f] for f, ls in enumerate(flows) if link in ls)
+        assert load[link] == pytest.approx(expected, rel=1e-9, abs=1e-9)
+        assert expected <= capacity[link] * (1 + 1e-9)
 
 
 def test_maxmin_hand_example():
-    out = np.empty(3)
-    kernels.maxmin_share(
-        np.array([10.0, 4.0]),
-        np.array([0, 1, 3, 4]),
-        np.array([0, 0, 1, 1]),
-        np.array([100.0, 100.0, 1.0]),
-        out,
-    )
+    # flow 0 on link 0; flow 1 on links 0 and 1; flow 2 on link 1, capped at 1
+    out, load = np.empty(3), np.empty(2)
+    links = padded([[0], [0, 1], [1]])
+    kernels.maxmin_share(np.array([10.0, 4.0]), links, np.array([100.0, 100.0, 1.0]), out, load)
     assert out.tolist() == pytest.approx([7.0, 3.0, 1.0])
+    assert load.tolist() == pytest.approx([10.0, 4.0])
