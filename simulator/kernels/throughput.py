@@ -63,7 +63,7 @@ def _heap_pop(key, item, size):
 def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
     """Max-min fair rates of flows over shared links, each flow also capped by its own limit.
 
-    Row ``f`` of ``flow_links`` lists the links flow ``f`` crosses, padded with -1. Water-filling:
+    Row ``f`` of ``flow_links`` lists the links flow ``f`` crosses, then -1 padding. Water-filling:
     every unfrozen flow runs at a common level that rises until a flow reaches its cap (freeze it
     at its cap) or a link saturates (freeze its unfrozen flows at the level). A link saturates at
     level ``(capacity left) / (unfrozen flows)``, which only grows as flows freeze, so a heap of
@@ -77,8 +77,9 @@ def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
     link_ptr = np.zeros(n_links + 1, dtype=np.int64)
     for f in range(n_flows):
         for k in range(width):
-            if flow_links[f, k] >= 0:
-                link_ptr[flow_links[f, k] + 1] += 1
+            if flow_links[f, k] < 0:
+                break
+            link_ptr[flow_links[f, k] + 1] += 1
     for link in range(n_links):
         link_ptr[link + 1] += link_ptr[link]
     cursor = link_ptr[:-1].copy()
@@ -86,9 +87,10 @@ def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
     for f in range(n_flows):
         for k in range(width):
             link = flow_links[f, k]
-            if link >= 0:
-                link_flows[cursor[link]] = f
-                cursor[link] += 1
+            if link < 0:
+                break
+            link_flows[cursor[link]] = f
+            cursor[link] += 1
     active = np.empty(n_links, dtype=np.int64)
     left = np.empty(n_links)
     hkey = np.empty(n_links)
@@ -134,8 +136,9 @@ def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
             out_rate[f] = level
             for k in range(width):
                 link = flow_links[f, k]
-                if link >= 0:
-                    left[link] -= level
-                    active[link] -= 1
+                if link < 0:
+                    break
+                left[link] -= level
+                active[link] -= 1
     for link in range(n_links):
         out_load[link] = link_capacity[link] - left[link]
