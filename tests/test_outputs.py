@@ -79,7 +79,7 @@ def test_readme_glossary_matches_schema():
     assert documented == expected
 
 
-GOLDEN = ["quickstart", "heavy_tail", "multi_dc"]
+GOLDEN = ["quickstart", "heavy_tail", "multi_dc", "llm_training"]
 
 
 @pytest.mark.parametrize("name", GOLDEN)

@@ -1,5 +1,8 @@
 """Topology graph and its array export; bottlenecks from indices vs paths in the graph."""
 
+import math
+from itertools import pairwise
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -7,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from simulator.model.cluster import build_cluster
-from simulator.model.topology import path_bottleneck
+from simulator.model.topology import path_bottleneck, ring_hops
 from simulator.spec import load_scenario
 
 from .conftest import ROOT
@@ -20,7 +23,9 @@ def cluster_spec(groups_per_dc, racks_per_pod=None, tor_over=1.0, pod_over=1.0):
             {
                 "name": f"dc{d}",
                 "network": {
-                    "racks_per_pod": racks_per_pod,
+                    "racks_per_pod": racks_per_pod[d]
+                    if isinstance(racks_per_pod, list)
+                    else racks_per_pod,
                     "tor_oversubscription": tor_over,
                     "pod_oversubscription": pod_over,
                     "hop_latency": "2us",
@@ -111,6 +116,43 @@ def test_index_bottleneck_matches_graph_paths(groups, per_pod, tor, pod, data):
         ref_bw, ref_lat = _graph_bottleneck(c.graph, x, y)
         assert bw[i] == pytest.approx(ref_bw, rel=1e-12)
         assert lat[i] == pytest.approx(ref_lat, rel=1e-12)
+
+
+def _graph_ring(g, t, nodes):
+    """Reference: the shared links, slowest uplink and longest latency of the ring's hops, from
+    the tree paths in the networkx graph (NIC edges excluded, infinite spine edges too)."""
+    n_racks, n_pods, n_dcs = len(t.rack_uplink_bw), len(t.pod_uplink_bw), len(t.dc_names)
+    links, bw, latency = set(), math.inf, 0.0
+    for x, y in zip(nodes, nodes[1:] + nodes[:1], strict=True):
+        path = nx.shortest_path(g, ("node", x), ("node", y))
+        latency = max(latency, sum(g.edges[u, v]["latency_s"] for u, v in pairwise(path)))
+        for u, v in pairwise(path):
+            edge, ends = g.edges[u, v], {u[0]: u[1], v[0]: v[1]}
+            if set(ends) == {"rack", "pod"}:
+                links.add(ends["rack"])
+            elif set(ends) == {"pod", "dc"} and math.isfinite(edge["bandwidth_bytes_per_s"]):
+                links.add(n_racks + ends["pod"])
+            elif u[0] == v[0] == "dc":
+                lo, hi = sorted((u[1], v[1]))
+                links.add(n_racks + n_pods + lo * n_dcs + hi)
+            else:
+                continue
+            bw = min(bw, edge["bandwidth_bytes_per_s"])
+    return sorted(links), bw, latency
+
+
+@given(shapes, st.data())
+def test_ring_hops_kernel_matches_graph_paths(groups, data):
+    per_pod = [data.draw(st.sampled_from([None, 1, 2])) for _ in groups]  # mixed fabrics
+    tor, pod = data.draw(st.floats(1, 4)), data.draw(st.floats(1, 4))
+    c = build_cluster(cluster_spec(groups, per_pod, tor, pod))
+    nodes = data.draw(st.lists(st.integers(0, c.n_nodes - 1), min_size=1, max_size=12, unique=True))
+    links, bw, latency = ring_hops(c.topology, np.array(nodes))
+    ref_links, ref_bw, ref_latency = _graph_ring(c.graph, c.topology, nodes)
+    assert links.tolist() == ref_links
+    assert bw == pytest.approx(ref_bw, rel=1e-12)
+    if len(nodes) > 1:
+        assert latency == pytest.approx(ref_latency, rel=1e-12)
 
 
 def test_arrays_are_linear_in_cluster_size():

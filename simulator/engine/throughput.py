@@ -20,6 +20,7 @@ import numpy as np
 
 from ..model.cluster import Cluster
 from ..model.jobs import JobTable
+from ..model.topology import ring_hops
 from ..perf.collectives import CommPath, comm_path
 from ..perf.profiled import GavelTable, PlacementTable
 from ..perf.step import GRAD_BYTES, Parallelism, step_time
@@ -38,14 +39,10 @@ class Throughput:
         self.jobs = jobs
         self.models = stream_models
         t = self.topo
-        self.n_racks, self.n_pods, self.n_dcs = (
-            len(t.rack_uplink_bw),
-            len(t.pod_uplink_bw),
-            len(t.dc_names),
-        )
-        eff = NCCL_A100.inter_efficiency
-        wan = np.full(self.n_dcs * self.n_dcs, t.wan_bw)
-        self.pool = SharedLinks(np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan]) * eff)
+        # shared links, numbered as in ring_hops: ToR uplinks, pod uplinks, WAN pairs
+        wan = np.full(len(t.dc_names) ** 2, t.wan_bw)
+        capacity = np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan])
+        self.pool = SharedLinks(capacity * NCCL_A100.inter_efficiency)
         self._chips: dict[tuple[int, ...], list[catalog.Chip]] = {}
         self._profiles = [
             _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
@@ -146,7 +143,7 @@ class Throughput:
             grad = spec.allreduce_params / (model.tp * model.pp) * GRAD_BYTES[model.precision]
             self.pool.add(
                 job,
-                self._links(placement.nodes),
+                ring_hops(self.topo, np.sort(placement.nodes))[0],
                 path.local_bandwidth,
                 st.compute_s,
                 grad,
@@ -157,22 +154,6 @@ class Throughput:
             )
             return None
         return 1.0 / st.time_s
-
-    def _links(self, nodes: np.ndarray) -> np.ndarray:
-        """Shared links the job's ring crosses (ids into ``link_capacity``)."""
-        t = self.topo
-        nodes = np.sort(nodes)
-        a, b = nodes, np.roll(nodes, -1)
-        ids: set[int] = set()
-        for x, y in zip(a.tolist(), b.tolist(), strict=True):
-            if t.node_rack[x] != t.node_rack[y]:
-                ids.update((int(t.node_rack[x]), int(t.node_rack[y])))
-            if t.node_pod[x] != t.node_pod[y] and not t.pod_is_spine[t.node_dc[x]]:
-                ids.update((self.n_racks + int(t.node_pod[x]), self.n_racks + int(t.node_pod[y])))
-            if t.node_dc[x] != t.node_dc[y]:
-                lo, hi = sorted((int(t.node_dc[x]), int(t.node_dc[y])))
-                ids.add(self.n_racks + self.n_pods + lo * self.n_dcs + hi)
-        return np.array(sorted(ids), dtype=np.int64)
 
 
 def _read_profile(profile: ProfileSpec) -> GavelTable | PlacementTable:

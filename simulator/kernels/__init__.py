@@ -15,8 +15,18 @@ import numpy as np
 from ._jit import kernel
 from .placement import allocate, first_fit, release
 from .throughput import maxmin_share, step_times
+from .topology import ring_hops
 
-__all__ = ["allocate", "first_fit", "kernel", "maxmin_share", "release", "step_times", "warmup"]
+__all__ = [
+    "allocate",
+    "first_fit",
+    "kernel",
+    "maxmin_share",
+    "release",
+    "ring_hops",
+    "step_times",
+    "warmup",
+]
 
 
 def warmup() -> float:
@@ -41,4 +51,10 @@ def warmup() -> float:
     one = np.ones(2)
     step_times(one, one, np.array([2, 1], dtype=np.int64), one, one, one, np.empty(2))
     maxmin_share(one, np.zeros((2, 1), dtype=np.int64), one, np.empty(2), np.empty(2))
+    ints, floats, spine = np.zeros(2, dtype=np.int64), np.ones(2), np.zeros(2, dtype=bool)
+    for arr in (ints, floats, spine):
+        arr.setflags(write=False)  # topology arrays are read-only
+    ring = np.array([0, 1], dtype=np.int64)
+    out = np.empty(10, dtype=np.int64)
+    ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)
     return time.perf_counter() - t0

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
+from .. import kernels
 from ..spec import catalog
 from ..spec.model import ClusterSpec
 
@@ -250,3 +251,29 @@ def path_bottleneck(t: TopologyArrays, a: np.ndarray, b: np.ndarray) -> tuple[np
     lat = lat + np.where(same_dc, 0.0, t.wan_latency)
     lat = np.where(same_node, t.node_intra_latency[a] + t.node_intra_latency[b], lat)
     return bw, lat
+
+
+def ring_hops(t: TopologyArrays, nodes: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """The ring over ``nodes`` (distinct node ids, in ring order), hop by hop above the NICs.
+
+    Returns:
+        ``(links, uplink_bw, latency)``: ids of the shared links the ring crosses (ToR
+        uplinks ``rack``, pod uplinks ``n_racks + pod``, WAN ``n_racks + n_pods + lo x n_dcs
+        + hi``), the slowest of them (inf if none) and the longest hop's switch latency.
+    """
+    nodes = np.ascontiguousarray(nodes, dtype=np.int64)
+    out = np.empty(5 * len(nodes), dtype=np.int64)
+    n, bw, latency = kernels.ring_hops(
+        nodes,
+        t.node_rack,
+        t.node_pod,
+        t.node_dc,
+        t.rack_uplink_bw,
+        t.pod_uplink_bw,
+        t.pod_is_spine,
+        t.dc_hop_latency,
+        float(t.wan_bw),
+        float(t.wan_latency),
+        out,
+    )
+    return out[:n], float(bw), float(latency)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.topology import TopologyArrays, path_bottleneck, uplink_bottleneck
+from ..model.topology import TopologyArrays, ring_hops
 from ..spec.catalog import NCCL_A100, CollectiveCalibration
 
 ALGORITHMS = ("ring", "tree", "auto")
@@ -100,14 +100,7 @@ def comm_path(
     nics = topo.node_nics[nodes]
     nic = topo.node_nic_bw[nodes] * np.minimum(counts, nics) / nics
     bw = min(bw, float(nic.min()) * calibration.inter_efficiency)
-    uplink, hop_latency = _ring_uplinks(topo, nodes)
+    _, uplink, hop_latency = ring_hops(topo, nodes)
     uplink *= calibration.inter_efficiency
     latency = calibration.inter_latency_s + hop_latency
     return CommPath(ranks, min(bw, uplink), latency, True, uplink, bw)
-
-
-def _ring_uplinks(topo: TopologyArrays, nodes: np.ndarray) -> tuple[float, float]:
-    """Slowest uplink and longest path latency over the ring's node-to-node hops."""
-    a, b = nodes, np.roll(nodes, -1)
-    _, lat = path_bottleneck(topo, a, b)
-    return float(uplink_bottleneck(topo, a, b).min()), float(lat.max())

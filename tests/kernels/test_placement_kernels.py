@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,13 +114,23 @@ def test_empty_cluster_and_warmup():
 
 
 def test_kernel_bodies_also_pass_as_plain_python():
-    """Run this module again with NUMBA_DISABLE_JIT=1 so the bodies are executed (and
+    """Run the kernel tests again with NUMBA_DISABLE_JIT=1 so the bodies are executed (and
     measured by coverage) as Python."""
     if os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     res = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            str(Path(__file__).parent),
+            str(Path(__file__).parents[1] / "test_topology.py")
+            + "::test_ring_hops_kernel_matches_graph_paths",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -133,14 +144,14 @@ def test_warmup_covers_every_signature_a_run_uses():
     """Compile time must not leak into the timed loop: after warmup a run adds no signature,
     including the throughput kernels of model jobs that share uplinks."""
     import simulator
-    from simulator.kernels import placement, throughput
+    from simulator.kernels import placement, throughput, topology
 
     from ..test_throughput_engine import model_job
 
     def signatures():
         return {
             f"{m.__name__}.{k}": len(v.signatures)
-            for m in (placement, throughput)
+            for m in (placement, throughput, topology)
             for k, v in vars(m).items()
             if hasattr(v, "signatures") and not k.startswith("_")  # helpers inline into callers
         }
@@ -153,4 +164,4 @@ def test_warmup_covers_every_signature_a_run_uses():
         model_job("bert-large", 16, 64, 20, tag="b"),
     ]
     simulator.run(spec)
-    assert signatures() == before and len(before) == 5
+    assert signatures() == before and len(before) == 6
