@@ -34,7 +34,7 @@ from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .environment import ARRIVAL, COMPLETION, Environment
-from .state import ClusterState, EngineError, InvariantError, View
+from .state import ClusterState, EngineError, InvariantError, JobQueue, View
 from .throughput import Throughput
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
@@ -81,7 +81,7 @@ class Simulation:
         self.horizon = horizon
         self.check_invariants = check_invariants
         self.state = ClusterState(cluster)
-        self.queue: dict[int, None] = {}
+        self.queue = JobQueue(len(jobs))
         self.view = View(self.env, self.state, self.queue, jobs, cluster)
         n = len(jobs)
         self.start_s = np.full(n, np.nan)
@@ -116,7 +116,7 @@ class Simulation:
         now = self.env.now
         submit, queue, i, n = self._submit, self.queue, self._next_arrival, len(self._submit)
         while i < n and submit[i] <= now:
-            queue[i] = None
+            queue._push(i)
             if self._log is not None:
                 self._log.append((now, "submit", i, ""))
             i += 1
@@ -165,7 +165,7 @@ class Simulation:
             self._start(job, placement)
             started.append(job)
         for job in started:
-            del queue[job]
+            queue._remove(job)
         if self.pool.dirty:
             self._pool_version += 1
             at = self.pool.settle(self.env.now)
