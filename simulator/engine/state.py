@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
+from itertools import compress
 
 import numpy as np
 
@@ -114,7 +115,10 @@ class JobQueue(Mapping[int, None]):
             self._head += 1
 
     def __contains__(self, job: object) -> bool:
-        return isinstance(job, int | np.integer) and 0 <= job < len(self._in) and self._in[job] == 1
+        try:
+            return job >= 0 and self._in[job] == 1
+        except (IndexError, TypeError):
+            return False
 
     def __getitem__(self, job: int) -> None:
         if job not in self:
@@ -122,10 +126,8 @@ class JobQueue(Mapping[int, None]):
         return None
 
     def __iter__(self):
-        flags = self._in
-        for job in range(self._head, self._tail):
-            if flags[job]:
-                yield job
+        head, tail = self._head, self._tail
+        return compress(range(head, tail), memoryview(self._in)[head:tail])
 
     def __len__(self) -> int:
         return self._len
