@@ -141,24 +141,3 @@ def test_progress_reports_monotone_simulated_time(monkeypatch):
     assert len(calls) >= 5
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
     assert calls[-1] == (24.0, 20)
-
-
-def test_job_queue_keeps_arrival_order_under_removals_anywhere():
-    from simulator.engine.state import JobQueue
-
-    q = JobQueue(10)
-    for job in range(6):
-        q._push(job)
-    for job in (0, 3, 1):
-        q._remove(job)
-    q._push(7)
-    assert list(q) == [2, 4, 5, 7] and q.ids().tolist() == [2, 4, 5, 7]
-    assert len(q) == 4 and 4 in q and 3 not in q and 8 not in q and -1 not in q
-    assert q[np.int64(5)] is None
-    with pytest.raises(KeyError):
-        q[3]
-    with pytest.raises(TypeError):
-        q[3] = None  # read-only for policies
-    for job in (2, 4, 5, 7):
-        q._remove(job)
-    assert list(q) == [] and len(q) == 0 and q.ids().tolist() == []

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -34,7 +35,7 @@ from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .environment import ARRIVAL, COMPLETION, Environment
-from .state import ClusterState, EngineError, InvariantError, JobQueue, View
+from .state import ClusterState, EngineError, InvariantError, View
 from .throughput import Throughput
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
@@ -81,7 +82,10 @@ class Simulation:
         self.horizon = horizon
         self.check_invariants = check_invariants
         self.state = ClusterState(cluster)
-        self.queue = JobQueue(len(jobs))
+        # queued jobs in arrival order. Not a dict: a dict keeps deleted slots until it resizes
+        # and iteration scans them from the front, so with a long queue drained from its head
+        # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
+        self.queue: OrderedDict[int, None] = OrderedDict()
         self.view = View(self.env, self.state, self.queue, jobs, cluster)
         n = len(jobs)
         self.start_s = np.full(n, np.nan)
@@ -116,7 +120,7 @@ class Simulation:
         now = self.env.now
         submit, queue, i, n = self._submit, self.queue, self._next_arrival, len(self._submit)
         while i < n and submit[i] <= now:
-            queue._push(i)
+            queue[i] = None
             if self._log is not None:
                 self._log.append((now, "submit", i, ""))
             i += 1
@@ -165,7 +169,7 @@ class Simulation:
             self._start(job, placement)
             started.append(job)
         for job in started:
-            queue._remove(job)
+            del queue[job]
         if self.pool.dirty:
             self._pool_version += 1
             at = self.pool.settle(self.env.now)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import types
 from collections.abc import Mapping
-from itertools import compress
 
 import numpy as np
 
@@ -89,55 +88,6 @@ class ClusterState:
         return out
 
 
-class JobQueue(Mapping[int, None]):
-    """Queued job ids in arrival order (job ids are numbered in arrival order).
-
-    A read-only mapping for policies; the engine adds arrivals at the tail and removes started
-    jobs anywhere. Iteration starts at the oldest queued job, so a FIFO pass costs O(jobs it
-    tries) however many jobs have left the front (a dict would scan its deleted slots).
-    """
-
-    __slots__ = ("_in", "_head", "_tail", "_len")
-
-    def __init__(self, n_jobs: int):
-        self._in = bytearray(n_jobs)
-        self._head = self._tail = self._len = 0
-
-    def _push(self, job: int) -> None:
-        self._in[job] = 1
-        self._tail = max(self._tail, job + 1)
-        self._len += 1
-
-    def _remove(self, job: int) -> None:
-        self._in[job] = 0
-        self._len -= 1
-        while self._head < self._tail and not self._in[self._head]:
-            self._head += 1
-
-    def __contains__(self, job: object) -> bool:
-        try:
-            return job >= 0 and self._in[job] == 1
-        except (IndexError, TypeError):
-            return False
-
-    def __getitem__(self, job: int) -> None:
-        if job not in self:
-            raise KeyError(job)
-        return None
-
-    def __iter__(self):
-        head, tail = self._head, self._tail
-        return compress(range(head, tail), memoryview(self._in)[head:tail])
-
-    def __len__(self) -> int:
-        return self._len
-
-    def ids(self) -> np.ndarray:
-        """Queued job ids as an int64 array, in arrival order."""
-        flags = np.frombuffer(self._in, dtype=np.uint8)[self._head : self._tail]
-        return np.flatnonzero(flags) + self._head
-
-
 class View:
     """Read-only :class:`~simulator.policies.base.ClusterView` over live engine state.
 
@@ -147,13 +97,15 @@ class View:
 
     __slots__ = ("_env", "_state", "free_gpus", "queue", "running", "jobs", "topology")
 
-    def __init__(self, env, state: ClusterState, queue: JobQueue, jobs: JobTable, cluster: Cluster):
+    def __init__(
+        self, env, state: ClusterState, queue: Mapping[int, None], jobs: JobTable, cluster: Cluster
+    ):
         self._env = env
         self._state = state
         free = state.free.view()
         free.setflags(write=False)
         self.free_gpus = free
-        self.queue: JobQueue = queue
+        self.queue: Mapping[int, None] = types.MappingProxyType(queue)
         self.running: Mapping[int, Placement] = types.MappingProxyType(state.running)
         self.jobs = jobs
         self.topology = cluster.topology

@@ -31,7 +31,7 @@ class ClusterView(Protocol):
     @property
     def free_total(self) -> int: ...
     @property
-    def queue(self) -> Mapping[int, None]: ...  # queued job ids in arrival order (+ .ids())
+    def queue(self) -> Mapping[int, None]: ...  # queued job ids in arrival order
     @property
     def running(self) -> Mapping[int, Placement]: ...
     @property
