@@ -13,15 +13,17 @@ import time
 import numpy as np
 
 from ._jit import kernel
-from .placement import allocate, first_fit, release
+from .placement import allocate, consolidated, first_fit, ranked_fit, release
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
 __all__ = [
     "allocate",
+    "consolidated",
     "first_fit",
     "kernel",
     "maxmin_share",
+    "ranked_fit",
     "release",
     "ring_hops",
     "step_times",
@@ -54,6 +56,8 @@ def warmup() -> float:
     ints, floats, spine = np.zeros(2, dtype=np.int64), np.ones(2), np.zeros(2, dtype=bool)
     for arr in (ints, floats, spine):
         arr.setflags(write=False)  # topology arrays are read-only
+    ranked_fit(readonly, 1, one, one, nodes, counts)  # ranks are fresh arrays
+    consolidated(readonly, ints, ints, 1, nodes, counts)
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

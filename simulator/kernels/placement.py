@@ -4,6 +4,10 @@
 arrays: node ids and device counts per node.
 """
 
+import math
+
+import numpy as np
+
 from ._jit import kernel
 
 # Status codes returned by allocate / release (0 = success).
@@ -89,3 +93,125 @@ def release(free, capacity, nodes, counts):
                 free[nodes[m]] -= counts[m]
             return OVER_CAPACITY
     return OK
+
+
+@kernel
+def ranked_fit(free, need, rank_whole, rank_spill, out_nodes, out_counts):
+    """Gang placement of ``need`` devices guided by per-node ranks (lower is better; ties go
+    to the lower node id; a node ranked ``inf`` is never used).
+
+    1. Among nodes that can hold the whole job, the one with the lowest ``rank_whole``.
+    2. Otherwise, if the usable nodes have ``need`` free devices in total, take them greedily
+       in ascending ``rank_spill``.
+
+    Writes the placement into ``out_nodes``/``out_counts`` and returns the number of nodes used;
+    0 when the job does not fit (nothing is written then).
+    """
+    n = free.shape[0]
+    best = -1
+    for i in range(n):
+        usable = free[i] >= need and rank_whole[i] < math.inf
+        if usable and (best < 0 or rank_whole[i] < rank_whole[best]):
+            best = i
+    if best >= 0:
+        out_nodes[0] = best
+        out_counts[0] = need
+        return 1
+    total = 0
+    for i in range(n):
+        if free[i] > 0 and rank_spill[i] < math.inf:
+            total += free[i]
+    if total < need:
+        return 0
+    order = np.argsort(rank_spill, kind="mergesort")
+    remaining = need
+    k = 0
+    for i in order:
+        if free[i] > 0 and rank_spill[i] < math.inf:
+            take = min(free[i], remaining)
+            out_nodes[k] = i
+            out_counts[k] = take
+            k += 1
+            remaining -= take
+            if remaining == 0:
+                break
+    return k
+
+
+@kernel
+def _fill_domains(free, order, domain, n_domains, need):
+    """Nodes each domain needs to hold ``need`` devices when filled largest-first (0: cannot),
+    and the free devices of those nodes."""
+    total = np.zeros(n_domains, dtype=np.int64)
+    used = np.zeros(n_domains, dtype=np.int64)
+    needed = np.zeros(n_domains, dtype=np.int64)
+    for i in order:
+        d = domain[i]
+        if free[i] > 0 and needed[d] == 0:
+            total[d] += free[i]
+            used[d] += 1
+            if total[d] >= need:
+                needed[d] = used[d]
+    return needed, total
+
+
+@kernel
+def _domain_on(free, order, domain, need, k):
+    """The domain (rack or pod) that holds ``need`` devices on ``k`` nodes, with the fewest
+    devices left over (then the lowest id); -1 if none does."""
+    n_domains = 0
+    for i in range(free.shape[0]):
+        n_domains = max(n_domains, domain[i] + 1)
+    needed, total = _fill_domains(free, order, domain, n_domains, need)
+    pick = -1
+    for d in range(n_domains):
+        if needed[d] == k and (pick < 0 or total[d] < total[pick]):
+            pick = d
+    return pick
+
+
+@kernel
+def consolidated(free, node_rack, node_pod, need, out_nodes, out_counts):
+    """Topology-aware gang placement: fewest nodes, then fewest racks (then pods).
+
+    A node that holds the whole job: the one with the least free devices left (best fit).
+    Otherwise the fewest nodes any placement needs is ``k``, reached by taking nodes
+    largest-first; the job goes to the rack that holds it on ``k`` nodes, else the pod, else
+    the whole cluster (ties: fewer devices left over in the nodes used, then lower id), its
+    nodes taken largest-first. Returns the number of nodes used (0: does not fit).
+    """
+    n = free.shape[0]
+    best = -1
+    for i in range(n):
+        if free[i] >= need and (best < 0 or free[i] < free[best]):
+            best = i
+    if best >= 0:
+        out_nodes[0] = best
+        out_counts[0] = need
+        return 1
+    neg = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        neg[i] = -free[i]
+    order = np.argsort(neg, kind="mergesort")
+    k_min, _ = _fill_domains(free, order, np.zeros(n, dtype=np.int64), 1, need)
+    if k_min[0] == 0:
+        return 0
+    rack = _domain_on(free, order, node_rack, need, k_min[0])
+    pod = -1 if rack >= 0 else _domain_on(free, order, node_pod, need, k_min[0])
+    remaining = need
+    k = 0
+    for i in order:
+        if (
+            free[i] <= 0
+            or (rack >= 0 and node_rack[i] != rack)
+            or (pod >= 0 and node_pod[i] != pod)
+        ):
+            continue
+        take = min(free[i], remaining)
+        out_nodes[k] = i
+        out_counts[k] = take
+        k += 1
+        remaining -= take
+        if remaining == 0:
+            break
+    return k

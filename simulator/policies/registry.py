@@ -5,6 +5,7 @@ Must not import: simpy, anything from ``engine``.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 import numpy as np
@@ -57,8 +58,10 @@ def create(
     """
     cls = _REGISTRY[kind].get(name)
     if cls is None:
+        close = difflib.get_close_matches(name, names(kind), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         raise PolicyError(
-            [("", f"unknown {kind} policy {name!r}; valid: {', '.join(names(kind))}")]
+            [("", f"unknown {kind} policy {name!r}; {hint}valid: {', '.join(names(kind))}")]
         )
     try:
         p = cls.Params(**(params or {}))
