@@ -141,3 +141,12 @@ def test_progress_reports_monotone_simulated_time(monkeypatch):
     assert len(calls) >= 5
     assert [c[0] for c in calls] == sorted(c[0] for c in calls)
     assert calls[-1] == (24.0, 20)
+
+
+def test_fragmentation_counts_free_devices_the_queue_head_cannot_use():
+    # 2 nodes of 4 GPUs: two 3-GPU jobs leave one GPU free on each node; the 4-GPU job that
+    # waits behind them cannot use either (2 fragmented GPUs) until both finish at t=100
+    r = simulator.run(tiny([(0, 3, 100), (0, 3, 100), (0, 4, 100)], gpus_per_node=4, nodes=2))
+    t, frag = r.level("fragmented_gpus")
+    assert list(zip(t.tolist(), frag.tolist(), strict=True)) == [(0.0, 2.0), (100.0, 0.0)]
+    assert r.summary["mean_fragmented_gpus"] == pytest.approx(2 * 100 / 200)

@@ -31,6 +31,7 @@ from functools import partial
 
 import numpy as np
 
+from .. import kernels
 from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
@@ -103,11 +104,13 @@ class Simulation:
         self._busy = array("d")
         self._queued = array("d")
         self._running = array("d")
+        self._fragmented = array("d")
         # hot-path locals
         self._submit = jobs.submit_s
         self._duration = jobs.duration_s
         self._gpus = jobs.gpus.tolist()
         self._total = cluster.total_gpus
+        self._node_gpus = cluster.topology.node_gpus
 
     # ------------------------------------------------------------------ events
 
@@ -179,6 +182,13 @@ class Simulation:
         self._busy.append(self._total - self.state.free_total)
         self._queued.append(len(queue))
         self._running.append(len(self.state.running))
+        head = next(iter(queue), None)  # the oldest waiting job
+        frag = (
+            0
+            if head is None
+            else kernels.fragmented(self.state.free, self._node_gpus, self._gpus[head])
+        )
+        self._fragmented.append(frag)
         if self.check_invariants:
             self._check()
 
@@ -244,6 +254,7 @@ class Simulation:
             "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
             "queue_length": np.frombuffer(self._queued, dtype=np.float64),
             "running_jobs": np.frombuffer(self._running, dtype=np.float64),
+            "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
         }
         return Outcome(
             self.start_s,

@@ -215,3 +215,14 @@ def consolidated(free, node_rack, node_pod, need, out_nodes, out_counts):
         if remaining == 0:
             break
     return k
+
+
+@kernel
+def fragmented(free, node_gpus, need):
+    """Free devices a job of ``need`` devices cannot use without splitting over partly busy
+    nodes: those on nodes with free devices but fewer than ``min(need, node size)``."""
+    total = 0
+    for i in range(free.shape[0]):
+        if 0 < free[i] < min(need, node_gpus[i]):
+            total += free[i]
+    return total

@@ -50,6 +50,11 @@ SERIES_METRICS: dict[str, tuple[str, str]] = {
     "busy_gpus": ("GPUs", "devices allocated to running jobs"),
     "queue_length": ("jobs", "jobs submitted and waiting to start"),
     "running_jobs": ("jobs", "jobs holding devices"),
+    "fragmented_gpus": (
+        "GPUs",
+        "free devices the oldest queued job cannot use without splitting over partly busy "
+        "nodes: those on nodes with fewer free than min(its request, node size); 0 if none waits",
+    ),
 }
 
 SUMMARY_KEYS: dict[str, tuple[str, str]] = {
@@ -69,6 +74,10 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
         "time-weighted allocated GPUs / installed GPUs over the metric window",
     ),
     "mean_queue_length": ("jobs", "time-weighted mean queue length over the metric window"),
+    "mean_fragmented_gpus": (
+        "GPUs",
+        "time-weighted mean of the fragmented_gpus series over the metric window",
+    ),
     "window_start_s": ("s", "metric window start: first submission"),
     "window_end_s": (
         "s",

@@ -126,6 +126,7 @@ def summarize(
     window_end = last_end if all_done else end_time_s
     util = time_weighted_mean(t, series["busy_gpus"], first, window_end) / installed_gpus
     mean_q = time_weighted_mean(t, series["queue_length"], first, window_end)
+    mean_frag = time_weighted_mean(t, series["fragmented_gpus"], first, window_end)
     out = {
         "jobs_submitted": n,
         "jobs_started": int(started.sum()),
@@ -140,6 +141,7 @@ def summarize(
         "makespan_s": last_end - first if all_done else None,
         "gpu_utilization": 0.0 if math.isnan(util) else util,
         "mean_queue_length": None if math.isnan(mean_q) else mean_q,
+        "mean_fragmented_gpus": None if math.isnan(mean_frag) else mean_frag,
         "window_start_s": first,
         "window_end_s": window_end,
         "installed_gpus": installed_gpus,

@@ -117,3 +117,15 @@ def test_consolidated_matches_reference_and_uses_fewest_nodes(topo, need):
     )
     if one_rack:
         assert len({rack[n] for n, _ in got}) == 1
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 8), st.integers(1, 8)), min_size=1, max_size=30),
+    st.integers(1, 40),
+)
+def test_fragmented_matches_reference(nodes, need):
+    free = [min(f, size) for f, size in nodes]
+    size = [s for _, s in nodes]
+    expected = sum(f for f, s in zip(free, size, strict=True) if f and f < min(need, s))
+    got = kernels.fragmented(np.array(free, dtype=np.int64), np.array(size, dtype=np.int64), need)
+    assert got == expected
