@@ -7,12 +7,23 @@ Public API::
     results = simulator.run(scenario, seed=1)
     results.summary, results.jobs, results.series        # dict, DataFrame, DataFrame
     results.save("runs/quickstart"); simulator.Results.load("runs/quickstart")
+    table = simulator.bench(scenario, placements=["first_fit", "consolidated"], seeds=5).table
 """
 
 __version__ = "0.1.0"
 
+from .bench import BenchResult, bench  # noqa: E402
 from .results import Results  # noqa: E402
 from .runner import run  # noqa: E402
 from .spec import Scenario, ScenarioError, load_scenario  # noqa: E402
 
-__all__ = ["Results", "Scenario", "ScenarioError", "__version__", "load_scenario", "run"]
+__all__ = [
+    "BenchResult",
+    "Results",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "bench",
+    "load_scenario",
+    "run",
+]

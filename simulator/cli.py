@@ -52,6 +52,23 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-plots", action="store_true", help="skip plots/*.png")
     r.add_argument("--quiet", action="store_true", help="no summary table or progress bar")
 
+    b = sub.add_parser("bench", help="compare policies over seeds, with confidence intervals")
+    b.add_argument("scenario", help="scenario file (.yaml, .toml or .json)")
+    b.add_argument(
+        "--policies", help="scheduling policies, comma-separated (default: the scenario's)"
+    )
+    b.add_argument(
+        "--placements", help="placement policies, comma-separated (default: the scenario's)"
+    )
+    b.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
+    b.add_argument("--out", help="output directory (default: runs/bench-<scenario name>)")
+    b.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
+    b.add_argument(
+        "--dask", metavar="ADDRESS", help="run on this Dask scheduler, e.g. tcp://host:8786"
+    )
+    b.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    b.add_argument("--no-plots", action="store_true", help="skip jct_cdf.png and metrics.png")
+
     v = sub.add_parser("validate", help="check scenario files; report every problem")
     v.add_argument("files", nargs="+")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -106,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        commands = {"run": _run, "validate": _validate, "schema": _schema, "perf": _perf}
+        commands = {
+            "run": _run,
+            "bench": _bench,
+            "validate": _validate,
+            "schema": _schema,
+            "perf": _perf,
+        }
         return commands[args.command](args)
     except ScenarioError as e:
         for problem in e.problems:
@@ -128,6 +151,39 @@ def _run(args: argparse.Namespace) -> int:
     if not args.quiet:
         _print_summary(results.summary, scenario, out)
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import METRICS, bench
+    from .runner import resolve
+
+    split = lambda text: [x.strip() for x in text.split(",") if x.strip()] if text else None  # noqa: E731
+    scenario = resolve(args.scenario, overrides=args.overrides)
+    result = bench(
+        scenario,
+        split(args.policies),
+        split(args.placements),
+        args.seeds,
+        workers=args.workers,
+        dask=args.dask,
+    )
+    out = result.save(args.out or Path("runs") / f"bench-{scenario.name}", plots=not args.no_plots)
+    table = Table(title=f"clustersim bench: {scenario.name}, {args.seeds} seeds, mean ± 95% CI")
+    table.add_column("metric")
+    for variant in result.table.index:
+        table.add_column(str(variant), justify="right")
+    for metric in METRICS:
+        table.add_row(metric, *(_mean_ci(row, metric) for _, row in result.table.iterrows()))
+    Console().print(table)
+    print(f"results in {out}/")
+    return 0
+
+
+def _mean_ci(row, metric: str) -> str:
+    mean, ci = row[metric], row[f"{metric}_ci95"]
+    if mean != mean:  # NaN: no run had a value (e.g. makespan when jobs are left)
+        return "-"
+    return f"{mean:.4g}" + ("" if ci != ci else f" ± {ci:.2g}")
 
 
 def _validate(args: argparse.Namespace) -> int:

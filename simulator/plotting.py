@@ -7,12 +7,16 @@ uses bare :class:`matplotlib.figure.Figure` objects (no global pyplot state, no 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .results import Results
+
+if TYPE_CHECKING:
+    from .bench import BenchResult
 
 MAX_POINTS = 2000
 
@@ -38,18 +42,22 @@ def _binned(t: np.ndarray, v: np.ndarray, end: float) -> tuple[np.ndarray, np.nd
     return edges[:-1], np.diff(at_edges) / np.diff(edges)
 
 
+def _cdf(ax: Axes, seconds: np.ndarray, label: str) -> None:
+    """Empirical CDF in hours, drawn at no more than MAX_POINTS evenly spaced ranks."""
+    x = np.sort(seconds[~np.isnan(seconds)]) / 3600.0
+    if len(x):
+        y = np.arange(1, len(x) + 1) / len(x)
+        if len(x) > MAX_POINTS:
+            keep = np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int)
+            x, y = x[keep], y[keep]
+        ax.step(x, y, where="post", label=label)
+
+
 def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
     """Empirical CDFs of job completion time and wait (finished / started jobs)."""
     ax = _axes(ax)
     for column, label in (("jct_s", "JCT"), ("wait_s", "wait")):
-        x = results.column(column)
-        x = np.sort(x[~np.isnan(x)]) / 3600.0
-        if len(x):
-            y = np.arange(1, len(x) + 1) / len(x)
-            if len(x) > MAX_POINTS:  # the CDF at MAX_POINTS evenly spaced ranks
-                keep = np.linspace(0, len(x) - 1, MAX_POINTS).round().astype(int)
-                x, y = x[keep], y[keep]
-            ax.step(x, y, where="post", label=label)
+        _cdf(ax, results.column(column), label)
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("hours")
     ax.set_ylabel("fraction of jobs")
@@ -96,3 +104,43 @@ def save_plots(results: Results, out_dir: str | Path) -> list[Path]:
         fig.savefig(path, dpi=100)
         paths.append(path)
     return paths
+
+
+def plot_bench_jct_cdf(bench: BenchResult, ax: Axes | None = None) -> Axes:
+    """JCT CDF of every benchmark variant (all seeds pooled)."""
+    ax = _axes(ax)
+    for label, jct in bench.jct.items():
+        _cdf(ax, jct, label)
+    ax.set_xscale("symlog", linthresh=0.01)
+    ax.set(xlabel="JCT (hours)", ylabel="fraction of jobs", ylim=(0, 1.02), title="JCT CDF")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return ax
+
+
+def plot_bench_metrics(bench: BenchResult, fig: Figure, metrics: tuple[str, ...] = ()) -> Figure:
+    """One bar chart per metric: mean over seeds per variant, 95% confidence interval bars."""
+    from .bench import METRICS
+
+    metrics = metrics or METRICS
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    t = bench.table
+    x = np.arange(len(t))
+    for ax, metric in zip(axes, metrics, strict=True):
+        ax.bar(x, t[metric], yerr=t[f"{metric}_ci95"].fillna(0), capsize=3)
+        ax.set_xticks(x, t.index, rotation=45, ha="right")
+        ax.set_title(metric, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def save_bench_plots(bench: BenchResult, out_dir: str | Path) -> list[Path]:
+    """Write ``jct_cdf.png`` and ``metrics.png`` for a benchmark into ``out_dir``."""
+    out = Path(out_dir)
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    plot_bench_jct_cdf(bench, fig.add_subplot())
+    fig.savefig(out / "jct_cdf.png", dpi=100)
+    fig = Figure(figsize=(14, 3.8), layout="constrained")
+    plot_bench_metrics(bench, fig)
+    fig.savefig(out / "metrics.png", dpi=100)
+    return [out / "jct_cdf.png", out / "metrics.png"]

@@ -1,0 +1,193 @@
+"""Policy benchmarks: a scenario under every (scheduling, placement) variant and several seeds.
+
+Each cell of the variant x seed matrix is an independent run of the same scenario with its
+scheduler replaced and its seed set to ``scenario seed + k``; the workload of seed ``k`` is the
+same for every variant (common random numbers), so differences between variants are the
+policies'. Runs go to a local process pool, serially, or to a Dask distributed cluster; results
+do not depend on where they ran. Per variant, every metric is reported as its mean over seeds
+with a 95% Student-t confidence interval.
+
+Must not import: numba (runs go through :func:`simulator.run`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .spec import Problem, Scenario, ScenarioError
+
+METRICS = (
+    "mean_jct_s",
+    "p99_jct_s",
+    "mean_wait_s",
+    "makespan_s",
+    "gpu_utilization",
+    "fairness",
+)
+
+
+def jain_fairness(x: np.ndarray) -> float:
+    """Jain's index ``(sum x)^2 / (n sum x^2)``: 1 when all equal, 1/n when one gets all."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) == 0 or not np.any(x):
+        return math.nan
+    return float(x.sum() ** 2 / (len(x) * np.square(x).sum()))
+
+
+def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the Student-t confidence interval (NaN half-width below 2
+    values; NaN values are ignored)."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan
+    if len(x) < 2:
+        return float(x[0]), math.nan
+    from scipy import stats  # only needed here; keeps `import simulator` light
+
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x))
+    return float(x.mean()), float(half)
+
+
+def run_cell(spec: dict, scheduling: str, placement: str, seed: int) -> dict:
+    """One run of the matrix (a top-level function, so process pools and Dask can ship it)."""
+    from .runner import run
+
+    spec = dict(spec, seed=seed)
+    spec["scheduler"] = {**spec.get("scheduler", {}), "policy": scheduling, "placement": placement}
+    r = run(spec)
+    jobs = r.jobs
+    done = jobs.dropna(subset=["end_s"])
+    run_s = (done["end_s"] - done["start_s"]).to_numpy()
+    jct = done["jct_s"].to_numpy()
+    # fairness of waiting: Jain's index of run time / JCT (1 if nobody waits)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(jct > 0, run_s / jct, 1.0)
+    row = {k: r.summary[k] for k in METRICS if k in r.summary}
+    row["fairness"] = jain_fairness(share)
+    return {"scheduling": scheduling, "placement": placement, "seed": seed, **row, "jct": jct}
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Outcome of :func:`bench`.
+
+    Attributes:
+        runs: one row per (scheduling, placement, seed) with the metrics of :data:`METRICS`.
+        table: one row per variant: ``<metric>`` (mean over seeds) and ``<metric>_ci95``.
+        jct: per variant label, the JCTs of all finished jobs of all seeds (for CDFs).
+    """
+
+    runs: pd.DataFrame
+    table: pd.DataFrame
+    jct: dict[str, np.ndarray]
+
+    def save(self, out: str | Path, plots: bool = True) -> Path:
+        """Write ``table.csv``, ``runs.csv`` and (with ``plots``) ``jct_cdf.png`` and
+        ``metrics.png`` into ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(out / "table.csv")
+        self.runs.to_csv(out / "runs.csv", index=False)
+        if plots:
+            from .plotting import save_bench_plots
+
+            save_bench_plots(self, out)
+        return out
+
+
+def bench(
+    scenario: str | Path | Scenario | Mapping[str, Any],
+    policies: Iterable[str] | None = None,
+    placements: Iterable[str] | None = None,
+    seeds: int = 5,
+    *,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    dask: str | Any | None = None,
+) -> BenchResult:
+    """Run ``scenario`` under every (scheduling policy, placement policy) pair, ``seeds``
+    times each.
+
+    Args:
+        policies: scheduling policy names (default: the scenario's).
+        placements: placement policy names (default: the scenario's).
+        seeds: number of seeds, ``scenario seed + 0 .. seeds - 1``.
+        overrides: dotted overrides applied to the scenario first, as ``clustersim run --set``.
+        workers: local worker processes (default: one per core; 1 runs serially in-process).
+        dask: a Dask distributed scheduler address (``"tcp://host:8786"``) or ``Client``.
+
+    Raises:
+        ScenarioError: invalid scenario or unknown policy names (every problem listed).
+    """
+    from . import policies as registry
+    from .runner import resolve
+
+    base = resolve(scenario, overrides=overrides)
+    policies = list(policies or [base.scheduler.policy.name])
+    placements = list(placements or [base.scheduler.placement.name])
+    problems = [
+        Problem("bench", f"{kind}.{name}", f"unknown {kind} policy; valid: {', '.join(valid)}")
+        for kind, names in (("scheduling", policies), ("placement", placements))
+        for name in names
+        if name not in (valid := registry.names(kind))
+    ]
+    if seeds < 1:
+        problems.append(Problem("bench", "seeds", "must be at least 1"))
+    if problems:
+        raise ScenarioError(problems)
+    spec = base.model_dump(mode="json")
+    cells = [
+        (spec, s, p, base.seed + k) for s in policies for p in placements for k in range(seeds)
+    ]
+    rows = _execute(cells, workers, dask)
+    jct: dict[str, list[np.ndarray]] = {}
+    for row in rows:
+        jct.setdefault(_label(row, policies, placements), []).append(row.pop("jct"))
+    runs = pd.DataFrame(rows)
+    table = {}
+    for (s, p), group in runs.groupby(["scheduling", "placement"], sort=False):
+        cols = {}
+        for metric in METRICS:
+            cols[metric], cols[f"{metric}_ci95"] = confidence_interval(group[metric])
+        table[_label({"scheduling": s, "placement": p}, policies, placements)] = cols
+    return BenchResult(
+        runs,
+        pd.DataFrame.from_dict(table, orient="index").rename_axis("variant"),
+        {k: np.concatenate(v) for k, v in jct.items()},
+    )
+
+
+def _label(row: Mapping[str, Any], policies: list[str], placements: list[str]) -> str:
+    if len(placements) == 1:
+        return row["scheduling"]
+    if len(policies) == 1:
+        return row["placement"]
+    return f"{row['scheduling']}+{row['placement']}"
+
+
+def _execute(cells: list[tuple], workers: int | None, dask: str | Any | None) -> list[dict]:
+    """Run every cell; results in cell order whatever ran them."""
+    if dask is not None:
+        from distributed import Client
+
+        client = dask if isinstance(dask, Client) else Client(dask)
+        try:
+            futures = client.map(run_cell, *zip(*cells, strict=True), pure=False)
+            return client.gather(futures)
+        finally:
+            if client is not dask:
+                client.close()
+    workers = workers or min(len(cells), os.cpu_count() or 1)
+    if workers <= 1:
+        return [run_cell(*c) for c in cells]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run_cell, *zip(*cells, strict=True)))
