@@ -154,6 +154,11 @@ class SharedLinks:
         finish = self._last + self.left[:n] / self.speed[:n]
         return sorted(self.job[:n][finish <= now].tolist())
 
+    def left_of(self, job: int, now: float) -> float:
+        """Work ``job`` has left at ``now`` (``now`` no earlier than the last settle)."""
+        r = self._row[job]
+        return float(self.left[r] - self.speed[r] * (now - self._last))
+
     def speed_of(self, job: int) -> float:
         """Current steps per second of ``job`` (valid after :meth:`settle`)."""
         return float(self.speed[self._row[job]])

@@ -87,7 +87,7 @@ class Simulation:
         # and iteration scans them from the front, so with a long queue drained from its head
         # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
         self.queue: OrderedDict[int, None] = OrderedDict()
-        self.view = View(self.env, self.state, self.queue, jobs, cluster)
+        self.view = View(self.env, self.state, self.queue, jobs, cluster, self)
         n = len(jobs)
         self.start_s = np.full(n, np.nan)
         self.end_s = np.full(n, np.nan)
@@ -97,6 +97,17 @@ class Simulation:
         # the pool version it was scheduled for and is ignored once stale
         self.pool = self.throughput.pool
         self._pool_version = 0
+        # progress of jobs outside the pool: _left work units as of _since, at _rate per
+        # second; a completion event carries the job's _version and is ignored once stale
+        # (the job was preempted since)
+        self._left = self.throughput.works()
+        self._rate = np.ones(n)
+        self._since = np.zeros(n)
+        self._version = np.zeros(n, dtype=np.int64)
+        self.attained_gpu_s = np.zeros(n)  # GPU-seconds of service, up to the last stop
+        self.preemptions = np.zeros(n, dtype=np.int64)
+        self._wake_version = 0
+        self._oracle_rate: dict[tuple[int, int], float] = {}
         self._next_arrival = 0
         self._pass_pending = False
         self._log = [] if record_events else None
@@ -131,9 +142,15 @@ class Simulation:
         self._schedule_next_arrival()
         self._request_pass()
 
-    def _on_complete(self, job: int, _event) -> None:
+    def _on_complete(self, job: int, version: int, _event) -> None:
+        if version != self._version[job]:
+            return  # preempted since
         self._finish(job)
         self._request_pass()
+
+    def _on_wake(self, version: int, _event) -> None:
+        if version == self._wake_version:
+            self._request_pass()
 
     def _on_pool_due(self, version: int, _event) -> None:
         if version != self._pool_version:
@@ -143,9 +160,10 @@ class Simulation:
         self._request_pass()
 
     def _finish(self, job: int) -> None:
+        now = self.env.now
+        self.attained_gpu_s[job] += self._gpus[job] * (now - self._since[job])
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
-        now = self.env.now
         self.end_s[job] = now
         self.job_state[job] = JobState.FINISHED
         if self._log is not None:
@@ -160,6 +178,16 @@ class Simulation:
         self._pass_pending = False
         view, placer, queue = self.view, self.placer, self.queue
         decision = self.scheduler.schedule(view)
+        for job in decision.preempt:
+            if job not in self.state.running:
+                raise EngineError(
+                    f"{self.scheduler.name} preempted job {job}, which is not running"
+                )
+            self._preempt(job)
+        if decision.wake_at is not None and decision.wake_at > self.env.now:
+            self._wake_version += 1
+            wake = partial(self._on_wake, self._wake_version)
+            self.env.call_at(decision.wake_at, ARRIVAL, wake)
         started = []
         for job in decision.order:
             if job not in queue:
@@ -196,19 +224,59 @@ class Simulation:
         gpus = self._gpus[job]
         self.state.allocate(job, placement, gpus)
         now = self.env.now
-        self.start_s[job] = now
+        if self.start_s[job] != self.start_s[job]:  # NaN: the first start
+            self.start_s[job] = now
         self.job_state[job] = JobState.RUNNING
+        self._since[job] = now
         if self._log is not None:
             where = ",".join(
                 f"{n}:{c}"
                 for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
             )
             self._log.append((now, "start", job, where))
-        rate = self.throughput.start(job, placement)
+        left = self._left[job]
+        rate = self.throughput.start(job, placement, left)
         if rate is not None:  # otherwise the shared-link pool owns its progress
-            work = self.throughput.work(job)
-            at = now + (work if rate == 1.0 else work / rate)
-            self.env.call_at(at, COMPLETION, partial(self._on_complete, job))
+            self._rate[job] = rate
+            self._version[job] += 1
+            at = now + (left if rate == 1.0 else left / rate)
+            self.env.call_at(at, COMPLETION, partial(self._on_complete, job, self._version[job]))
+
+    def _preempt(self, job: int) -> None:
+        """Stop a running job: book its progress, free its devices, queue it again."""
+        now = self.env.now
+        if job in self.pool:
+            self._left[job] = max(self.pool.left_of(job, now), 0.0)
+        else:
+            self._left[job] = max(self._left[job] - self._rate[job] * (now - self._since[job]), 0.0)
+            self._version[job] += 1  # its completion event is void
+        self.attained_gpu_s[job] += self._gpus[job] * (now - self._since[job])
+        self.state.release(job, self._gpus[job])
+        self.throughput.finish(job)
+        self.job_state[job] = JobState.QUEUED
+        self.preemptions[job] += 1
+        self.queue[job] = None
+        if self._log is not None:
+            self._log.append((now, "preempt", job, ""))
+
+    def remaining_s(self, job: int) -> float:
+        """Oracle seconds ``job`` still needs (see :meth:`View.remaining_s`)."""
+        now, running = self.env.now, self.job_state[job] == JobState.RUNNING
+        if job in self.pool and self.pool.speed_of(job) > 0:
+            return self.pool.left_of(job, now) / self.pool.speed_of(job)
+        if running and job not in self.pool:
+            return self._left[job] / self._rate[job] - (now - self._since[job])
+        key = (int(self.jobs.stream[job]), self._gpus[job])
+        if key not in self._oracle_rate:
+            self._oracle_rate[key] = self.throughput.estimate_rate(job)
+        return float(self._left[job]) / self._oracle_rate[key]
+
+    def attained_now(self) -> np.ndarray:
+        """GPU-seconds of service of every job up to now."""
+        out = self.attained_gpu_s.copy()
+        running = np.fromiter(self.state.running, dtype=np.int64, count=len(self.state.running))
+        out[running] += self.jobs.gpus[running] * (self.env.now - self._since[running])
+        return out
 
     def _check(self) -> None:
         problems = self.state.violations(self.jobs) + self.pool.violations()

@@ -95,13 +95,20 @@ class View:
     mappings are proxies, so they always show current state without copying.
     """
 
-    __slots__ = ("_env", "_state", "free_gpus", "queue", "running", "jobs", "topology")
+    __slots__ = ("_env", "_state", "_sim", "free_gpus", "queue", "running", "jobs", "topology")
 
     def __init__(
-        self, env, state: ClusterState, queue: Mapping[int, None], jobs: JobTable, cluster: Cluster
+        self,
+        env,
+        state: ClusterState,
+        queue: Mapping[int, None],
+        jobs: JobTable,
+        cluster: Cluster,
+        sim=None,
     ):
         self._env = env
         self._state = state
+        self._sim = sim
         free = state.free.view()
         free.setflags(write=False)
         self.free_gpus = free
@@ -117,3 +124,12 @@ class View:
     @property
     def free_total(self) -> int:
         return self._state.free_total
+
+    def attained_gpu_s(self) -> np.ndarray:
+        """GPU-seconds of service every job has had so far (a fresh array)."""
+        return self._sim.attained_now()
+
+    def remaining_s(self, job: int) -> float:
+        """Oracle seconds ``job`` still needs: its work left at its current speed if running,
+        else at the speed it would get consolidated on otherwise idle nodes."""
+        return self._sim.remaining_s(job)

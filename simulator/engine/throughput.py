@@ -49,14 +49,28 @@ class Throughput:
         ]
         self._single: dict[tuple[int, int, int], float] = {}
 
-    def work(self, job: int) -> float:
-        """Units of work of ``job``: seconds of duration, or training steps."""
-        model = self.models[self.jobs.stream[job]]
-        return float(self.jobs.duration_s[job]) if model is None else model.steps
+    def works(self) -> np.ndarray:
+        """Units of work of every job: seconds of duration, or training steps."""
+        work = np.array(self.jobs.duration_s, dtype=np.float64)
+        for stream, model in enumerate(self.models):
+            if model is not None:
+                work[self.jobs.stream == stream] = model.steps
+        return work
 
-    def start(self, job: int, placement: Placement) -> float | None:
-        """Register a starting job; its rate in work units per second, or None when it joined
-        the shared-link pool, which then owns its progress."""
+    def start(self, job: int, placement: Placement, work: float) -> float | None:
+        """Register a starting job with ``work`` units left; its rate in work units per
+        second, or None when it joined the shared-link pool, which then owns its progress."""
+        return self._rate(job, placement, work)
+
+    def estimate_rate(self, job: int) -> float:
+        """Work units per second ``job`` would get consolidated on the cluster's first nodes
+        with no other traffic: the oracle speed policies may use before it runs."""
+        gpus, per_node = int(self.jobs.gpus[job]), self.topo.node_gpus
+        nodes = np.flatnonzero(np.cumsum(per_node) - per_node < gpus)
+        counts = np.minimum(per_node[nodes], gpus - (np.cumsum(per_node[nodes]) - per_node[nodes]))
+        return self._rate(job, Placement(nodes, counts), None)
+
+    def _rate(self, job: int, placement: Placement, work: float | None) -> float | None:
         stream = int(self.jobs.stream[job])
         model = self.models[stream]
         measured = self._profiled(stream, placement) if self._profiles[stream] else None
@@ -66,7 +80,7 @@ class Throughput:
             return measured
         if len(placement.nodes) == 1:
             return 1.0 / self._single_node_step(job, model, placement)
-        return self._multi_node_step(job, model, placement)
+        return self._multi_node_step(job, model, placement, work)
 
     def finish(self, job: int) -> None:
         """A running job ends."""
@@ -123,7 +137,11 @@ class Throughput:
             self._single[key] = st.time_s
         return self._single[key]
 
-    def _multi_node_step(self, job: int, model: ModelJob, placement: Placement) -> float | None:
+    def _multi_node_step(
+        self, job: int, model: ModelJob, placement: Placement, work: float | None
+    ) -> float | None:
+        """Rate of a ring over several nodes; with ``work`` (a starting job) a ring crossing
+        shared uplinks joins the pool instead (returns None)."""
         gpus = int(placement.counts.sum())
         par = self._parallelism(model, gpus)
         path = comm_path(self.topo, placement.nodes, placement.counts)
@@ -139,7 +157,7 @@ class Throughput:
             precision=model.precision,
             overlap=model.overlap,
         )
-        if math.isfinite(path.uplink_bandwidth):
+        if work is not None and math.isfinite(path.uplink_bandwidth):
             grad = spec.allreduce_params / (model.tp * model.pp) * GRAD_BYTES[model.precision]
             self.pool.add(
                 job,
@@ -150,7 +168,7 @@ class Throughput:
                 par.dp,
                 path.latency,
                 model.overlap,
-                model.steps,
+                work,
             )
             return None
         return 1.0 / st.time_s

@@ -38,6 +38,8 @@ class ClusterView(Protocol):
     def jobs(self) -> JobTable: ...
     @property
     def topology(self) -> TopologyArrays: ...
+    def attained_gpu_s(self) -> np.ndarray: ...  # GPU-seconds of service so far, per job
+    def remaining_s(self, job: int) -> float: ...  # oracle seconds left
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +53,16 @@ class Placement:
 @dataclass(frozen=True, slots=True)
 class ScheduleDecision:
     """Jobs to try, in order. With ``blocking`` the pass stops at the first job that cannot be
-    placed (strict order, no overtaking); without it, later jobs may still start."""
+    placed (strict order, no overtaking); without it, later jobs may still start.
+
+    ``preempt`` lists running jobs to stop first (their progress is kept; they are queued
+    again and may be in ``order``). ``wake_at`` asks for another pass at that time even if
+    nothing else happens (time slices, priority thresholds); a later request replaces it."""
 
     order: Iterable[int]
     blocking: bool = True
+    preempt: Iterable[int] = ()
+    wake_at: float | None = None
 
 
 class Params(BaseModel):
