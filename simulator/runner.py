@@ -172,7 +172,9 @@ def run(
     )
     return Results(
         summary,
-        jobs_table(jobs, out.start_s, out.end_s, out.state, models),
+        jobs_table(
+            jobs, out.start_s, out.end_s, out.state, models, out.preemptions, out.gpu_service_s
+        ),
         series_table(out.series_t, out.series),
         scenario,
         manifest,

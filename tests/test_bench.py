@@ -77,7 +77,8 @@ def test_unknown_policies_are_reported_together():
     with pytest.raises(ScenarioError) as e:
         bench(small(), policies=["fifo", "lifo"], placements=["nope"], seeds=0)
     assert [str(p) for p in e.value.problems] == [
-        "bench: scheduling.lifo: unknown scheduling policy; valid: fifo",
+        "bench: scheduling.lifo: unknown scheduling policy; valid: "
+        + ", ".join(sorted(__import__("simulator").policies.names("scheduling"))),
         "bench: placement.nope: unknown placement policy; valid: "
         + ", ".join(sorted(__import__("simulator").policies.names("placement"))),
         "bench: seeds: must be at least 1",

@@ -56,6 +56,8 @@ class Outcome:
     end_time_s: float
     events: int
     event_log: list[tuple[float, str, int, str]] | None
+    preemptions: np.ndarray
+    gpu_service_s: np.ndarray
 
 
 class Simulation:
@@ -324,6 +326,9 @@ class Simulation:
             "running_jobs": np.frombuffer(self._running, dtype=np.float64),
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
         }
+        service = self.attained_gpu_s.copy()
+        running = np.flatnonzero(self.job_state == JobState.RUNNING)
+        service[running] += self.jobs.gpus[running] * (end_time - self._since[running])
         return Outcome(
             self.start_s,
             self.end_s,
@@ -333,4 +338,6 @@ class Simulation:
             end_time,
             events,
             self._log,
+            self.preemptions,
+            service,
         )

@@ -33,6 +33,8 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "model": (pa.string(), "-", "zoo model of a model-described job (null for duration jobs)"),
     "steps": (pa.float64(), "steps", "training steps a model job runs (null for duration jobs)"),
     "state": (pa.string(), "-", "finished, running, queued or failed at the end of the run"),
+    "preemptions": (pa.int64(), "-", "times the scheduler stopped the job while it ran"),
+    "gpu_service_s": (pa.float64(), "GPU-s", "GPUs x seconds the job held devices in the run"),
 }
 
 SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {

@@ -21,6 +21,8 @@ def jobs_table(
     end_s: np.ndarray,
     state: np.ndarray,
     stream_models: list | None = None,
+    preemptions: np.ndarray | None = None,
+    gpu_service_s: np.ndarray | None = None,
 ) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times)."""
     n = len(jobs)
@@ -55,6 +57,10 @@ def jobs_table(
             np.asarray(model_steps, dtype=np.float64)[jobs.stream] if n else np.empty(0)
         ),
         "state": pa.array(np.asarray(STATE_NAMES, dtype=object)[state], type=pa.string()),
+        "preemptions": pa.array(
+            np.zeros(n, dtype=np.int64) if preemptions is None else preemptions, pa.int64()
+        ),
+        "gpu_service_s": floats(np.zeros(n) if gpu_service_s is None else gpu_service_s),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))
 

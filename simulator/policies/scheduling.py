@@ -5,7 +5,9 @@ Must not import: simpy, numba.
 
 from __future__ import annotations
 
-from .base import ClusterView, ScheduleDecision, SchedulingPolicy
+from pydantic import Field
+
+from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
 from .registry import register
 
 
@@ -19,3 +21,78 @@ class Fifo(SchedulingPolicy):
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         return ScheduleDecision(order=view.queue, blocking=True)
+
+
+def _greedy_set(view: ClusterView, ranked: list[int]) -> set[int]:
+    """Jobs, best first, that fit into the cluster's GPUs together (counting GPUs only)."""
+    gpus = view.jobs.gpus
+    left = int(view.topology.node_gpus.sum())
+    chosen = set()
+    for job in ranked:
+        need = int(gpus[job])
+        if need <= left:
+            chosen.add(job)
+            left -= need
+    return chosen
+
+
+def _preemptive(view: ClusterView, key) -> ScheduleDecision:
+    """Run the jobs that rank best by ``key`` (ties: job id) and fit together: running jobs
+    outside that set are preempted, and queued jobs are tried best first, non-blocking."""
+    jobs = sorted([*view.running, *view.queue], key=lambda j: (key(j), j))
+    keep = _greedy_set(view, jobs)
+    preempt = [j for j in view.running if j not in keep]
+    order = [j for j in jobs if j in keep and j not in view.running]
+    order += [j for j in jobs if j not in keep]
+    return ScheduleDecision(order=order, blocking=False, preempt=preempt)
+
+
+@register("scheduling", "sjf")
+class ShortestJobFirst(SchedulingPolicy):
+    """Shortest job first, non-preemptive, with oracle run times (``view.remaining_s``).
+
+    Queued jobs are tried shortest first; one that does not fit is skipped (no blocking), so
+    long jobs can starve under a steady stream of short ones. A running job is never stopped.
+    """
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        order = sorted(view.queue, key=lambda j: (view.remaining_s(j), j))
+        return ScheduleDecision(order=order, blocking=False)
+
+
+@register("scheduling", "srtf")
+class ShortestRemainingTimeFirst(SchedulingPolicy):
+    """Shortest remaining time first, preemptive, with oracle remaining times.
+
+    At every pass the jobs with the least remaining time that fit together (by GPU count) are
+    the ones that should run: a running job outside that set is preempted (its progress is
+    kept), queued jobs inside it start. On one GPU with all jobs present at t=0 this is the
+    shortest-processing-time order, which minimises mean JCT (Smith 1956; Schrage 1968 for
+    the preemptive rule). Jobs that do not fit are skipped (no blocking).
+    """
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        return _preemptive(view, view.remaining_s)
+
+
+@register("scheduling", "las")
+class LeastAttainedService(SchedulingPolicy):
+    """Least attained service (LAS, also foreground-background), preemptive, time-sliced.
+
+    Priority is the GPU-service a job has received so far (GPUs x seconds run; Rai et al.,
+    SIGMETRICS 2003; Nuyens and Wierman 2008): no knowledge of job sizes is needed. Every
+    ``quantum`` seconds the jobs with the least attained service that fit together run and the
+    others are preempted, so equally served jobs take turns: with a small quantum two jobs on
+    one GPU share it, as in processor sharing, until the shorter one finishes.
+    """
+
+    class Params(Params):
+        quantum: float = Field(default=300.0, gt=0, description="seconds between passes")
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        attained = view.attained_gpu_s()
+        decision = _preemptive(view, lambda j: attained[j])
+        wake = view.now + self.params.quantum if view.queue else None
+        return ScheduleDecision(
+            decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
+        )

@@ -1,0 +1,101 @@
+"""Scheduling policies against hand-computed schedules and scheduling-theory oracles."""
+
+from itertools import permutations
+
+import pytest
+
+import simulator
+
+from .conftest import tiny
+from .test_throughput_engine import model_job
+
+
+def run(jobs, policy, **cluster):
+    spec = tiny(jobs, **cluster)
+    spec["scheduler"] = {"policy": policy}
+    return simulator.run(spec, record_events=True)
+
+
+def log(r):
+    return [(t, e, j) for t, e, j in r.events[["t_s", "event", "job_id"]].itertuples(index=False)]
+
+
+@pytest.mark.parametrize("policy", ["sjf", "srtf"])
+def test_batch_on_one_gpu_runs_in_shortest_processing_time_order(policy):
+    sizes = [3.0, 1.0, 2.0, 5.0]
+    r = run([(0, 1, d) for d in sizes], policy, gpus_per_node=1)
+    ends = r.jobs.set_index("job_id")["end_s"].to_dict()
+    assert ends == {1: 1.0, 2: 3.0, 0: 6.0, 3: 11.0}
+    # SPT minimises mean completion time: no order does better (Smith 1956)
+    best = min(sum(sum(p[: i + 1]) for i in range(len(p))) / len(p) for p in permutations(sizes))
+    assert r.summary["mean_jct_s"] == pytest.approx(best)
+
+
+def test_srtf_preempts_a_longer_job_for_a_shorter_arrival():
+    r = run([(0, 1, 10.0), (1, 1, 2.0)], "srtf", gpus_per_node=1)
+    assert log(r) == [
+        (0.0, "submit", 0),
+        (0.0, "start", 0),
+        (1.0, "submit", 1),
+        (1.0, "preempt", 0),
+        (1.0, "start", 1),
+        (3.0, "finish", 1),
+        (3.0, "start", 0),
+        (12.0, "finish", 0),  # 1 s done before, 9 s after: its progress was kept
+    ]
+    assert r.jobs["start_s"].tolist() == [0.0, 1.0]  # first start, for the wait
+    assert r.jobs["preemptions"].tolist() == [1, 0]
+    assert r.jobs["gpu_service_s"].tolist() == [10.0, 2.0]  # work conserved across the stop
+
+
+def test_sjf_never_preempts():
+    r = run([(0, 1, 10.0), (1, 1, 2.0)], "sjf", gpus_per_node=1)
+    assert r.jobs.set_index("job_id")["end_s"].to_dict() == {0: 10.0, 1: 12.0}
+    assert "preempt" not in set(r.events["event"])
+
+
+def test_las_time_slices_like_processor_sharing_until_the_short_job_ends():
+    # a = 2 s and b = 5 s on one GPU, quantum q: they alternate every q, so the short job ends
+    # at 2a - q (processor sharing: 2a) and the long one at a + b, as under processor sharing
+    q = 0.5
+    spec = tiny([(0, 1, 2.0), (0, 1, 5.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": {"name": "las", "params": {"quantum": q}}}
+    r = simulator.run(spec, record_events=True)
+    ends = r.jobs.set_index("job_id")["end_s"].to_dict()
+    assert ends[0] == pytest.approx(2 * 2.0 - q) and ends[1] == pytest.approx(2.0 + 5.0)
+    preempts = r.events[r.events["event"] == "preempt"]["t_s"].tolist()
+    assert preempts == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.5, 3.0])
+
+
+def test_preempted_model_job_keeps_its_progress():
+    spec = tiny(gpus_per_node=8)
+    spec["workload"]["training"] = [
+        model_job("resnet50", 8, 256, 10000),
+        {"name": "short", "arrival": {"times": [5.0]}, "gpus": 8, "duration": 7.0},
+    ]
+    spec["scheduler"] = {"policy": "srtf"}
+    r = simulator.run(spec)
+    alone = simulator.run(
+        tiny(gpus_per_node=8) | {"workload": {"training": spec["workload"]["training"][:1]}}
+    )
+    solo = alone.jobs["jct_s"][0]
+    assert solo > 12.0  # long enough to be preempted by the 7 s job at t=5
+    ends = r.jobs.set_index("job_id")["end_s"]
+    assert ends[1] == 12.0 and ends[0] == pytest.approx(solo + 7.0, rel=1e-12)
+
+
+def test_preempted_job_on_shared_links_keeps_its_progress():
+    # a 16-GPU BERT-large ring over two racks (a shared-link pool job), preempted at t=5 by a
+    # 7 s job that needs half the cluster: alone on its links both times, it ends 7 s later
+    def spec(streams):
+        s = tiny(gpus_per_node=8, nodes=2, nodes_per_rack=1)
+        s["workload"]["training"] = streams
+        s["scheduler"] = {"policy": "srtf"}
+        return s
+
+    long = model_job("bert-large", 16, 256, 2000)
+    solo = simulator.run(spec([long])).jobs["jct_s"][0]
+    short = {"name": "short", "arrival": {"times": [5.0]}, "gpus": 8, "duration": 7.0}
+    r = simulator.run(spec([long, short]), record_events=True)
+    assert solo > 12.0 and "preempt" in set(r.events["event"])
+    assert r.jobs.set_index("job_id")["end_s"][0] == pytest.approx(solo + 7.0, rel=1e-12)
