@@ -6,7 +6,7 @@ import pytest
 
 import simulator
 
-from .conftest import tiny
+from .conftest import ROOT, tiny
 from .test_throughput_engine import model_job
 
 
@@ -99,3 +99,62 @@ def test_preempted_job_on_shared_links_keeps_its_progress():
     r = simulator.run(spec([long, short]), record_events=True)
     assert solo > 12.0 and "preempt" in set(r.events["event"])
     assert r.jobs.set_index("job_id")["end_s"][0] == pytest.approx(solo + 7.0, rel=1e-12)
+
+
+def test_tiresias_demotes_at_thresholds_and_serves_fcfs_within_a_queue():
+    # 1 GPU, one threshold at 2 GPU-s. A (5 s) at t=0, B (3 s) at t=1. Both start in queue 0,
+    # where A is older; at t=2 A crosses into queue 1 and B takes over; at t=4 B crosses too,
+    # and within queue 1 the older A goes first again
+    spec = tiny([(0, 1, 5.0), (1, 1, 3.0)], gpus_per_node=1)
+    spec["scheduler"] = {
+        "policy": {"name": "tiresias", "params": {"thresholds": [2.0], "starve_factor": None}}
+    }
+    assert log(simulator.run(spec, record_events=True)) == [
+        (0.0, "submit", 0),
+        (0.0, "start", 0),
+        (1.0, "submit", 1),
+        (2.0, "preempt", 0),
+        (2.0, "start", 1),
+        (4.0, "preempt", 1),
+        (4.0, "start", 0),
+        (7.0, "finish", 0),
+        (7.0, "start", 1),
+        (8.0, "finish", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("starve_factor", "a_back_at"),
+    [
+        # threshold 10 GPU-s. A (20 s) crosses it at t=10; B (30 s) arrives at t=11 in queue 0
+        # and preempts A, which has run 11 s. With factor 0.5 A starves after 5.5 s of waiting,
+        # returns to queue 0 and, being older, preempts B at 16.5; without promotion it waits
+        # until B crosses the threshold at t=21 and wins on age in queue 1
+        (0.5, 16.5),
+        (None, 21.0),
+    ],
+)
+def test_tiresias_promotes_a_starving_job(starve_factor, a_back_at):
+    spec = tiny([(0, 1, 20.0), (11, 1, 30.0)], gpus_per_node=1)
+    params = {"thresholds": [10.0], "starve_factor": starve_factor}
+    spec["scheduler"] = {"policy": {"name": "tiresias", "params": params}}
+    events = log(simulator.run(spec, record_events=True))
+    a_end = a_back_at + 9.0
+    assert events[3:] == [
+        (11.0, "preempt", 0),
+        (11.0, "start", 1),
+        (a_back_at, "preempt", 1),
+        (a_back_at, "start", 0),
+        (a_end, "finish", 0),
+        (a_end, "start", 1),
+        (50.0, "finish", 1),
+    ]
+
+
+@pytest.mark.parametrize("policy", ["sjf", "srtf", "las", "tiresias"])
+def test_size_aware_and_attained_service_policies_beat_fifo_on_a_heavy_tail(policy):
+    path = ROOT / "scenarios" / "heavy_tail.yaml"
+    fifo = simulator.run(path).summary
+    other = simulator.run(path, overrides={"scheduler.policy": policy}).summary
+    assert other["mean_jct_s"] < fifo["mean_jct_s"] / 5
+    assert other["jobs_finished"] > fifo["jobs_finished"]

@@ -5,6 +5,9 @@ Must not import: simpy, numba.
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 from pydantic import Field
 
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
@@ -36,15 +39,16 @@ def _greedy_set(view: ClusterView, ranked: list[int]) -> set[int]:
     return chosen
 
 
-def _preemptive(view: ClusterView, key) -> ScheduleDecision:
+def _preemptive(view: ClusterView, key) -> tuple[ScheduleDecision, set[int]]:
     """Run the jobs that rank best by ``key`` (ties: job id) and fit together: running jobs
-    outside that set are preempted, and queued jobs are tried best first, non-blocking."""
+    outside that set are preempted, and queued jobs are tried best first, non-blocking.
+    Returns the decision and the set of jobs meant to run."""
     jobs = sorted([*view.running, *view.queue], key=lambda j: (key(j), j))
     keep = _greedy_set(view, jobs)
     preempt = [j for j in view.running if j not in keep]
     order = [j for j in jobs if j in keep and j not in view.running]
     order += [j for j in jobs if j not in keep]
-    return ScheduleDecision(order=order, blocking=False, preempt=preempt)
+    return ScheduleDecision(order=order, blocking=False, preempt=preempt), keep
 
 
 @register("scheduling", "sjf")
@@ -72,7 +76,7 @@ class ShortestRemainingTimeFirst(SchedulingPolicy):
     """
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        return _preemptive(view, view.remaining_s)
+        return _preemptive(view, view.remaining_s)[0]
 
 
 @register("scheduling", "las")
@@ -91,8 +95,72 @@ class LeastAttainedService(SchedulingPolicy):
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         attained = view.attained_gpu_s()
-        decision = _preemptive(view, lambda j: attained[j])
+        decision, _ = _preemptive(view, lambda j: attained[j])
         wake = view.now + self.params.quantum if view.queue else None
         return ScheduleDecision(
             decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
+        )
+
+
+@register("scheduling", "tiresias")
+class Tiresias(SchedulingPolicy):
+    """Tiresias discretised two-dimensional LAS (Gu et al., NSDI 2019), preemptive.
+
+    A job's priority is its attained GPU-service (GPUs x seconds run), discretised into queues
+    by ``thresholds``: queue 0 below the first threshold, and so on. Higher queues preempt lower
+    ones; within a queue jobs go first-come first-served (by submit time). A job moves down
+    when its service crosses a threshold (the policy asks for a pass at that instant).
+    Starvation prevention: a job that has waited more than ``starve_factor`` times its total
+    run time since it last ran goes back to queue 0 with its counted service reset.
+    """
+
+    class Params(Params):
+        thresholds: list[float] = Field(
+            default_factory=lambda: [3600.0, 36000.0],
+            description="GPU-seconds of service at which a job moves to the next queue",
+        )
+        starve_factor: float | None = Field(default=8.0, gt=0, description="None: never promote")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._offset: dict[int, float] = {}  # service not counted since a promotion
+        self._waiting_since: dict[int, float] = {}
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, attained, p = view.now, view.attained_gpu_s(), self.params
+        limits = np.asarray(p.thresholds, dtype=np.float64)
+        since = self._waiting_since
+        self._waiting_since = {job: since.get(job, now) for job in view.queue}
+        ran = attained / view.jobs.gpus  # seconds each job has run
+        f = p.starve_factor
+        if f is not None:
+            for job, since in self._waiting_since.items():
+                if ran[job] > 0 and now - since >= f * ran[job]:
+                    self._offset[job] = attained[job]  # promoted: back to queue 0
+                    self._waiting_since[job] = now
+
+        def service(job: int) -> float:
+            return attained[job] - self._offset.get(job, 0.0)
+
+        def queue_of(job: int) -> int:
+            return int(np.searchsorted(limits, service(job), side="right"))
+
+        submit = view.jobs.submit_s
+        decision, keep = _preemptive(view, lambda j: (queue_of(j), submit[j]))
+        wake = math.inf
+        for job in keep:  # meant to run from now on (if a placement is found)
+            k = queue_of(job)
+            if k < len(limits):  # the instant it crosses into the next queue
+                wake = min(wake, now + (limits[k] - service(job)) / view.jobs.gpus[job])
+        for job in decision.preempt:
+            self._waiting_since[job] = now
+        if f is not None:
+            for job, since in self._waiting_since.items():
+                if job not in keep and ran[job] > 0:
+                    wake = min(wake, since + f * ran[job])
+        return ScheduleDecision(
+            decision.order,
+            blocking=False,
+            preempt=decision.preempt,
+            wake_at=None if math.isinf(wake) else wake,
         )
