@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from . import __version__, kernels, policies
@@ -53,6 +54,22 @@ def resolve(
     _make_policies(scenario, RngStreams(scenario.seed), label)
     _check_profiles(scenario, label)
     return scenario
+
+
+def _restart_s(scenario: Scenario) -> np.ndarray:
+    """Seconds a restart after a preemption costs, per workload stream."""
+    from .perf.step import checkpoint_bytes
+    from .spec import zoo
+
+    cost = scenario.scheduler.restart
+    out = []
+    for stream in scenario.workload.training:
+        seconds = cost.save + cost.restore
+        if cost.storage_bandwidth and stream.model is not None:
+            size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
+            seconds += 2 * size / cost.storage_bandwidth
+        out.append(seconds)
+    return np.asarray(out, dtype=np.float64)
 
 
 def _check_profiles(scenario: Scenario, label: str) -> None:
@@ -135,6 +152,7 @@ def run(
         jobs,
         scheduler,
         placer,
+        restart_s=_restart_s(scenario)[jobs.stream],
         horizon=scenario.horizon,
         check_invariants=scenario.check_invariants,
         record_events=record_events,
@@ -173,7 +191,17 @@ def run(
     return Results(
         summary,
         jobs_table(
-            jobs, out.start_s, out.end_s, out.state, models, out.preemptions, out.gpu_service_s
+            jobs,
+            out.start_s,
+            out.end_s,
+            out.state,
+            models,
+            {
+                "preemptions": out.preemptions,
+                "restarts": out.restarts,
+                "lost_work_s": out.lost_s,
+                "gpu_service_s": out.gpu_service_s,
+            },
         ),
         series_table(out.series_t, out.series),
         scenario,

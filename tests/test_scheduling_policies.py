@@ -158,3 +158,31 @@ def test_size_aware_and_attained_service_policies_beat_fifo_on_a_heavy_tail(poli
     other = simulator.run(path, overrides={"scheduler.policy": policy}).summary
     assert other["mean_jct_s"] < fifo["mean_jct_s"] / 5
     assert other["jobs_finished"] > fifo["jobs_finished"]
+
+
+def test_restart_costs_hold_devices_without_progress():
+    # as in the SRTF example, with save 1 s + restore 2 s charged when A restarts at t=3:
+    # A holds the GPU from 3, progresses from 6, and needs 9 s more
+    spec = tiny([(0, 1, 10.0), (1, 1, 2.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": "srtf", "restart": {"save": "1s", "restore": "2s"}}
+    jobs = simulator.run(spec).jobs.set_index("job_id")
+    assert jobs["end_s"].tolist() == [15.0, 3.0]
+    assert jobs["preemptions"].tolist() == [1, 0] and jobs["restarts"].tolist() == [1, 0]
+    assert jobs["lost_work_s"].tolist() == [3.0, 0.0]
+    assert jobs["gpu_service_s"].tolist() == [1.0 + 12.0, 2.0]
+
+
+def test_model_checkpoint_size_sets_the_restart_cost():
+    from simulator.spec import zoo
+
+    spec = tiny(gpus_per_node=8)
+    spec["workload"]["training"] = [
+        model_job("resnet50", 8, 256, 10000),
+        {"name": "short", "arrival": {"times": [5.0]}, "gpus": 8, "duration": 7.0},
+    ]
+    spec["scheduler"] = {"policy": "srtf", "restart": {"storage_bandwidth": "1GB/s"}}
+    r = simulator.run(spec).jobs.set_index("job_id")
+    solo = simulator.run(spec | {"workload": {"training": spec["workload"]["training"][:1]}})
+    cost = 2 * zoo.model("resnet50").params * 14 / 1e9  # save + restore of weights + Adam state
+    assert r["lost_work_s"][0] == pytest.approx(cost)
+    assert r["end_s"][0] == pytest.approx(solo.jobs["jct_s"][0] + 7.0 + cost, rel=1e-12)

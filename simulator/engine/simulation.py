@@ -58,6 +58,8 @@ class Outcome:
     event_log: list[tuple[float, str, int, str]] | None
     preemptions: np.ndarray
     gpu_service_s: np.ndarray
+    restarts: np.ndarray
+    lost_s: np.ndarray
 
 
 class Simulation:
@@ -72,6 +74,7 @@ class Simulation:
         scheduler: SchedulingPolicy,
         placer: PlacementPolicy,
         *,
+        restart_s: np.ndarray | None = None,
         horizon: float | None = None,
         check_invariants: bool = False,
         record_events: bool = False,
@@ -107,7 +110,12 @@ class Simulation:
         self._since = np.zeros(n)
         self._version = np.zeros(n, dtype=np.int64)
         self.attained_gpu_s = np.zeros(n)  # GPU-seconds of service, up to the last stop
+        self._held_since = np.zeros(n)  # when the job last got its devices
         self.preemptions = np.zeros(n, dtype=np.int64)
+        self.restarts = np.zeros(n, dtype=np.int64)
+        self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
+        self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
+        self._resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
         self._wake_version = 0
         self._oracle_rate: dict[tuple[int, int], float] = {}
         self._next_arrival = 0
@@ -163,7 +171,7 @@ class Simulation:
 
     def _finish(self, job: int) -> None:
         now = self.env.now
-        self.attained_gpu_s[job] += self._gpus[job] * (now - self._since[job])
+        self.attained_gpu_s[job] += self._gpus[job] * (now - self._held_since[job])
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
         self.end_s[job] = now
@@ -229,30 +237,53 @@ class Simulation:
         if self.start_s[job] != self.start_s[job]:  # NaN: the first start
             self.start_s[job] = now
         self.job_state[job] = JobState.RUNNING
-        self._since[job] = now
+        self._held_since[job] = now
         if self._log is not None:
             where = ",".join(
                 f"{n}:{c}"
                 for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
             )
             self._log.append((now, "start", job, where))
+        self._version[job] += 1
+        if self.preemptions[job] > self.restarts[job]:  # a restart after a preemption
+            self.restarts[job] += 1
+            cost = self._restart_s[job]
+            if cost > 0:  # devices held, no progress, until the checkpoint is back
+                self._resume_at[job] = now + cost
+                resume = partial(self._on_resume, job, self._version[job], placement)
+                self.env.call_at(now + cost, COMPLETION, resume)
+                return
+        self._run(job, placement)
+
+    def _on_resume(self, job: int, version: int, placement, _event) -> None:
+        if version == self._version[job]:  # not preempted while restoring
+            self.lost_s[job] += self._restart_s[job]
+            self._run(job, placement)
+            self._request_pass()  # the shared-link pool may have changed
+
+    def _run(self, job: int, placement) -> None:
+        """The job makes progress from now on, at its modelled rate."""
+        now = self.env.now
+        self._since[job] = now
         left = self._left[job]
         rate = self.throughput.start(job, placement, left)
         if rate is not None:  # otherwise the shared-link pool owns its progress
             self._rate[job] = rate
-            self._version[job] += 1
             at = now + (left if rate == 1.0 else left / rate)
             self.env.call_at(at, COMPLETION, partial(self._on_complete, job, self._version[job]))
 
     def _preempt(self, job: int) -> None:
         """Stop a running job: book its progress, free its devices, queue it again."""
         now = self.env.now
-        if job in self.pool:
+        if now < self._resume_at[job]:  # stopped before it could resume: the restore is lost
+            self.lost_s[job] += now - self._held_since[job]
+        elif job in self.pool:
             self._left[job] = max(self.pool.left_of(job, now), 0.0)
         else:
             self._left[job] = max(self._left[job] - self._rate[job] * (now - self._since[job]), 0.0)
-            self._version[job] += 1  # its completion event is void
-        self.attained_gpu_s[job] += self._gpus[job] * (now - self._since[job])
+        self._version[job] += 1  # its completion (or resume) event is void
+        self._resume_at[job] = -np.inf
+        self.attained_gpu_s[job] += self._gpus[job] * (now - self._held_since[job])
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
         self.job_state[job] = JobState.QUEUED
@@ -264,20 +295,21 @@ class Simulation:
     def remaining_s(self, job: int) -> float:
         """Oracle seconds ``job`` still needs (see :meth:`View.remaining_s`)."""
         now, running = self.env.now, self.job_state[job] == JobState.RUNNING
+        restore = max(self._resume_at[job] - now, 0.0) if running else 0.0
         if job in self.pool and self.pool.speed_of(job) > 0:
             return self.pool.left_of(job, now) / self.pool.speed_of(job)
-        if running and job not in self.pool:
+        if running and not restore and job not in self.pool:
             return self._left[job] / self._rate[job] - (now - self._since[job])
         key = (int(self.jobs.stream[job]), self._gpus[job])
         if key not in self._oracle_rate:
             self._oracle_rate[key] = self.throughput.estimate_rate(job)
-        return float(self._left[job]) / self._oracle_rate[key]
+        return restore + float(self._left[job]) / self._oracle_rate[key]
 
     def attained_now(self) -> np.ndarray:
         """GPU-seconds of service of every job up to now."""
         out = self.attained_gpu_s.copy()
         running = np.fromiter(self.state.running, dtype=np.int64, count=len(self.state.running))
-        out[running] += self.jobs.gpus[running] * (self.env.now - self._since[running])
+        out[running] += self.jobs.gpus[running] * (self.env.now - self._held_since[running])
         return out
 
     def _check(self) -> None:
@@ -328,7 +360,7 @@ class Simulation:
         }
         service = self.attained_gpu_s.copy()
         running = np.flatnonzero(self.job_state == JobState.RUNNING)
-        service[running] += self.jobs.gpus[running] * (end_time - self._since[running])
+        service[running] += self.jobs.gpus[running] * (end_time - self._held_since[running])
         return Outcome(
             self.start_s,
             self.end_s,
@@ -340,4 +372,6 @@ class Simulation:
             self._log,
             self.preemptions,
             service,
+            self.restarts,
+            self.lost_s,
         )

@@ -34,6 +34,12 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "steps": (pa.float64(), "steps", "training steps a model job runs (null for duration jobs)"),
     "state": (pa.string(), "-", "finished, running, queued or failed at the end of the run"),
     "preemptions": (pa.int64(), "-", "times the scheduler stopped the job while it ran"),
+    "restarts": (pa.int64(), "-", "times it started again after a preemption"),
+    "lost_work_s": (
+        pa.float64(),
+        "s",
+        "time it held devices without progress: checkpoint save and restore on restarts",
+    ),
     "gpu_service_s": (pa.float64(), "GPU-s", "GPUs x seconds the job held devices in the run"),
 }
 

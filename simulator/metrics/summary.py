@@ -6,6 +6,7 @@ Must not import: simpy, numba, anything from ``engine`` at import time (works on
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -21,10 +22,12 @@ def jobs_table(
     end_s: np.ndarray,
     state: np.ndarray,
     stream_models: list | None = None,
-    preemptions: np.ndarray | None = None,
-    gpu_service_s: np.ndarray | None = None,
+    usage: Mapping[str, np.ndarray] | None = None,
 ) -> pa.Table:
-    """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times)."""
+    """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times).
+
+    ``usage`` holds the per-job ``preemptions``, ``restarts``, ``lost_work_s`` and
+    ``gpu_service_s`` arrays (zeros if absent)."""
     n = len(jobs)
     streams = pa.array(
         np.asarray(jobs.stream_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
@@ -34,6 +37,9 @@ def jobs_table(
     models = stream_models or [None] * len(jobs.stream_names)
     model_names = [m.name if m is not None else None for m in models]
     model_steps = [m.steps if m is not None else np.nan for m in models]
+
+    def used(name: str) -> np.ndarray:
+        return np.zeros(n) if usage is None or name not in usage else usage[name]
 
     def floats(x: np.ndarray) -> pa.Array:
         return pa.array(x, type=pa.float64(), from_pandas=True)  # NaN -> null
@@ -57,10 +63,10 @@ def jobs_table(
             np.asarray(model_steps, dtype=np.float64)[jobs.stream] if n else np.empty(0)
         ),
         "state": pa.array(np.asarray(STATE_NAMES, dtype=object)[state], type=pa.string()),
-        "preemptions": pa.array(
-            np.zeros(n, dtype=np.int64) if preemptions is None else preemptions, pa.int64()
-        ),
-        "gpu_service_s": floats(np.zeros(n) if gpu_service_s is None else gpu_service_s),
+        "preemptions": pa.array(used("preemptions"), pa.int64()),
+        "restarts": pa.array(used("restarts"), pa.int64()),
+        "lost_work_s": floats(used("lost_work_s")),
+        "gpu_service_s": floats(used("gpu_service_s")),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))
 

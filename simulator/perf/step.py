@@ -34,6 +34,14 @@ PRECISIONS = ("mixed", "fp32")
 # and gradients plus fp32 master weights and two moments; fp32 SGD with momentum.
 OPTIMIZER_BYTES = {"mixed": 34.0, "fp32": 24.0}
 GRAD_BYTES = {"mixed": 2.0, "fp32": 4.0}
+# Checkpoint size per parameter: weights plus Adam state (fp32 master copy and two moments for
+# mixed precision, 2 + 12 B, as counted in ZeRO, Rajbhandari et al. 2020; 4 + 8 B in fp32).
+CHECKPOINT_BYTES = {"mixed": 14.0, "fp32": 12.0}
+
+
+def checkpoint_bytes(model: ModelSpec, precision: str = "mixed") -> float:
+    """Bytes of a training checkpoint of ``model`` (weights + optimizer state)."""
+    return model.params * CHECKPOINT_BYTES[precision]
 
 
 @dataclass(frozen=True)

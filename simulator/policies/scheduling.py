@@ -87,7 +87,9 @@ class LeastAttainedService(SchedulingPolicy):
     SIGMETRICS 2003; Nuyens and Wierman 2008): no knowledge of job sizes is needed. Every
     ``quantum`` seconds the jobs with the least attained service that fit together run and the
     others are preempted, so equally served jobs take turns: with a small quantum two jobs on
-    one GPU share it, as in processor sharing, until the shorter one finishes.
+    one GPU share it, as in processor sharing, until the shorter one finishes. Keep the quantum
+    well above the scenario's restart cost: devices held while restoring count as service, so
+    with a shorter quantum jobs can be preempted again before they progress.
     """
 
     class Params(Params):

@@ -133,9 +133,23 @@ class PolicyRef(ShorthandSpec):
         return {"name": data} if isinstance(data, str) else data
 
 
+class RestartSpec(Spec):
+    """What restarting a preempted job costs. A job is checkpointed as it is stopped (no
+    progress is lost, its devices are freed at once); when it restarts it holds its devices
+    for ``save + restore`` seconds, plus ``2 x checkpoint bytes / storage_bandwidth`` for a
+    model job when a bandwidth is given, before it makes progress again."""
+
+    save: Duration = Field(default=0.0, ge=0, description="writing the checkpoint")
+    restore: Duration = Field(default=0.0, ge=0, description="loading it and resuming")
+    storage_bandwidth: Bandwidth | None = Field(
+        default=None, description="checkpoint storage bandwidth (model jobs: size-based cost)"
+    )
+
+
 class SchedulerSpec(Spec):
     policy: PolicyRef = PolicyRef(name="fifo")
     placement: PolicyRef = PolicyRef(name="first_fit")
+    restart: RestartSpec = RestartSpec()
 
 
 # --------------------------------------------------------------------------- scenario
