@@ -66,11 +66,12 @@ def run_cell(spec: dict, scheduling: str, placement: str, seed: int) -> dict:
     r = run(spec)
     jobs = r.jobs
     done = jobs.dropna(subset=["end_s"])
-    run_s = (done["end_s"] - done["start_s"]).to_numpy()
+    held_s = (done["gpu_service_s"] / done["gpus"]).to_numpy()
     jct = done["jct_s"].to_numpy()
-    # fairness of waiting: Jain's index of run time / JCT (1 if nobody waits)
+    # Jain's index of the fraction of its JCT each job held devices (1: nobody waited or
+    # was preempted, or everybody equally)
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(jct > 0, run_s / jct, 1.0)
+        share = np.where(jct > 0, held_s / jct, 1.0)
     row = {k: r.summary[k] for k in METRICS if k in r.summary}
     row["fairness"] = jain_fairness(share)
     return {"scheduling": scheduling, "placement": placement, "seed": seed, **row, "jct": jct}
