@@ -3,8 +3,12 @@
 from itertools import permutations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simulator
+from simulator.policies import register
+from simulator.policies.scheduling import EasyBackfill
 
 from .conftest import ROOT, tiny
 from .test_throughput_engine import model_job
@@ -186,3 +190,46 @@ def test_model_checkpoint_size_sets_the_restart_cost():
     cost = 2 * zoo.model("resnet50").params * 14 / 1e9  # save + restore of weights + Adam state
     assert r["lost_work_s"][0] == pytest.approx(cost)
     assert r["end_s"][0] == pytest.approx(solo.jobs["jct_s"][0] + 7.0 + cost, rel=1e-12)
+
+
+def test_easy_backfills_only_what_does_not_delay_the_reserved_head():
+    # 4 GPUs. A (3 GPUs, 10 s) runs; B (4 GPUs) waits at the head with a reservation at t=10
+    # and nothing to spare then. C (1 GPU, 5 s) ends before t=10: backfilled at once.
+    # D (1 GPU, 20 s) would end after t=10 and use a GPU B needs: it waits until B is done.
+    jobs = [(0, 3, 10.0), (1, 4, 5.0), (2, 1, 5.0), (3, 1, 20.0)]
+    easy = run(jobs, "easy_backfill", gpus_per_node=4).jobs.set_index("job_id")["start_s"]
+    fifo = run(jobs, "fifo", gpus_per_node=4).jobs.set_index("job_id")["start_s"]
+    assert easy.tolist() == [0.0, 10.0, 2.0, 15.0]
+    assert fifo.tolist() == [0.0, 10.0, 15.0, 15.0]
+
+
+class _Recording(EasyBackfill):
+    """EASY that remembers the first reservation each job gets."""
+
+    reserved: dict[int, float] = {}
+
+    def reservation(self, view, head, free, starting):
+        shadow, extra = super().reservation(view, head, free, starting)
+        type(self).reserved.setdefault(head, shadow)
+        return shadow, extra
+
+
+register("scheduling", "test_easy_recording")(_Recording)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 20), st.integers(1, 8), st.integers(1, 30)),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_easy_never_starts_a_reserved_job_after_its_reservation(raw):
+    # one node of 8 GPUs, so every job that fits by count can be placed
+    _Recording.reserved = {}
+    jobs = sorted((float(t), g, float(d)) for t, g, d in raw)
+    r = run(jobs, "test_easy_recording", gpus_per_node=8)
+    start = r.jobs.set_index("job_id")["start_s"]
+    for job, shadow in _Recording.reserved.items():
+        assert start[job] <= shadow + 1e-9
