@@ -233,3 +233,53 @@ def test_easy_never_starts_a_reserved_job_after_its_reservation(raw):
     start = r.jobs.set_index("job_id")["start_s"]
     for job, shadow in _Recording.reserved.items():
         assert start[job] <= shadow + 1e-9
+
+
+def tenants(jobs, params):
+    """One 8-GPU node; ``jobs`` are (submit, gpus, duration, tenant)."""
+    spec = tiny([(t, g, d) for t, g, d, _ in jobs], gpus_per_node=8)
+    for stream, (*_, tenant) in zip(spec["workload"]["training"], jobs, strict=True):
+        stream["tenant"] = tenant
+    spec["scheduler"] = {"policy": {"name": "capacity", "params": params}}
+    return simulator.run(spec, record_events=True)
+
+
+def test_capacity_reclaims_a_guarantee_by_preempting_the_newest_job_over_quota():
+    # a is guaranteed 6 GPUs and uses all 8; b (guaranteed 2) submits a 2-GPU job at t=1:
+    # a's newest job is preempted, b starts at once, a2 resumes when b1 is done (1 s + 9 s)
+    jobs = [(0, 4, 10.0, "a"), (0, 4, 10.0, "a"), (1, 2, 5.0, "b")]
+    quotas = {"a": {"share": 0.75}, "b": {"share": 0.25}}
+    r = tenants(jobs, {"tenants": quotas, "preempt": True})
+    assert log(r)[-6:] == [
+        (1.0, "preempt", 1),
+        (1.0, "start", 2),
+        (6.0, "finish", 2),
+        (6.0, "start", 1),
+        (10.0, "finish", 0),
+        (15.0, "finish", 1),
+    ]
+    r = tenants(jobs, {"tenants": quotas})  # without preemption b waits for a's jobs
+    assert r.jobs.set_index("job_id")["start_s"][2] == 10.0
+
+
+def test_capacity_max_share_caps_a_tenant_even_on_an_idle_cluster():
+    jobs = [(0, 4, 10.0, "a"), (0, 4, 10.0, "a")]
+    r = tenants(jobs, {"tenants": {"a": {"share": 0.5, "max_share": 0.5}}})
+    assert r.jobs.set_index("job_id")["start_s"].tolist() == [0.0, 10.0]
+
+
+def test_capacity_serves_the_most_under_served_tenant_first():
+    # both guaranteed half; a already runs 4 GPUs when a 4-GPU job of each tenant waits:
+    # b is further below its guarantee, so b's job goes first although a's is older
+    jobs = [(0, 4, 10.0, "a"), (1, 4, 10.0, "a"), (1, 4, 10.0, "b"), (2, 4, 1.0, "a")]
+    quotas = {"a": {"share": 0.5}, "b": {"share": 0.5}}
+    r = tenants(jobs, {"tenants": quotas})
+    assert r.jobs.set_index("job_id")["start_s"].tolist() == [0.0, 10.0, 1.0, 11.0]
+
+
+def test_capacity_rejects_oversubscribed_guarantees():
+    spec = tiny()
+    quotas = {"a": {"share": 0.7}, "b": {"share": 0.5}}
+    spec["scheduler"] = {"policy": {"name": "capacity", "params": {"tenants": quotas}}}
+    with pytest.raises(simulator.ScenarioError, match="add up to 1.2"):
+        simulator.run(spec)

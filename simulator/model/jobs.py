@@ -44,8 +44,11 @@ class JobTable:
     stream: np.ndarray  # int64, index into stream_names
     seq: np.ndarray  # int64, index of the job within its stream
     stream_names: tuple[str, ...]
+    stream_tenants: tuple[str, ...] = ()  # tenant of each stream (default: its name)
 
     def __post_init__(self) -> None:
+        if not self.stream_tenants:
+            object.__setattr__(self, "stream_tenants", self.stream_names)
         n = len(self.submit_s)
         for name in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq"):
             arr = getattr(self, name)
@@ -59,7 +62,12 @@ class JobTable:
         return len(self.submit_s)
 
     @classmethod
-    def concat(cls, parts: list[dict[str, np.ndarray]], stream_names: tuple[str, ...]) -> JobTable:
+    def concat(
+        cls,
+        parts: list[dict[str, np.ndarray]],
+        stream_names: tuple[str, ...],
+        stream_tenants: tuple[str, ...] = (),
+    ) -> JobTable:
         """Merge per-stream columns and sort rows by (submit, stream, seq)."""
         cols = {
             k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
@@ -74,4 +82,5 @@ class JobTable:
             stream=cols["stream"].astype(np.int64)[order],
             seq=cols["seq"].astype(np.int64)[order],
             stream_names=stream_names,
+            stream_tenants=stream_tenants,
         )

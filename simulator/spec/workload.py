@@ -162,6 +162,7 @@ class TrainingStream(Spec):
     """
 
     name: str
+    tenant: str | None = Field(default=None, description="owner for quotas (default: name)")
     count: int | None = Field(default=None, ge=0)
     arrival: ArrivalSpec
     gpus: either(Annotated[int, Field(ge=1)], GpuChoice) = 1

@@ -107,4 +107,8 @@ def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -
             arrivals (part 0), GPU counts (1) or durations (2).
     """
     parts = [stream_jobs(s, i, horizon, rng_for) for i, s in enumerate(spec.training)]
-    return JobTable.concat(parts, tuple(s.name for s in spec.training))
+    return JobTable.concat(
+        parts,
+        tuple(s.name for s in spec.training),
+        tuple(s.tenant or s.name for s in spec.training),
+    )
