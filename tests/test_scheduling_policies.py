@@ -2,13 +2,14 @@
 
 from itertools import permutations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
 from simulator.policies import register
-from simulator.policies.scheduling import EasyBackfill
+from simulator.policies.scheduling import EasyBackfill, ShortestRemainingTimeFirst
 
 from .conftest import ROOT, tiny
 from .test_throughput_engine import model_job
@@ -283,3 +284,28 @@ def test_capacity_rejects_oversubscribed_guarantees():
     spec["scheduler"] = {"policy": {"name": "capacity", "params": {"tenants": quotas}}}
     with pytest.raises(simulator.ScenarioError, match="add up to 1.2"):
         simulator.run(spec)
+
+
+@register("scheduling", "test_oracle_probe")
+class _OracleProbe(ShortestRemainingTimeFirst):
+    """SRTF that checks, at every pass, the vectorised oracle against the per-job one."""
+
+    def schedule(self, view):
+        jobs = np.array([*view.running, *view.queue], dtype=np.int64)
+        many = view.remaining_s_many(jobs)
+        one = [view.remaining_s(int(j)) for j in jobs]
+        np.testing.assert_allclose(many, one, rtol=1e-12)
+        return super().schedule(view)
+
+
+def test_vectorised_oracle_equals_the_per_job_one():
+    # duration and model jobs, shared-link pool jobs and restores, under preemptions
+    spec = tiny(gpus_per_node=8, nodes=2, nodes_per_rack=1)
+    spec["workload"]["training"] = [
+        model_job("bert-large", 16, 256, 2000),
+        model_job("resnet50", 8, 256, 3000, t=2.0),
+        {"name": "short", "arrival": {"times": [5.0, 9.0]}, "gpus": 8, "duration": 7.0},
+    ]
+    spec["scheduler"] = {"policy": "test_oracle_probe", "restart": {"restore": "3s"}}
+    r = simulator.run(spec)
+    assert r.jobs["preemptions"].sum() > 0 and r.jobs["state"].eq("finished").all()

@@ -117,7 +117,9 @@ class Simulation:
         self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
         self._resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
         self._wake_version = 0
-        self._oracle_rate: dict[tuple[int, int], float] = {}
+        # oracle speed of each job before it runs (1 for duration jobs; model jobs on demand)
+        self._oracle_rate = np.where(np.isnan(jobs.duration_s), np.nan, 1.0)
+        self._oracle_cache: dict[tuple[int, int], float] = {}
         self._next_arrival = 0
         self._pass_pending = False
         self._log = [] if record_events else None
@@ -198,10 +200,14 @@ class Simulation:
             self._wake_version += 1
             wake = partial(self._on_wake, self._wake_version)
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
-        started = []
+        started, state, gpus = [], self.state, self._gpus
         for job in decision.order:
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
+            if gpus[job] > state.free_total:  # cannot fit, whatever the placement
+                if decision.blocking or state.free_total == 0:
+                    break
+                continue
             placement = placer.place(view, job)
             if placement is None:
                 if decision.blocking:
@@ -291,26 +297,6 @@ class Simulation:
         self.queue[job] = None
         if self._log is not None:
             self._log.append((now, "preempt", job, ""))
-
-    def remaining_s(self, job: int) -> float:
-        """Oracle seconds ``job`` still needs (see :meth:`View.remaining_s`)."""
-        now, running = self.env.now, self.job_state[job] == JobState.RUNNING
-        restore = max(self._resume_at[job] - now, 0.0) if running else 0.0
-        if job in self.pool and self.pool.speed_of(job) > 0:
-            return self.pool.left_of(job, now) / self.pool.speed_of(job)
-        if running and not restore and job not in self.pool:
-            return self._left[job] / self._rate[job] - (now - self._since[job])
-        key = (int(self.jobs.stream[job]), self._gpus[job])
-        if key not in self._oracle_rate:
-            self._oracle_rate[key] = self.throughput.estimate_rate(job)
-        return restore + float(self._left[job]) / self._oracle_rate[key]
-
-    def attained_now(self) -> np.ndarray:
-        """GPU-seconds of service of every job up to now."""
-        out = self.attained_gpu_s.copy()
-        running = np.fromiter(self.state.running, dtype=np.int64, count=len(self.state.running))
-        out[running] += self.jobs.gpus[running] * (self.env.now - self._held_since[running])
-        return out
 
     def _check(self) -> None:
         problems = self.state.violations(self.jobs) + self.pool.violations()

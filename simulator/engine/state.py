@@ -15,6 +15,7 @@ from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_CAPACITY, OVER_FREE, W
 from ..model.cluster import Cluster
 from ..model.jobs import JobTable
 from ..policies.base import Placement
+from . import oracle
 
 _REASONS = {
     BAD_NODE: "a node id is out of range",
@@ -127,9 +128,13 @@ class View:
 
     def attained_gpu_s(self) -> np.ndarray:
         """GPU-seconds of service every job has had so far (a fresh array)."""
-        return self._sim.attained_now()
+        return oracle.attained_now(self._sim)
 
     def remaining_s(self, job: int) -> float:
         """Oracle seconds ``job`` still needs: its work left at its current speed if running,
         else at the speed it would get consolidated on otherwise idle nodes."""
-        return self._sim.remaining_s(job)
+        return oracle.remaining_s(self._sim, job)
+
+    def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray:
+        """:meth:`remaining_s` for an array of jobs."""
+        return oracle.remaining_s_many(self._sim, jobs)

@@ -13,7 +13,15 @@ import time
 import numpy as np
 
 from ._jit import kernel
-from .placement import allocate, consolidated, first_fit, fragmented, ranked_fit, release
+from .placement import (
+    allocate,
+    consolidated,
+    first_fit,
+    fragmented,
+    greedy_fit,
+    ranked_fit,
+    release,
+)
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
@@ -22,6 +30,7 @@ __all__ = [
     "consolidated",
     "first_fit",
     "fragmented",
+    "greedy_fit",
     "kernel",
     "maxmin_share",
     "ranked_fit",
@@ -60,6 +69,7 @@ def warmup() -> float:
     ranked_fit(readonly, 1, one, one, nodes, counts)  # ranks are fresh arrays
     consolidated(readonly, ints, ints, 1, nodes, counts)
     fragmented(free, ints, 1)
+    greedy_fit(free, 1, np.empty(2, dtype=bool))
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

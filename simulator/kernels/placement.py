@@ -226,3 +226,17 @@ def fragmented(free, node_gpus, need):
         if 0 < free[i] < min(need, node_gpus[i]):
             total += free[i]
     return total
+
+
+@kernel
+def greedy_fit(need, capacity, out_take):
+    """Walk jobs in rank order and take each that still fits in ``capacity`` devices
+    (counting devices only); writes ``out_take`` and returns the devices left."""
+    left = capacity
+    for i in range(need.shape[0]):
+        if need[i] <= left:
+            out_take[i] = True
+            left -= need[i]
+        else:
+            out_take[i] = False
+    return left

@@ -40,6 +40,7 @@ class ClusterView(Protocol):
     def topology(self) -> TopologyArrays: ...
     def attained_gpu_s(self) -> np.ndarray: ...  # GPU-seconds of service so far, per job
     def remaining_s(self, job: int) -> float: ...  # oracle seconds left
+    def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ import math
 import numpy as np
 from pydantic import Field, field_validator
 
+from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
 from .registry import register
 
@@ -26,29 +27,29 @@ class Fifo(SchedulingPolicy):
         return ScheduleDecision(order=view.queue, blocking=True)
 
 
-def _greedy_set(view: ClusterView, ranked: list[int]) -> set[int]:
-    """Jobs, best first, that fit into the cluster's GPUs together (counting GPUs only)."""
-    gpus = view.jobs.gpus
-    left = int(view.topology.node_gpus.sum())
-    chosen = set()
-    for job in ranked:
-        need = int(gpus[job])
-        if need <= left:
-            chosen.add(job)
-            left -= need
-    return chosen
+def _preemptive(
+    view: ClusterView, candidates: np.ndarray, *keys: np.ndarray
+) -> tuple[ScheduleDecision, np.ndarray]:
+    """Run the candidates (running and queued jobs) that rank best and fit together, counting
+    GPUs: ``keys`` sort them, most significant last as in :func:`numpy.lexsort`, ties by job
+    id. Running jobs outside that set are preempted; queued jobs are tried best first,
+    non-blocking. Returns the decision and the jobs meant to run."""
+    ranked = candidates[np.lexsort((candidates, *keys))]
+    keep = np.empty(len(ranked), dtype=bool)
+    kernels.greedy_fit(view.jobs.gpus[ranked], int(view.topology.node_gpus.sum()), keep)
+    running = np.isin(ranked, _running(view))
+    preempt = ranked[running & ~keep].tolist()
+    order = np.concatenate([ranked[keep & ~running], ranked[~keep & ~running]]).tolist()
+    return ScheduleDecision(order=order, blocking=False, preempt=preempt), ranked[keep]
 
 
-def _preemptive(view: ClusterView, key) -> tuple[ScheduleDecision, set[int]]:
-    """Run the jobs that rank best by ``key`` (ties: job id) and fit together: running jobs
-    outside that set are preempted, and queued jobs are tried best first, non-blocking.
-    Returns the decision and the set of jobs meant to run."""
-    jobs = sorted([*view.running, *view.queue], key=lambda j: (key(j), j))
-    keep = _greedy_set(view, jobs)
-    preempt = [j for j in view.running if j not in keep]
-    order = [j for j in jobs if j in keep and j not in view.running]
-    order += [j for j in jobs if j not in keep]
-    return ScheduleDecision(order=order, blocking=False, preempt=preempt), keep
+def _running(view: ClusterView) -> np.ndarray:
+    return np.fromiter(view.running, dtype=np.int64, count=len(view.running))
+
+
+def _candidates(view: ClusterView) -> np.ndarray:
+    queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+    return np.concatenate([_running(view), queued])
 
 
 @register("scheduling", "sjf")
@@ -60,8 +61,9 @@ class ShortestJobFirst(SchedulingPolicy):
     """
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        order = sorted(view.queue, key=lambda j: (view.remaining_s(j), j))
-        return ScheduleDecision(order=order, blocking=False)
+        queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+        order = queued[np.lexsort((queued, view.remaining_s_many(queued)))]
+        return ScheduleDecision(order=order.tolist(), blocking=False)
 
 
 @register("scheduling", "srtf")
@@ -76,7 +78,8 @@ class ShortestRemainingTimeFirst(SchedulingPolicy):
     """
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        return _preemptive(view, view.remaining_s)[0]
+        jobs = _candidates(view)
+        return _preemptive(view, jobs, view.remaining_s_many(jobs))[0]
 
 
 @register("scheduling", "las")
@@ -96,8 +99,8 @@ class LeastAttainedService(SchedulingPolicy):
         quantum: float = Field(default=300.0, gt=0, description="seconds between passes")
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        attained = view.attained_gpu_s()
-        decision, _ = _preemptive(view, lambda j: attained[j])
+        jobs = _candidates(view)
+        decision, _ = _preemptive(view, jobs, view.attained_gpu_s()[jobs])
         wake = view.now + self.params.quantum if view.queue else None
         return ScheduleDecision(
             decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
@@ -141,19 +144,18 @@ class Tiresias(SchedulingPolicy):
                     self._offset[job] = attained[job]  # promoted: back to queue 0
                     self._waiting_since[job] = now
 
-        def service(job: int) -> float:
-            return attained[job] - self._offset.get(job, 0.0)
-
-        def queue_of(job: int) -> int:
-            return int(np.searchsorted(limits, service(job), side="right"))
-
-        submit = view.jobs.submit_s
-        decision, keep = _preemptive(view, lambda j: (queue_of(j), submit[j]))
-        wake = math.inf
-        for job in keep:  # meant to run from now on (if a placement is found)
-            k = queue_of(job)
-            if k < len(limits):  # the instant it crosses into the next queue
-                wake = min(wake, now + (limits[k] - service(job)) / view.jobs.gpus[job])
+        service = attained.copy()
+        for job, offset in self._offset.items():
+            service[job] -= offset
+        jobs = _candidates(view)
+        level = np.searchsorted(limits, service[jobs], side="right")
+        decision, keep = _preemptive(view, jobs, view.jobs.submit_s[jobs], level)
+        # the instant a job meant to run crosses into the next queue
+        k = np.searchsorted(limits, service[keep], side="right")
+        below = k < len(limits)
+        crossing = now + (limits[k[below]] - service[keep][below]) / view.jobs.gpus[keep][below]
+        wake = float(crossing.min()) if len(crossing) else math.inf
+        keep = set(keep.tolist())
         for job in decision.preempt:
             self._waiting_since[job] = now
         if f is not None:
@@ -193,11 +195,14 @@ class EasyBackfill(SchedulingPolicy):
         if head is None:
             return ScheduleDecision(order=order, blocking=False)
         shadow, extra = self.reservation(view, head, free, order)
-        for job in queue:  # the rest, in submit order
+        rest = np.fromiter(queue, dtype=np.int64)  # after the head, in submit order
+        rest = rest[gpus[rest] <= free]
+        ends = view.now + view.remaining_s_many(rest)
+        for job, end in zip(rest.tolist(), ends.tolist(), strict=True):
             need = int(gpus[job])
             if need > free:
                 continue
-            ends_before = view.now + view.remaining_s(job) <= shadow
+            ends_before = end <= shadow
             if ends_before or need <= extra:
                 order.append(job)
                 free -= need
@@ -212,7 +217,9 @@ class EasyBackfill(SchedulingPolicy):
         """Shadow time of ``head`` and the GPUs left over at that time, with ``free`` GPUs
         free now once the ``starting`` jobs (ahead of it) have started."""
         need = int(view.jobs.gpus[head])
-        ends = sorted((view.now + view.remaining_s(j), j) for j in [*view.running, *starting])
+        jobs = np.array([*view.running, *starting], dtype=np.int64)
+        end_s = (view.now + view.remaining_s_many(jobs)).tolist()
+        ends = sorted(zip(end_s, jobs.tolist(), strict=True))
         available = free
         for end, job in ends:
             available += int(view.jobs.gpus[job])

@@ -164,4 +164,4 @@ def test_warmup_covers_every_signature_a_run_uses():
         model_job("bert-large", 16, 64, 20, tag="b"),
     ]
     simulator.run(spec)
-    assert signatures() == before and len(before) == 9
+    assert signatures() == before and len(before) == 10

@@ -129,3 +129,14 @@ def test_fragmented_matches_reference(nodes, need):
     expected = sum(f for f, s in zip(free, size, strict=True) if f and f < min(need, s))
     got = kernels.fragmented(np.array(free, dtype=np.int64), np.array(size, dtype=np.int64), need)
     assert got == expected
+
+
+@given(st.lists(st.integers(1, 16), max_size=40), st.integers(0, 100))
+def test_greedy_fit_matches_reference(need, capacity):
+    take = np.empty(len(need), dtype=bool)
+    left = kernels.greedy_fit(np.array(need, dtype=np.int64), capacity, take)
+    expected, room = [], capacity
+    for g in need:
+        expected.append(g <= room)
+        room -= g if g <= room else 0
+    assert take.tolist() == expected and left == room

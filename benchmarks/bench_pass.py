@@ -1,0 +1,100 @@
+"""Scheduling pass cost: one pass with 10,000 queued jobs on 2,048 nodes, per policy.
+
+Usage:
+    python benchmarks/bench_pass.py
+
+16,384 H100 GPUs (2,048 DGX H100 nodes) run 2,048 8-GPU jobs; 10,000 more jobs of 1-64 GPUs
+wait. Times ``Simulation._pass()`` (the policy's decision plus the engine trying and applying
+it) with the cluster full, and the policy's ``schedule()`` alone. Not part of the test suite:
+numbers are printed and recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+POLICIES = ("fifo", "sjf", "srtf", "las", "tiresias", "easy_backfill", "capacity")
+
+
+def scenario(policy: str) -> dict:
+    return {
+        "name": "pass",
+        "seed": 1,
+        "cluster": {
+            "datacenters": [
+                {
+                    "name": "dc",
+                    "network": {"racks_per_pod": 16},
+                    "node_groups": [
+                        {"name": "h100", "node": "dgx-h100", "count": 2048, "nodes_per_rack": 4}
+                    ],
+                }
+            ]
+        },
+        "scheduler": {"policy": policy},
+        "workload": {
+            "training": [
+                {
+                    "name": "full",
+                    "count": 2048,
+                    "arrival": {"interval": "1ms"},
+                    "gpus": 8,
+                    "duration": "10d",
+                },
+                {
+                    "name": "queued",
+                    "count": 10_000,
+                    "arrival": {"interval": "1s", "start": "1s"},
+                    "gpus": {"choice": [1, 2, 4, 8, 16, 64], "weights": [3, 2, 2, 2, 1, 1]},
+                    "duration": {"exponential": {"mean": "2h"}},
+                },
+            ]
+        },
+    }
+
+
+def one(policy: str) -> dict:
+    from simulator import kernels
+    from simulator.engine import RngStreams, Simulation
+    from simulator.engine.throughput import Throughput
+    from simulator.model.cluster import build_cluster
+    from simulator.runner import _make_policies, resolve
+    from simulator.workload import build_jobs
+
+    kernels.warmup()
+    spec = resolve(scenario(policy))
+    rngs = RngStreams(spec.seed)
+    cluster = build_cluster(spec.cluster)
+    jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
+    scheduler, placer = _make_policies(spec, rngs)
+    sim = Simulation(
+        cluster,
+        jobs,
+        scheduler,
+        placer,
+        horizon=10_000.0,
+        throughput=Throughput(cluster, jobs, [None, None]),
+    )
+    sim.run()  # every job has arrived; 2,048 run, the rest wait
+    times, decide = [], []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        sim._pass()
+        times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        scheduler.schedule(sim.view)
+        decide.append(time.perf_counter() - t0)
+    return {
+        "policy": policy,
+        "queued": len(sim.queue),
+        "pass_ms": round(float(np.median(times)) * 1e3, 2),
+        "schedule_ms": round(float(np.median(decide)) * 1e3, 2),
+    }
+
+
+if __name__ == "__main__":
+    for p in POLICIES:
+        print(json.dumps(one(p)))
