@@ -309,3 +309,26 @@ def test_vectorised_oracle_equals_the_per_job_one():
     spec["scheduler"] = {"policy": "test_oracle_probe", "restart": {"restore": "3s"}}
     r = simulator.run(spec)
     assert r.jobs["preemptions"].sum() > 0 and r.jobs["state"].eq("finished").all()
+
+
+def test_gandiva_round_robin_switches_only_at_quantum_ends():
+    # 1 GPU, quantum 2. A (10 s) alone from t=0 runs quantum after quantum; B (10 s) arrives at
+    # t=5, mid-quantum, and waits for the boundary at t=6. Then they alternate every 2 s: A has
+    # 4 s left (8-10, 12-14); B runs 6-8 and 10-12, then alone 14-20
+    spec = tiny([(0, 1, 10.0), (5, 1, 10.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": {"name": "gandiva", "params": {"quantum": 2.0}}}
+    r = simulator.run(spec, record_events=True)
+    assert r.jobs.set_index("job_id")["end_s"].tolist() == [14.0, 20.0]
+    switches = [(t, e, j) for t, e, j in log(r) if e in ("start", "preempt")]
+    assert switches == [
+        (0.0, "start", 0),
+        (6.0, "preempt", 0),
+        (6.0, "start", 1),
+        (8.0, "preempt", 1),
+        (8.0, "start", 0),
+        (10.0, "preempt", 0),
+        (10.0, "start", 1),
+        (12.0, "preempt", 1),
+        (12.0, "start", 0),
+        (14.0, "start", 1),
+    ]

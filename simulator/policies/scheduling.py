@@ -338,3 +338,64 @@ class CapacityScheduler(SchedulingPolicy):
             used[t] += need
             order.append(waiting[t].pop())
         return preempt
+
+
+@register("scheduling", "gandiva")
+class GandivaTimeSlicing(SchedulingPolicy):
+    """Gandiva-style suspend-resume time slicing (Xiao et al., OSDI 2018), round-robin.
+
+    A running job's time is cut into quanta of ``quantum`` seconds from its (re)start. At the
+    end of a quantum, if jobs are waiting, it is suspended (preempted) and goes to the back of
+    the queue, and the jobs that have waited longest start; if nobody waits it simply runs on
+    into its next quantum. A job is never stopped mid-quantum, so an arrival waits for the next
+    quantum boundary of a running job.
+    """
+
+    class Params(Params):
+        quantum: float = Field(default=60.0, gt=0, description="seconds per time slice")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._run_since: dict[int, float] = {}
+        self._wait_since: dict[int, float] = {}
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, q = view.now, self.params.quantum
+        eps = 1e-9 * max(1.0, q)
+        runs, waits = self._run_since, self._wait_since
+        self._run_since = {j: runs.get(j, now) for j in view.running}
+        self._wait_since = {j: waits.get(j, now) for j in view.queue}
+
+        def quanta(job: int) -> float:
+            return (now - self._run_since[job]) / q  # quanta done in the current run
+
+        jobs = _candidates(view)
+        # rank: running mid-quantum first, then waiting (longest first), then at a boundary
+        key_time = np.empty(len(jobs))
+        key_kind = np.empty(len(jobs), dtype=np.int64)
+        for i, job in enumerate(jobs.tolist()):
+            if job in self._run_since:
+                k = quanta(job)
+                boundary = round(k) >= 1 and abs(k - round(k)) * q <= eps
+                key_time[i], key_kind[i] = (now, 2) if boundary else (-math.inf, 0)
+            else:
+                key_time[i], key_kind[i] = self._wait_since[job], 1
+        decision, keep = _preemptive(view, jobs, key_kind, key_time)
+        for job in keep.tolist():
+            self._run_since.setdefault(job, now)
+        for job in decision.preempt:
+            del self._run_since[job]
+            self._wait_since[job] = now
+        wake = None
+        if len(jobs) > len(keep):  # someone waits: look again at the next quantum boundary
+            wake = (
+                min(
+                    since + q * (math.floor(quanta(j) + eps / q) + 1)
+                    for j, since in self._run_since.items()
+                )
+                if self._run_since
+                else None
+            )
+        return ScheduleDecision(
+            decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
+        )
