@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
@@ -226,118 +226,6 @@ class EasyBackfill(SchedulingPolicy):
             if available >= need:
                 return end, available - need
         return math.inf, 0
-
-
-class TenantQuota(Params):
-    """A tenant's virtual cluster: guaranteed and maximum fractions of the cluster's GPUs."""
-
-    share: float = Field(default=0.0, ge=0, le=1, description="guaranteed fraction")
-    max_share: float = Field(default=1.0, gt=0, le=1, description="never more than this")
-    priority: int = Field(default=0, description="higher is served first")
-
-
-@register("scheduling", "capacity")
-class CapacityScheduler(SchedulingPolicy):
-    """Per-tenant quotas, like Hadoop YARN's capacity scheduler (virtual clusters).
-
-    Each tenant (a workload stream's ``tenant``, default its name) has a guaranteed ``share``
-    of the GPUs and may grow into idle capacity up to ``max_share``. Passes repeatedly serve
-    the tenant of highest ``priority``, then the lowest used / guaranteed ratio, taking its
-    jobs in submit order; a tenant whose oldest job does not fit waits (no overtaking inside
-    a tenant). With ``preempt``, a tenant below its guarantee whose oldest job does not fit
-    reclaims GPUs by preempting the most recently submitted jobs of tenants above theirs (a
-    whole job, even if that leaves its tenant a little below its guarantee: jobs are gangs).
-    Tenants not listed have no guarantee and use idle capacity only.
-    """
-
-    class Params(Params):
-        tenants: dict[str, TenantQuota] = Field(default_factory=dict)
-        preempt: bool = False
-
-        @field_validator("tenants")
-        @classmethod
-        def _shares_fit(cls, value: dict[str, TenantQuota]) -> dict[str, TenantQuota]:
-            total = sum(q.share for q in value.values())
-            if total > 1 + 1e-9:
-                raise ValueError(f"guaranteed shares add up to {total:g} > 1")
-            for name, q in value.items():
-                if q.max_share < q.share:
-                    raise ValueError(f"tenant {name!r}: max_share below its share")
-            return value
-
-    def schedule(self, view: ClusterView) -> ScheduleDecision:
-        jobs, total = view.jobs, float(view.topology.node_gpus.sum())
-        tenant_names = jobs.stream_tenants
-        quota = {t: self.params.tenants.get(t, TenantQuota()) for t in set(tenant_names)}
-        used = dict.fromkeys(quota, 0)
-        for job in view.running:
-            used[tenant_names[jobs.stream[job]]] += int(jobs.gpus[job])
-        waiting: dict[str, list[int]] = {t: [] for t in quota}
-        for job in view.queue:
-            waiting[tenant_names[jobs.stream[job]]].append(job)
-        for queue in waiting.values():
-            queue.reverse()  # pop() takes the oldest
-        free, order, blocked = view.free_total, [], []
-
-        def rank(t: str) -> tuple:
-            share = quota[t].share * total
-            return (-quota[t].priority, used[t] / share if share else math.inf, t)
-
-        while True:
-            ready = [
-                t
-                for t, q in waiting.items()
-                if q
-                and t not in blocked
-                and used[t] + jobs.gpus[q[-1]] <= quota[t].max_share * total
-            ]
-            if not ready:
-                break
-            t = min(ready, key=rank)
-            need = int(jobs.gpus[waiting[t][-1]])
-            if need > free:
-                blocked.append(t)
-                continue
-            order.append(waiting[t].pop())
-            used[t] += need
-            free -= need
-        preempt = self._reclaim(view, quota, used, waiting, blocked, free, order, total)
-        return ScheduleDecision(order=order, blocking=False, preempt=preempt)
-
-    def _reclaim(self, view, quota, used, waiting, blocked, free, order, total) -> list[int]:
-        """With ``preempt``: free GPUs for the oldest job of each blocked tenant below its
-        guarantee, from the newest jobs of tenants above theirs."""
-        if not self.params.preempt:
-            return []
-        jobs = view.jobs
-        tenant_of = {j: jobs.stream_tenants[jobs.stream[j]] for j in view.running}
-        victims = sorted(view.running, key=lambda j: (jobs.submit_s[j], j), reverse=True)
-        preempt = []
-        for t in blocked:
-            head = waiting[t][-1]
-            need = int(jobs.gpus[head])
-            if used[t] + need > quota[t].share * total:
-                continue  # beyond its guarantee: it waits for idle capacity
-            taken, gained = [], 0
-            for v in victims:
-                owner = tenant_of[v]
-                over = used[owner] - quota[owner].share * total
-                if v in preempt or owner == t or over <= 0:
-                    continue
-                taken.append(v)
-                gained += int(jobs.gpus[v])
-                used[owner] -= int(jobs.gpus[v])
-                if free + gained >= need:
-                    break
-            if free + gained < need:
-                for v in taken:  # not enough to reclaim: undo
-                    used[tenant_of[v]] += int(jobs.gpus[v])
-                continue
-            preempt += taken
-            free += gained - need
-            used[t] += need
-            order.append(waiting[t].pop())
-        return preempt
 
 
 @register("scheduling", "gandiva")
