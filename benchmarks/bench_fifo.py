@@ -28,27 +28,22 @@ MEAN_GPUS = 0.4 * 1 + 0.3 * 2 + 0.2 * 4 + 0.1 * 8  # 2.6
 LOAD = 0.95
 
 
+def h100_cluster(nodes: int) -> dict:
+    """``nodes`` DGX H100 (8 GPUs each), 4 per rack, 16 racks per pod: the benchmark cluster."""
+    node_group = {"name": "h100", "node": "dgx-h100", "count": nodes, "nodes_per_rack": 4}
+    return {
+        "datacenters": [
+            {"name": "dc", "network": {"racks_per_pod": 16}, "node_groups": [node_group]}
+        ]
+    }
+
+
 def scenario(jobs: int, gpus: int) -> dict:
     rate = LOAD * gpus / (MEAN_GPUS * 3600.0)
     return {
         "name": f"bench_{jobs}_{gpus}",
         "seed": 1,
-        "cluster": {
-            "datacenters": [
-                {
-                    "name": "dc",
-                    "network": {"racks_per_pod": 16},
-                    "node_groups": [
-                        {
-                            "name": "h100",
-                            "node": "dgx-h100",
-                            "count": gpus // 8,
-                            "nodes_per_rack": 4,
-                        }
-                    ],
-                }
-            ]
-        },
+        "cluster": h100_cluster(gpus // 8),
         "workload": {
             "training": [
                 {

@@ -15,6 +15,7 @@ import json
 import time
 
 import numpy as np
+from bench_fifo import h100_cluster
 
 POLICIES = ("fifo", "sjf", "srtf", "las", "tiresias", "easy_backfill", "capacity")
 
@@ -23,17 +24,7 @@ def scenario(policy: str) -> dict:
     return {
         "name": "pass",
         "seed": 1,
-        "cluster": {
-            "datacenters": [
-                {
-                    "name": "dc",
-                    "network": {"racks_per_pod": 16},
-                    "node_groups": [
-                        {"name": "h100", "node": "dgx-h100", "count": 2048, "nodes_per_rack": 4}
-                    ],
-                }
-            ]
-        },
+        "cluster": h100_cluster(2048),
         "scheduler": {"policy": policy},
         "workload": {
             "training": [

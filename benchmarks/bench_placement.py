@@ -16,6 +16,7 @@ import time
 import types
 
 import numpy as np
+from bench_fifo import h100_cluster
 
 SIZES = (1, 8, 64)
 
@@ -28,17 +29,7 @@ def main() -> None:
     kernels.warmup()
     spec = {
         "name": "placement",
-        "cluster": {
-            "datacenters": [
-                {
-                    "name": "dc",
-                    "network": {"racks_per_pod": 16},
-                    "node_groups": [
-                        {"name": "h100", "node": "dgx-h100", "count": 2048, "nodes_per_rack": 4}
-                    ],
-                }
-            ]
-        },
+        "cluster": h100_cluster(2048),
         "workload": {"training": []},
     }
     cluster = build_cluster(load_scenario(spec).cluster)

@@ -41,10 +41,16 @@ def first_fit(free, need, out_nodes, out_counts):
         total += free[i]
     if total < need:
         return 0
+    return _spill(free, np.arange(n), free > 0, need, out_nodes, out_counts)
+
+
+@kernel
+def _spill(free, order, usable, need, out_nodes, out_counts):
+    """Take ``need`` devices greedily from the usable nodes in ``order``; nodes used."""
     remaining = need
     k = 0
-    for i in range(n):
-        if free[i] > 0:
+    for i in order:
+        if usable[i] and free[i] > 0:
             take = min(free[i], remaining)
             out_nodes[k] = i
             out_counts[k] = take
@@ -124,18 +130,7 @@ def ranked_fit(free, need, rank_whole, rank_spill, out_nodes, out_counts):
     if total < need:
         return 0
     order = np.argsort(rank_spill, kind="mergesort")
-    remaining = need
-    k = 0
-    for i in order:
-        if free[i] > 0 and rank_spill[i] < math.inf:
-            take = min(free[i], remaining)
-            out_nodes[k] = i
-            out_counts[k] = take
-            k += 1
-            remaining -= take
-            if remaining == 0:
-                break
-    return k
+    return _spill(free, order, rank_spill < math.inf, need, out_nodes, out_counts)
 
 
 @kernel
@@ -198,23 +193,10 @@ def consolidated(free, node_rack, node_pod, need, out_nodes, out_counts):
         return 0
     rack = _domain_on(free, order, node_rack, need, k_min[0])
     pod = -1 if rack >= 0 else _domain_on(free, order, node_pod, need, k_min[0])
-    remaining = need
-    k = 0
-    for i in order:
-        if (
-            free[i] <= 0
-            or (rack >= 0 and node_rack[i] != rack)
-            or (pod >= 0 and node_pod[i] != pod)
-        ):
-            continue
-        take = min(free[i], remaining)
-        out_nodes[k] = i
-        out_counts[k] = take
-        k += 1
-        remaining -= take
-        if remaining == 0:
-            break
-    return k
+    usable = np.ones(n, dtype=np.bool_)
+    for i in range(n):
+        usable[i] = (rack < 0 or node_rack[i] == rack) and (pod < 0 or node_pod[i] == pod)
+    return _spill(free, order, usable, need, out_nodes, out_counts)
 
 
 @kernel

@@ -13,42 +13,16 @@ from .base import ClusterView, Params, Placement, PlacementPolicy
 from .registry import register
 
 
-@register("placement", "first_fit")
-class FirstFit(PlacementPolicy):
-    """First fit: the lowest-id node that can hold the whole job; if none can, the job's
-    devices are taken greedily from nodes in id order (see :func:`kernels.first_fit`)."""
+class _KernelPlacement(PlacementPolicy):
+    """A placement searched by a kernel into reusable node/count buffers."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._nodes = np.empty(0, dtype=np.int64)
         self._counts = np.empty(0, dtype=np.int64)
 
-    def place(self, view: ClusterView, job: int) -> Placement | None:
-        need = int(view.jobs.gpus[job])
-        if need > view.free_total:
-            return None
-        free = view.free_gpus
-        if self._nodes.shape[0] != free.shape[0]:
-            self._nodes = np.empty(free.shape[0], dtype=np.int64)
-            self._counts = np.empty(free.shape[0], dtype=np.int64)
-        k = kernels.first_fit(free, need, self._nodes, self._counts)
-        if k == 0:
-            return None
-        return Placement(self._nodes[:k].copy(), self._counts[:k].copy())
-
-
-class _Ranked(PlacementPolicy):
-    """Placement by per-node ranks (lower is better, ``inf`` = never), see
-    :func:`kernels.ranked_fit`: the best-ranked node that holds the whole job, else nodes
-    greedily in rank order."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._nodes = np.empty(0, dtype=np.int64)
-        self._counts = np.empty(0, dtype=np.int64)
-
-    def ranks(self, view: ClusterView, job: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(rank_whole, rank_spill)``: float64 per node."""
+    def search(self, view: ClusterView, job: int, need: int, nodes, counts) -> int:
+        """Write the placement into ``nodes``/``counts``; return the nodes used (0: none)."""
         raise NotImplementedError
 
     def place(self, view: ClusterView, job: int) -> Placement | None:
@@ -59,11 +33,33 @@ class _Ranked(PlacementPolicy):
         if self._nodes.shape[0] != n:
             self._nodes = np.empty(n, dtype=np.int64)
             self._counts = np.empty(n, dtype=np.int64)
-        whole, spill = self.ranks(view, job)
-        k = kernels.ranked_fit(view.free_gpus, need, whole, spill, self._nodes, self._counts)
+        k = self.search(view, job, need, self._nodes, self._counts)
         if k == 0:
             return None
         return Placement(self._nodes[:k].copy(), self._counts[:k].copy())
+
+
+@register("placement", "first_fit")
+class FirstFit(_KernelPlacement):
+    """First fit: the lowest-id node that can hold the whole job; if none can, the job's
+    devices are taken greedily from nodes in id order (see :func:`kernels.first_fit`)."""
+
+    def search(self, view, job, need, nodes, counts):
+        return kernels.first_fit(view.free_gpus, need, nodes, counts)
+
+
+class _Ranked(_KernelPlacement):
+    """Placement by per-node ranks (lower is better, ``inf`` = never), see
+    :func:`kernels.ranked_fit`: the best-ranked node that holds the whole job, else nodes
+    greedily in rank order."""
+
+    def ranks(self, view: ClusterView, job: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(rank_whole, rank_spill)``: float64 per node."""
+        raise NotImplementedError
+
+    def search(self, view, job, need, nodes, counts):
+        whole, spill = self.ranks(view, job)
+        return kernels.ranked_fit(view.free_gpus, need, whole, spill, nodes, counts)
 
 
 @register("placement", "best_fit")
@@ -98,31 +94,15 @@ class RandomFit(_Ranked):
 
 
 @register("placement", "consolidated")
-class Consolidated(PlacementPolicy):
+class Consolidated(_KernelPlacement):
     """Topology-aware: fewest nodes, then fewest racks, then fewest pods
     (:func:`kernels.consolidated`). One node if any holds the job (best fit); otherwise the
     smallest possible number of nodes, inside one rack if a rack can provide that many, else
     inside one pod, else anywhere."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._nodes = np.empty(0, dtype=np.int64)
-        self._counts = np.empty(0, dtype=np.int64)
-
-    def place(self, view: ClusterView, job: int) -> Placement | None:
-        need = int(view.jobs.gpus[job])
-        if need > view.free_total:
-            return None
-        t, n = view.topology, view.free_gpus.shape[0]
-        if self._nodes.shape[0] != n:
-            self._nodes = np.empty(n, dtype=np.int64)
-            self._counts = np.empty(n, dtype=np.int64)
-        k = kernels.consolidated(
-            view.free_gpus, t.node_rack, t.node_pod, need, self._nodes, self._counts
-        )
-        if k == 0:
-            return None
-        return Placement(self._nodes[:k].copy(), self._counts[:k].copy())
+    def search(self, view, job, need, nodes, counts):
+        t = view.topology
+        return kernels.consolidated(view.free_gpus, t.node_rack, t.node_pod, need, nodes, counts)
 
 
 FEATURES = ("free", "used", "rack_free", "id", "random")
