@@ -108,8 +108,8 @@ class Simulation:
         self._left = self.throughput.works()
         self._rate = np.ones(n)
         self._since = np.zeros(n)
-        self._version = np.zeros(n, dtype=np.int64)
-        self.attained_gpu_s = np.zeros(n)  # GPU-seconds of service, up to the last stop
+        self._version = [0] * n  # a list: read and bumped one job at a time
+        self.attained_gpu_s = np.zeros(n)  # GPU-seconds of service in runs that were stopped
         self._held_since = np.zeros(n)  # when the job last got its devices
         self.preemptions = np.zeros(n, dtype=np.int64)
         self.restarts = np.zeros(n, dtype=np.int64)
@@ -117,6 +117,7 @@ class Simulation:
         self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
         self._resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
         self._wake_version = 0
+        self._preempted = False  # any preemption yet (restarts are checked only then)
         # oracle speed of each job before it runs (1 for duration jobs; model jobs on demand)
         self._oracle_rate = np.where(np.isnan(jobs.duration_s), np.nan, 1.0)
         self._oracle_cache: dict[tuple[int, int], float] = {}
@@ -173,7 +174,6 @@ class Simulation:
 
     def _finish(self, job: int) -> None:
         now = self.env.now
-        self.attained_gpu_s[job] += self._gpus[job] * (now - self._held_since[job])
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
         self.end_s[job] = now
@@ -251,7 +251,7 @@ class Simulation:
             )
             self._log.append((now, "start", job, where))
         self._version[job] += 1
-        if self.preemptions[job] > self.restarts[job]:  # a restart after a preemption
+        if self._preempted and self.preemptions[job] > self.restarts[job]:  # a restart
             self.restarts[job] += 1
             cost = self._restart_s[job]
             if cost > 0:  # devices held, no progress, until the checkpoint is back
@@ -294,6 +294,7 @@ class Simulation:
         self.throughput.finish(job)
         self.job_state[job] = JobState.QUEUED
         self.preemptions[job] += 1
+        self._preempted = True
         self.queue[job] = None
         if self._log is not None:
             self._log.append((now, "preempt", job, ""))
@@ -344,9 +345,10 @@ class Simulation:
             "running_jobs": np.frombuffer(self._running, dtype=np.float64),
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
         }
-        service = self.attained_gpu_s.copy()
-        running = np.flatnonzero(self.job_state == JobState.RUNNING)
-        service[running] += self.jobs.gpus[running] * (end_time - self._held_since[running])
+        service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
+        last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
+        held = self.job_state != JobState.QUEUED
+        service[held] += self.jobs.gpus[held] * (last[held] - self._held_since[held])
         return Outcome(
             self.start_s,
             self.end_s,

@@ -23,8 +23,13 @@ class Fifo(SchedulingPolicy):
     not fit, so no job ever starts before an earlier-submitted one.
     """
 
+    _decision: ScheduleDecision | None = None
+
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        return ScheduleDecision(order=view.queue, blocking=True)
+        # the queue is a live view, so one decision object serves every pass of a run
+        if self._decision is None or self._decision.order is not view.queue:
+            self._decision = ScheduleDecision(order=view.queue, blocking=True)
+        return self._decision
 
 
 def _preemptive(
