@@ -156,7 +156,7 @@ def test_tiresias_promotes_a_starving_job(starve_factor, a_back_at):
     ]
 
 
-@pytest.mark.parametrize("policy", ["sjf", "srtf", "las", "tiresias"])
+@pytest.mark.parametrize("policy", ["sjf", "srtf", "las", "tiresias", "themis"])
 def test_size_aware_and_attained_service_policies_beat_fifo_on_a_heavy_tail(policy):
     path = ROOT / "scenarios" / "heavy_tail.yaml"
     fifo = simulator.run(path).summary
@@ -331,4 +331,24 @@ def test_gandiva_round_robin_switches_only_at_quantum_ends():
         (12.0, "preempt", 1),
         (12.0, "start", 0),
         (14.0, "start", 1),
+    ]
+
+
+def test_themis_gives_leases_to_the_worst_finish_time_fairness():
+    # 1 GPU, 1 s leases. A (4 s) at t=0, B (2 s) at t=1. At t=1 both have rho = 1/2 (nobody
+    # has waited; T_ideal = 2 D with two jobs on one GPU): A keeps it (lower id). At t=2 B has
+    # waited 1 s: rho_B = (1 + 2) / 4 = 0.75 > rho_A = (2 + 2) / 8 = 0.5, so B takes the GPU;
+    # at t=3 rho_B = (2 + 1) / 4 = 0.75 > rho_A = (3 + 2) / 8 = 0.625: B keeps it and ends at 4
+    spec = tiny([(0, 1, 4.0), (1, 1, 2.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": {"name": "themis", "params": {"lease": 1.0}}}
+    r = simulator.run(spec, record_events=True)
+    assert log(r) == [
+        (0.0, "submit", 0),
+        (0.0, "start", 0),
+        (1.0, "submit", 1),
+        (2.0, "preempt", 0),
+        (2.0, "start", 1),
+        (4.0, "finish", 1),
+        (4.0, "start", 0),
+        (6.0, "finish", 0),
     ]

@@ -292,3 +292,51 @@ class GandivaTimeSlicing(SchedulingPolicy):
         return ScheduleDecision(
             decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
         )
+
+
+@register("scheduling", "themis")
+class ThemisFairness(SchedulingPolicy):
+    """Themis finish-time fairness (Mahajan et al., NSDI 2020), round-based leases.
+
+    A job's finish-time fairness is ``rho = T_shared / T_ideal``: ``T_shared`` its expected
+    completion time from submission if it ran from now on (time so far + oracle remaining
+    time), ``T_ideal`` its run time on an equal 1/N share of the cluster's C GPUs, N being the
+    active jobs: ``D x max(1, g N / C)`` for a job of g GPUs and total run time D. Resources are
+    leased for ``lease`` seconds; when leases end, the jobs with the worst (largest) rho that fit
+    together get them (Themis's auction with fairness knob 0). A job is never stopped before
+    its lease ends.
+    """
+
+    class Params(Params):
+        lease: float = Field(default=600.0, gt=0, description="seconds per lease")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lease_end: dict[int, float] = {}
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, lease = view.now, self.params.lease
+        ends = self._lease_end
+        self._lease_end = {j: ends.get(j, now + lease) for j in view.running}
+        jobs = _candidates(view)
+        g = view.jobs.gpus[jobs].astype(np.float64)
+        remaining = view.remaining_s_many(jobs)
+        total = remaining + view.attained_gpu_s()[jobs] / g  # D: run so far + still to run
+        shared = now - view.jobs.submit_s[jobs] + remaining
+        ideal = total * np.maximum(1.0, g * len(jobs) / float(view.topology.node_gpus.sum()))
+        rho = shared / ideal
+        eps = 1e-9 * max(1.0, lease)
+        held = np.array(
+            [self._lease_end.get(j, -math.inf) > now + eps for j in jobs.tolist()], dtype=bool
+        )
+        decision, keep = _preemptive(view, jobs, -rho, ~held)
+        for job in keep.tolist():
+            if self._lease_end.get(job, -math.inf) <= now + eps:
+                self._lease_end[job] = now + lease  # a new lease
+        for job in decision.preempt:
+            self._lease_end.pop(job, None)
+        waiting = len(jobs) > len(keep)
+        wake = min(self._lease_end.values()) if waiting and self._lease_end else None
+        return ScheduleDecision(
+            decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
+        )
