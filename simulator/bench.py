@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +58,12 @@ def confidence_interval(values: Iterable[float], level: float = 0.95) -> tuple[f
     return float(x.mean()), float(half)
 
 
-def run_cell(spec: dict, scheduling: str, placement: str, seed: int) -> dict:
+def run_cell(spec: dict, overrides: dict[str, Any], seed: int) -> dict:
     """One run of the matrix (a top-level function, so process pools and Dask can ship it)."""
     from .runner import run
 
-    spec = dict(spec, seed=seed)
-    spec["scheduler"] = {**spec.get("scheduler", {}), "policy": scheduling, "placement": placement}
-    r = run(spec)
-    jobs = r.jobs
-    done = jobs.dropna(subset=["end_s"])
+    r = run(spec, seed=seed, overrides=overrides)
+    done = r.jobs.dropna(subset=["end_s"])
     held_s = (done["gpu_service_s"] / done["gpus"]).to_numpy()
     jct = done["jct_s"].to_numpy()
     # Jain's index of the fraction of its JCT each job held devices (1: nobody waited or
@@ -74,7 +72,7 @@ def run_cell(spec: dict, scheduling: str, placement: str, seed: int) -> dict:
         share = np.where(jct > 0, held_s / jct, 1.0)
     row = {k: r.summary[k] for k in METRICS if k in r.summary}
     row["fairness"] = jain_fairness(share)
-    return {"scheduling": scheduling, "placement": placement, "seed": seed, **row, "jct": jct}
+    return {**overrides, "seed": seed, **row, "jct": jct}
 
 
 @dataclass(frozen=True)
@@ -109,57 +107,67 @@ def bench(
     scenario: str | Path | Scenario | Mapping[str, Any],
     policies: Iterable[str] | None = None,
     placements: Iterable[str] | None = None,
-    seeds: int = 5,
+    seeds: int | None = None,
     *,
+    axes: Mapping[str, Iterable[Any]] | None = None,
     overrides: Iterable[str] | Mapping[str, Any] | None = None,
     workers: int | None = None,
     dask: str | Any | None = None,
 ) -> BenchResult:
-    """Run ``scenario`` under every (scheduling policy, placement policy) pair, ``seeds``
-    times each.
+    """Run ``scenario`` under every combination of the variant axes, ``seeds`` times each.
+
+    The axes are the scenario's ``sweep.axes``, then ``axes`` (dotted paths as in
+    ``clustersim run --set`` -> values), then ``policies`` and ``placements`` (shorthands for
+    the ``scheduler.policy`` and ``scheduler.placement`` axes).
 
     Args:
-        policies: scheduling policy names (default: the scenario's).
-        placements: placement policy names (default: the scenario's).
-        seeds: number of seeds, ``scenario seed + 0 .. seeds - 1``.
-        overrides: dotted overrides applied to the scenario first, as ``clustersim run --set``.
+        seeds: seeds per variant, ``scenario seed + 0 .. seeds - 1`` (default: the sweep's,
+            else 5).
+        overrides: dotted overrides applied to the scenario first.
         workers: local worker processes (default: one per core; 1 runs serially in-process).
         dask: a Dask distributed scheduler address (``"tcp://host:8786"``) or ``Client``.
 
     Raises:
-        ScenarioError: invalid scenario or unknown policy names (every problem listed).
+        ScenarioError: invalid scenario, axis path or value (every problem listed).
     """
-    from . import policies as registry
     from .runner import resolve
 
     base = resolve(scenario, overrides=overrides)
-    policies = list(policies or [base.scheduler.policy.name])
-    placements = list(placements or [base.scheduler.placement.name])
-    problems = [
-        Problem("bench", f"{kind}.{name}", f"unknown {kind} policy; valid: {', '.join(valid)}")
-        for kind, names in (("scheduling", policies), ("placement", placements))
-        for name in names
-        if name not in (valid := registry.names(kind))
-    ]
-    if seeds < 1:
-        problems.append(Problem("bench", "seeds", "must be at least 1"))
+    sweep = base.sweep
+    grid = {k: list(v) for k, v in (sweep.axes if sweep else {}).items()}
+    grid.update({k: list(v) for k, v in (axes or {}).items()})
+    if policies is not None:
+        grid["scheduler.policy"] = list(policies)
+    if placements is not None:
+        grid["scheduler.placement"] = list(placements)
+    seeds = seeds if seeds is not None else (sweep.seeds if sweep else 5)
+    variants = [dict(zip(grid, values, strict=True)) for values in product(*grid.values())]
+    problems = [Problem("bench", "seeds", "must be at least 1")] if seeds < 1 else []
+    for variant in variants:  # every variant must be a valid scenario before anything runs
+        try:
+            resolve(base, overrides=variant)
+        except ScenarioError as e:  # the variant's values come from the bench, not the file
+            found = [Problem("bench variant", p.path, p.message) for p in e.problems]
+            problems += [p for p in found if p not in problems]
     if problems:
         raise ScenarioError(problems)
     spec = base.model_dump(mode="json")
-    cells = [
-        (spec, s, p, base.seed + k) for s in policies for p in placements for k in range(seeds)
-    ]
+    cells = [(spec, v, base.seed + k) for v in variants for k in range(seeds)]
     rows = _execute(cells, workers, dask)
+    varying = [k for k, v in grid.items() if len(v) > 1] or list(grid)
     jct: dict[str, list[np.ndarray]] = {}
+    labels = []
     for row in rows:
-        jct.setdefault(_label(row, policies, placements), []).append(row.pop("jct"))
+        label = "+".join(_part(k, row[k]) for k in varying) or base.name
+        labels.append(label)
+        jct.setdefault(label, []).append(row.pop("jct"))
     runs = pd.DataFrame(rows)
     table = {}
-    for (s, p), group in runs.groupby(["scheduling", "placement"], sort=False):
+    for label, group in runs.groupby(np.array(labels), sort=False):
         cols = {}
         for metric in METRICS:
             cols[metric], cols[f"{metric}_ci95"] = confidence_interval(group[metric])
-        table[_label({"scheduling": s, "placement": p}, policies, placements)] = cols
+        table[label] = cols
     return BenchResult(
         runs,
         pd.DataFrame.from_dict(table, orient="index").rename_axis("variant"),
@@ -167,12 +175,11 @@ def bench(
     )
 
 
-def _label(row: Mapping[str, Any], policies: list[str], placements: list[str]) -> str:
-    if len(placements) == 1:
-        return row["scheduling"]
-    if len(policies) == 1:
-        return row["placement"]
-    return f"{row['scheduling']}+{row['placement']}"
+def _part(path: str, value: Any) -> str:
+    """Label of one axis value: policy names alone, other axes as ``name=value``."""
+    if path in ("scheduler.policy", "scheduler.placement"):
+        return str(value)
+    return f"{path.rsplit('.', 1)[-1]}={value}"
 
 
 def _execute(cells: list[tuple], workers: int | None, dask: str | Any | None) -> list[dict]:

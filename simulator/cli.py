@@ -13,12 +13,13 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__
-from .spec import Scenario, ScenarioError
+from .spec import Problem, Scenario, ScenarioError
 from .spec.units import format_duration
 
 PROGRESS_AFTER_S = 2.0
@@ -60,7 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--placements", help="placement policies, comma-separated (default: the scenario's)"
     )
-    b.add_argument("--seeds", type=int, default=5, help="seeds per variant (default 5)")
+    b.add_argument(
+        "--axis",
+        dest="axes",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2",
+        help="vary a dotted path over values, e.g. --axis horizon=1d,2d (repeatable)",
+    )
+    b.add_argument("--seeds", type=int, help="seeds per variant (default: sweep's, else 5)")
     b.add_argument("--out", help="output directory (default: runs/bench-<scenario name>)")
     b.add_argument("--workers", type=int, help="local worker processes (default: one per core)")
     b.add_argument(
@@ -159,16 +168,24 @@ def _bench(args: argparse.Namespace) -> int:
 
     split = lambda text: [x.strip() for x in text.split(",") if x.strip()] if text else None  # noqa: E731
     scenario = resolve(args.scenario, overrides=args.overrides)
+    axes = {}
+    for item in args.axes:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError([Problem("--axis", item, "expected KEY=V1,V2,...")])
+        axes[key.strip()] = [yaml.safe_load(v) for v in values.split(",")]
     result = bench(
         scenario,
         split(args.policies),
         split(args.placements),
         args.seeds,
+        axes=axes,
         workers=args.workers,
         dask=args.dask,
     )
+    seeds = len(set(result.runs["seed"]))
     out = result.save(args.out or Path("runs") / f"bench-{scenario.name}", plots=not args.no_plots)
-    table = Table(title=f"clustersim bench: {scenario.name}, {args.seeds} seeds, mean ± 95% CI")
+    table = Table(title=f"clustersim bench: {scenario.name}, {seeds} seeds, mean ± 95% CI")
     table.add_column("metric")
     for variant in result.table.index:
         table.add_column(str(variant), justify="right")

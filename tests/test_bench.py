@@ -46,15 +46,37 @@ def small():
 def test_matrix_shape_seeds_and_common_workload():
     r = bench(small(), placements=["first_fit", "consolidated"], seeds=3, workers=1)
     assert list(r.table.index) == ["first_fit", "consolidated"]
-    assert r.runs.groupby("placement")["seed"].apply(list).to_dict() == {
+    assert r.runs.groupby("scheduler.placement")["seed"].apply(list).to_dict() == {
         "consolidated": [0, 1, 2],
         "first_fit": [0, 1, 2],
     }
     # duration jobs run as long wherever they are placed and every job fits once enough GPUs
     # are free (spilling is allowed), so both placements give the same schedule, seed by seed
-    a, b = (r.runs[r.runs["placement"] == p].reset_index(drop=True) for p in r.table.index)
-    pd.testing.assert_frame_equal(a.drop(columns="placement"), b.drop(columns="placement"))
+    a, b = (
+        r.runs[r.runs["scheduler.placement"] == p].reset_index(drop=True) for p in r.table.index
+    )
+    pd.testing.assert_frame_equal(
+        a.drop(columns="scheduler.placement"), b.drop(columns="scheduler.placement")
+    )
     assert sorted(r.jct) == ["consolidated", "first_fit"] and len(r.jct["first_fit"]) == 120
+
+
+def test_sweep_block_crosses_any_axes():
+    spec = small()
+    spec["workload"]["training"][0]["count"] = 10
+    spec["sweep"] = {
+        "seeds": 2,
+        "axes": {
+            "scheduler.policy": ["fifo", "sjf"],
+            "cluster.datacenters.0.node_groups.0.count": [2, 4],
+        },
+    }
+    r = bench(spec, workers=1)
+    assert list(r.table.index) == ["fifo+count=2", "fifo+count=4", "sjf+count=2", "sjf+count=4"]
+    assert len(r.runs) == 8 and set(r.runs["seed"]) == {0, 1}
+    # fewer nodes, more waiting: the cluster size axis really changed the runs
+    fifo = r.table["mean_wait_s"]
+    assert fifo["fifo+count=2"] > fifo["fifo+count=4"]
 
 
 def test_process_pool_and_dask_give_the_serial_results():
@@ -73,16 +95,21 @@ def test_process_pool_and_dask_give_the_serial_results():
     pd.testing.assert_frame_equal(serial.table, on_dask.table)
 
 
-def test_unknown_policies_are_reported_together():
+def test_bad_variants_are_reported_together_before_anything_runs():
     with pytest.raises(ScenarioError) as e:
         bench(small(), policies=["fifo", "lifo"], placements=["nope"], seeds=0)
-    assert [str(p) for p in e.value.problems] == [
-        "bench: scheduling.lifo: unknown scheduling policy; valid: "
-        + ", ".join(sorted(__import__("simulator").policies.names("scheduling"))),
-        "bench: placement.nope: unknown placement policy; valid: "
-        + ", ".join(sorted(__import__("simulator").policies.names("placement"))),
-        "bench: seeds: must be at least 1",
-    ]
+    lines = [str(p) for p in e.value.problems]
+    assert lines[0] == "bench: seeds: must be at least 1"
+    assert any(
+        x.startswith("bench variant: scheduler.policy: unknown scheduling policy 'lifo'")
+        for x in lines
+    )
+    assert any(
+        x.startswith("bench variant: scheduler.placement: unknown placement policy 'nope'")
+        for x in lines
+    )
+    with pytest.raises(ScenarioError, match="horizonn"):
+        bench(small(), axes={"horizonn": ["1d"]}, seeds=1)
 
 
 def test_cli_bench_writes_table_runs_and_plots(tmp_path, capsys):
@@ -118,4 +145,5 @@ def test_cli_bench_writes_table_runs_and_plots(tmp_path, capsys):
 def test_cli_bench_bad_policy_exits_2_one_line(capsys):
     assert main(["bench", str(QUICKSTART), "--policies", "srtff", "--seeds", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("error: bench: scheduling.srtff:")
+    assert err.count("\n") == 1
+    assert err.startswith("error: bench variant: scheduler.policy: unknown scheduling policy")

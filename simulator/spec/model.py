@@ -152,6 +152,22 @@ class SchedulerSpec(Spec):
     restart: RestartSpec = RestartSpec()
 
 
+class SweepSpec(Spec):
+    """Variants for ``clustersim bench``: every combination of the axes' values (dotted paths
+    as in ``--set``), each run with ``seeds`` seeds. Plain ``run`` ignores it."""
+
+    seeds: int = Field(default=5, ge=1)
+    axes: dict[str, list[Any]] = Field(default_factory=dict)
+
+    @field_validator("axes")
+    @classmethod
+    def _values(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        empty = [k for k, v in value.items() if not v]
+        if empty:
+            raise ValueError(f"axes without values: {', '.join(empty)}")
+        return value
+
+
 # --------------------------------------------------------------------------- scenario
 
 
@@ -170,3 +186,4 @@ class Scenario(Spec):
     cluster: ClusterSpec
     scheduler: SchedulerSpec = SchedulerSpec()
     workload: WorkloadSpec
+    sweep: SweepSpec | None = Field(default=None, description="variants for clustersim bench")
