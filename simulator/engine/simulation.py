@@ -7,12 +7,15 @@ and return the per-job times and the recorded level series. Event ordering is de
 The run covers the closed interval ``[0, horizon]``: events at exactly the horizon are
 processed. Without a horizon it runs until no event is left (every job finished).
 
-A pass: the scheduling policy returns an order of queued jobs; for each, the placement policy
-proposes devices; the engine validates and applies every placement (gang: all requested
-devices at once) and schedules the job's completion. With a blocking decision the pass stops
+A pass: the scheduling policy returns the running jobs to preempt, an order of queued jobs and
+optionally a time for the next pass; preempted jobs keep their progress and queue again; for
+each queued job in order, the placement policy proposes devices; the engine validates and
+applies every placement (gang: all requested devices at once) and schedules the job's
+completion (after a restart cost, if it is a restart). With a blocking decision the pass stops
 at the first job that cannot be placed.
 
-A job keeps the rate it started with, except jobs whose rings cross shared uplinks: those are
+A running job keeps the rate it started with, except jobs whose rings cross shared uplinks:
+those are
 tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every pass in
 which it changed, with a single pending completion event for the whole pool (an older one is
 recognised as stale by its version and ignored).
@@ -131,7 +134,6 @@ class Simulation:
         self._fragmented = array("d")
         # hot-path locals
         self._submit = jobs.submit_s
-        self._duration = jobs.duration_s
         self._gpus = jobs.gpus.tolist()
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
