@@ -352,3 +352,33 @@ def test_themis_gives_leases_to_the_worst_finish_time_fairness():
         (4.0, "start", 0),
         (6.0, "finish", 0),
     ]
+
+
+POLICIES = ["fifo", "sjf", "srtf", "las", "tiresias", "gandiva", "themis", "easy_backfill"]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+@settings(max_examples=15, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from([1, 2, 4, 8]), st.integers(1, 40)),
+        min_size=1,
+        max_size=15,
+    ),
+    restore=st.sampled_from([0.0, 2.0]),
+)
+def test_every_policy_finishes_every_job_and_conserves_work(policy, jobs, restore):
+    """Whole-run properties with the engine's invariant checks after every pass: every job
+    finishes, and the devices it held pay exactly for its work plus its restarts."""
+    spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
+    params = {"quantum": 5.0} if policy in ("las", "gandiva") else {}
+    params |= {"lease": 5.0} if policy == "themis" else {}
+    spec["scheduler"] = {
+        "policy": {"name": policy, "params": params},
+        "restart": {"restore": restore},
+    }
+    r = simulator.run(spec).jobs
+    assert (r["state"] == "finished").all()
+    expected = r["gpus"] * (r["duration_s"] + r["lost_work_s"])
+    np.testing.assert_allclose(r["gpu_service_s"], expected, rtol=1e-9)
+    assert (r["lost_work_s"] <= restore * r["restarts"] + 1e-9).all()

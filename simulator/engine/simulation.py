@@ -267,7 +267,8 @@ class Simulation:
         if version == self._version[job]:  # not preempted while restoring
             self.lost_s[job] += self._restart_s[job]
             self._run(job, placement)
-            self._request_pass()  # the shared-link pool may have changed
+            if self.pool.dirty:  # it joined the shared-link pool: settle it in a pass
+                self._request_pass()
 
     def _run(self, job: int, placement) -> None:
         """The job makes progress from now on, at its modelled rate."""

@@ -95,18 +95,38 @@ class LeastAttainedService(SchedulingPolicy):
     SIGMETRICS 2003; Nuyens and Wierman 2008): no knowledge of job sizes is needed. Every
     ``quantum`` seconds the jobs with the least attained service that fit together run and the
     others are preempted, so equally served jobs take turns: with a small quantum two jobs on
-    one GPU share it, as in processor sharing, until the shorter one finishes. Keep the quantum
-    well above the scenario's restart cost: devices held while restoring count as service, so
-    with a shorter quantum jobs can be preempted again before they progress.
+    one GPU share it, as in processor sharing, until the shorter one finishes. A job that
+    (re)started keeps its devices for at least one quantum, so with a quantum longer than the
+    scenario's restart cost every run makes progress (a shorter one can livelock).
     """
 
     class Params(Params):
         quantum: float = Field(default=300.0, gt=0, description="seconds between passes")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._since: dict[int, float] = {}  # when each running job last started
+
     def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, q = view.now, self.params.quantum
+        since = self._since
+        self._since = {j: since.get(j, now) for j in view.running}
         jobs = _candidates(view)
-        decision, _ = _preemptive(view, jobs, view.attained_gpu_s()[jobs])
-        wake = view.now + self.params.quantum if view.queue else None
+        eps = 1e-9 * max(1.0, q)
+        protected = np.array(
+            [now - self._since.get(j, -math.inf) < q - eps for j in jobs.tolist()], dtype=bool
+        )
+        decision, keep = _preemptive(view, jobs, view.attained_gpu_s()[jobs], ~protected)
+        for job in keep.tolist():
+            self._since.setdefault(job, now)
+        wake = None
+        if len(jobs) > len(keep):  # someone waits: next quantum end of a running job
+            ends = [
+                t + q * (math.floor((now - t) / q + 1e-9) + 1)
+                for j, t in self._since.items()
+                if j not in decision.preempt
+            ]
+            wake = min(ends) if ends else now + q
         return ScheduleDecision(
             decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
         )
