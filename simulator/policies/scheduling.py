@@ -52,9 +52,18 @@ def _running(view: ClusterView) -> np.ndarray:
     return np.fromiter(view.running, dtype=np.int64, count=len(view.running))
 
 
+def _queued(view: ClusterView) -> np.ndarray:
+    return np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+
+
 def _candidates(view: ClusterView) -> np.ndarray:
-    queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
-    return np.concatenate([_running(view), queued])
+    return np.concatenate([_running(view), _queued(view)])
+
+
+def _next_quantum_end(since: float, now: float, quantum: float) -> float:
+    """The first end of a ``quantum``-long slice, counted from ``since``, after ``now``."""
+    eps = 1e-9 * max(1.0, quantum)
+    return since + quantum * (math.floor((now - since + eps) / quantum) + 1)
 
 
 @register("scheduling", "sjf")
@@ -66,7 +75,7 @@ class ShortestJobFirst(SchedulingPolicy):
     """
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+        queued = _queued(view)
         order = queued[np.lexsort((queued, view.remaining_s_many(queued)))]
         return ScheduleDecision(order=order.tolist(), blocking=False)
 
@@ -122,7 +131,7 @@ class LeastAttainedService(SchedulingPolicy):
         wake = None
         if len(jobs) > len(keep):  # someone waits: next quantum end of a running job
             ends = [
-                t + q * (math.floor((now - t) / q + 1e-9) + 1)
+                _next_quantum_end(t, now, q)
                 for j, t in self._since.items()
                 if j not in decision.preempt
             ]
@@ -301,14 +310,8 @@ class GandivaTimeSlicing(SchedulingPolicy):
             self._wait_since[job] = now
         wake = None
         if len(jobs) > len(keep):  # someone waits: look again at the next quantum boundary
-            wake = (
-                min(
-                    since + q * (math.floor(quanta(j) + eps / q) + 1)
-                    for j, since in self._run_since.items()
-                )
-                if self._run_since
-                else None
-            )
+            ends = [_next_quantum_end(since, now, q) for since in self._run_since.values()]
+            wake = min(ends) if ends else None
         return ScheduleDecision(
             decision.order, blocking=False, preempt=decision.preempt, wake_at=wake
         )
