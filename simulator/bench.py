@@ -80,7 +80,7 @@ class BenchResult:
     """Outcome of :func:`bench`.
 
     Attributes:
-        runs: one row per (scheduling, placement, seed) with the metrics of :data:`METRICS`.
+        runs: one row per (variant, seed): its label, axis values and :data:`METRICS`.
         table: one row per variant: ``<metric>`` (mean over seeds) and ``<metric>_ci95``.
         jct: per variant label, the JCTs of all finished jobs of all seeds (for CDFs).
     """
@@ -162,8 +162,9 @@ def bench(
         labels.append(label)
         jct.setdefault(label, []).append(row.pop("jct"))
     runs = pd.DataFrame(rows)
+    runs.insert(0, "variant", labels)
     table = {}
-    for label, group in runs.groupby(np.array(labels), sort=False):
+    for label, group in runs.groupby("variant", sort=False):
         cols = {}
         for metric in METRICS:
             cols[metric], cols[f"{metric}_ci95"] = confidence_interval(group[metric])
@@ -178,6 +179,9 @@ def bench(
 def _part(path: str, value: Any) -> str:
     """Label of one axis value: policy names alone, other axes as ``name=value``."""
     if path in ("scheduler.policy", "scheduler.placement"):
+        if isinstance(value, dict):  # {name, params}: gavel(objective=fifo)
+            params = ",".join(f"{k}={v}" for k, v in value.get("params", {}).items())
+            return f"{value.get('name')}({params})" if params else str(value.get("name"))
         return str(value)
     return f"{path.rsplit('.', 1)[-1]}={value}"
 

@@ -354,7 +354,7 @@ def test_themis_gives_leases_to_the_worst_finish_time_fairness():
     ]
 
 
-POLICIES = ["fifo", "sjf", "srtf", "las", "tiresias", "gandiva", "themis", "easy_backfill"]
+POLICIES = ["fifo", "sjf", "srtf", "las", "tiresias", "gandiva", "themis", "easy_backfill", "gavel"]
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -373,6 +373,7 @@ def test_every_policy_finishes_every_job_and_conserves_work(policy, jobs, restor
     spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
     params = {"quantum": 5.0} if policy in ("las", "gandiva") else {}
     params |= {"lease": 5.0} if policy == "themis" else {}
+    params |= {"round": 5.0} if policy == "gavel" else {}
     spec["scheduler"] = {
         "policy": {"name": policy, "params": params},
         "restart": {"restore": restore},

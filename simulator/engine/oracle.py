@@ -64,3 +64,33 @@ def attained_now(sim: Simulation) -> np.ndarray:
     running = np.fromiter(sim.state.running, dtype=np.int64, count=len(sim.state.running))
     out[running] += sim.jobs.gpus[running] * (sim.env.now - sim._held_since[running])
     return out
+
+
+def work_left(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
+    """Units of work each job has left now (a restoring job has made no progress yet)."""
+    jobs = np.asarray(jobs, dtype=np.int64)
+    now, out = sim.env.now, sim._left[jobs].copy()
+    for i in np.flatnonzero(sim.job_state[jobs] == JobState.RUNNING):
+        job = int(jobs[i])
+        if job in sim.pool:
+            out[i] = sim.pool.left_of(job, now)
+        elif sim._resume_at[job] <= now:
+            out[i] -= sim._rate[job] * (now - sim._since[job])
+    return np.maximum(out, 0.0)
+
+
+def rates_by_chip(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
+    """Work units per second of each job consolidated on idle nodes of each chip type (one
+    estimate per stream, GPU count and type, cached)."""
+    jobs = np.asarray(jobs, dtype=np.int64)
+    n_chips = len(sim.cluster.topology.chips)
+    keys = np.stack([sim.jobs.stream[jobs], sim.jobs.gpus[jobs]], axis=1)
+    uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    rows = np.empty((len(uniq), n_chips))
+    for u, (stream, gpus) in enumerate(uniq.tolist()):
+        for chip in range(n_chips):
+            key = (stream, gpus, chip)
+            if key not in sim._oracle_cache:
+                sim._oracle_cache[key] = sim.throughput.estimate_rate(int(jobs[first[u]]), chip)
+            rows[u, chip] = sim._oracle_cache[key]
+    return rows[inverse.reshape(-1)]

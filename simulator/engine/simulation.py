@@ -123,7 +123,7 @@ class Simulation:
         self._preempted = False  # any preemption yet (restarts are checked only then)
         # oracle speed of each job before it runs (1 for duration jobs; model jobs on demand)
         self._oracle_rate = np.where(np.isnan(jobs.duration_s), np.nan, 1.0)
-        self._oracle_cache: dict[tuple[int, int], float] = {}
+        self._oracle_cache: dict[tuple[int, ...], float] = {}
         self._next_arrival = 0
         self._pass_pending = False
         self._log = [] if record_events else None
@@ -203,6 +203,7 @@ class Simulation:
             wake = partial(self._on_wake, self._wake_version)
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
         started, state, gpus = [], self.state, self._gpus
+        pinned = decision.chip_type or {}
         for job in decision.order:
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
@@ -210,7 +211,7 @@ class Simulation:
                 if decision.blocking or state.free_total == 0:
                     break
                 continue
-            placement = placer.place(view, job)
+            placement = placer.place(view.on_chip(pinned[job]) if job in pinned else view, job)
             if placement is None:
                 if decision.blocking:
                     break

@@ -138,3 +138,31 @@ class View:
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray:
         """:meth:`remaining_s` for an array of jobs."""
         return oracle.remaining_s_many(self._sim, jobs)
+
+    def work_left(self, jobs: np.ndarray) -> np.ndarray:
+        """Units of work (seconds of duration, or training steps) each job has left."""
+        return oracle.work_left(self._sim, jobs)
+
+    def rates_by_chip(self, jobs: np.ndarray) -> np.ndarray:
+        """``[len(jobs), len(topology.chips)]``: work units per second each job would get
+        consolidated on idle nodes of each chip type; 0 where the type has too few devices."""
+        return oracle.rates_by_chip(self._sim, jobs)
+
+    def on_chip(self, chip: int) -> OnChip:
+        """This view with only the free devices of nodes of chip type ``chip``."""
+        return OnChip(self, chip)
+
+
+class OnChip:
+    """A :class:`View` that shows free devices only on nodes of one chip type: what a
+    placement policy sees for a job the scheduler pinned to that type."""
+
+    def __init__(self, view: View, chip: int):
+        self._view = view
+        free = np.where(view.topology.node_chip == chip, view.free_gpus, 0)
+        free.setflags(write=False)
+        self.free_gpus = free
+        self.free_total = int(free.sum())
+
+    def __getattr__(self, name):
+        return getattr(self._view, name)

@@ -62,13 +62,19 @@ class Throughput:
         second, or None when it joined the shared-link pool, which then owns its progress."""
         return self._rate(job, placement, work)
 
-    def estimate_rate(self, job: int) -> float:
+    def estimate_rate(self, job: int, chip: int | None = None) -> float:
         """Work units per second ``job`` would get consolidated on the cluster's first nodes
-        with no other traffic: the oracle speed policies may use before it runs."""
+        (of chip type ``chip``, if given) with no other traffic: the oracle speed policies may
+        use before it runs; 0 if those nodes have too few devices."""
         gpus, per_node = int(self.jobs.gpus[job]), self.topo.node_gpus
-        nodes = np.flatnonzero(np.cumsum(per_node) - per_node < gpus)
-        counts = np.minimum(per_node[nodes], gpus - (np.cumsum(per_node[nodes]) - per_node[nodes]))
-        return self._rate(job, Placement(nodes, counts), None)
+        ok = per_node > 0 if chip is None else (per_node > 0) & (self.topo.node_chip == chip)
+        ids = np.flatnonzero(ok)
+        before = np.cumsum(per_node[ids]) - per_node[ids]
+        if before.size == 0 or before[-1] + per_node[ids[-1]] < gpus:
+            return 0.0
+        take = before < gpus
+        counts = np.minimum(per_node[ids[take]], gpus - before[take])
+        return self._rate(job, Placement(ids[take], counts), None)
 
     def _rate(self, job: int, placement: Placement, work: float | None) -> float | None:
         stream = int(self.jobs.stream[job])

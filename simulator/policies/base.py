@@ -41,6 +41,8 @@ class ClusterView(Protocol):
     def attained_gpu_s(self) -> np.ndarray: ...  # GPU-seconds of service so far, per job
     def remaining_s(self, job: int) -> float: ...  # oracle seconds left
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised
+    def work_left(self, jobs: np.ndarray) -> np.ndarray: ...  # work units left, per job
+    def rates_by_chip(self, jobs: np.ndarray) -> np.ndarray: ...  # [jobs, chip types] speeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +60,15 @@ class ScheduleDecision:
 
     ``preempt`` lists running jobs to stop first (their progress is kept; they are queued
     again and may be in ``order``). ``wake_at`` asks for another pass at that time even if
-    nothing else happens (time slices, priority thresholds); a later request replaces it."""
+    nothing else happens (time slices, priority thresholds); a later request replaces it.
+    ``chip_type`` pins jobs to a chip type (index into ``topology.chips``): the placement
+    policy then only sees the free devices of nodes of that type."""
 
     order: Iterable[int]
     blocking: bool = True
     preempt: Iterable[int] = ()
     wake_at: float | None = None
+    chip_type: Mapping[int, int] | None = None
 
 
 class Params(BaseModel):

@@ -11,6 +11,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -155,7 +156,20 @@ def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError([Problem(str(path), "", "the top level must be a mapping of keys")])
+    _anchor_profile_paths(data, path.parent)
     return _resolve_includes(data, origins, str(path), path.parent, [*stack, resolved])
+
+
+def _anchor_profile_paths(data: dict, base_dir: Path) -> None:
+    """Make relative ``model.profile.path`` entries relative to the file declaring them."""
+    workload = data.get("workload")
+    streams = workload.get("training") if isinstance(workload, dict) else None
+    for stream in streams if isinstance(streams, list) else []:
+        model = stream.get("model") if isinstance(stream, dict) else None
+        profile = model.get("profile") if isinstance(model, dict) else None
+        where = profile.get("path") if isinstance(profile, dict) else None
+        if isinstance(where, str) and not Path(where).is_absolute():
+            profile["path"] = os.path.normpath(base_dir / where)
 
 
 def _resolve_includes(

@@ -95,7 +95,8 @@ class ProfileSpec(Spec):
 
     ``gavel``: a Gavel ``simulation_throughputs.json`` and the ``job_type`` key in it (e.g.
     ``"ResNet-50 (batch size 64)"``). ``pollux``: an AdaptDL ``placements.csv`` measured on
-    ``chip``. Paths are relative to the working directory. Where the table has no point for the
+    ``chip``. A relative path is relative to the scenario file that gives it (to the working
+    directory for a scenario given as a mapping). Where the table has no point for the
     job's chip, GPU count, placement or batch size, the analytic model is used.
     """
 
