@@ -28,6 +28,7 @@ from .engine import RngStreams, Simulation
 from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
 from .model.cluster import build_cluster
+from .policies.rounds import Rounds
 from .results import Results
 from .spec import Problem, Scenario, ScenarioError, dump_scenario, load_scenario
 from .workload import build_jobs
@@ -110,6 +111,8 @@ def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario
             ]
     if problems:
         raise ScenarioError(problems)
+    if scenario.scheduler.round is not None:
+        made[0] = Rounds(made[0], scenario.scheduler.round)
     return made
 
 

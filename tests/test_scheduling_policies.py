@@ -3,6 +3,7 @@
 from itertools import permutations
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -366,10 +367,12 @@ POLICIES = ["fifo", "sjf", "srtf", "las", "tiresias", "gandiva", "themis", "easy
         max_size=15,
     ),
     restore=st.sampled_from([0.0, 2.0]),
+    rounds=st.sampled_from([None, 6.0]),
 )
-def test_every_policy_finishes_every_job_and_conserves_work(policy, jobs, restore):
+def test_every_policy_finishes_every_job_and_conserves_work(policy, jobs, restore, rounds):
     """Whole-run properties with the engine's invariant checks after every pass: every job
-    finishes, and the devices it held pay exactly for its work plus its restarts."""
+    finishes, the devices it held pay exactly for its work plus its restarts, and with
+    round-based leases no job is preempted before its lease ends."""
     spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
     params = {"quantum": 5.0} if policy in ("las", "gandiva") else {}
     params |= {"lease": 5.0} if policy == "themis" else {}
@@ -377,9 +380,67 @@ def test_every_policy_finishes_every_job_and_conserves_work(policy, jobs, restor
     spec["scheduler"] = {
         "policy": {"name": policy, "params": params},
         "restart": {"restore": restore},
+        "round": rounds,
     }
-    r = simulator.run(spec).jobs
+    result = simulator.run(spec, record_events=True)
+    r = result.jobs
     assert (r["state"] == "finished").all()
+    if rounds:
+        preempts = result.events.loc[result.events["event"] == "preempt", "t_s"] / rounds
+        np.testing.assert_allclose(preempts, np.round(preempts), atol=1e-9)
     expected = r["gpus"] * (r["duration_s"] + r["lost_work_s"])
     np.testing.assert_allclose(r["gpu_service_s"], expected, rtol=1e-9)
     assert (r["lost_work_s"] <= restore * r["restarts"] + 1e-9).all()
+
+
+# ---------------------------------------------------------------- round-based leases
+
+
+def test_rounds_delay_preemption_to_the_round_boundary():
+    spec = tiny([(0, 1, 10.0), (1, 1, 2.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": "srtf", "round": 4.0}
+    r = simulator.run(spec, record_events=True)
+    assert log(r) == [
+        (0.0, "submit", 0),
+        (0.0, "start", 0),
+        (1.0, "submit", 1),  # shorter, but job 0 holds a lease until t = 4
+        (4.0, "preempt", 0),
+        (4.0, "start", 1),
+        (6.0, "finish", 1),
+        (6.0, "start", 0),  # mid-round: free devices may still be given out
+        (12.0, "finish", 0),
+    ]
+
+
+def test_rounds_make_sjf_preemptive_at_boundaries():
+    spec = tiny([(0, 1, 10.0), (1, 1, 2.0), (2, 1, 1.0)], gpus_per_node=1)
+    spec["scheduler"] = {"policy": "sjf", "round": 4.0}
+    r = simulator.run(spec, record_events=True)
+    assert [e for e in log(r) if e[1] != "submit"] == [
+        (0.0, "start", 0),
+        (4.0, "preempt", 0),  # at the boundary SJF ranks every active job: 2 (1 s) first
+        (4.0, "start", 2),
+        (5.0, "finish", 2),
+        (5.0, "start", 1),
+        (7.0, "finish", 1),
+        (7.0, "start", 0),
+        (13.0, "finish", 0),
+    ]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(st.integers(0, 30), st.sampled_from([1, 2, 4, 8]), st.integers(1, 40)),
+        min_size=1,
+        max_size=15,
+    ),
+    round_s=st.sampled_from([1.0, 5.0, 60.0]),
+)
+def test_rounds_never_change_fifo(jobs, round_s):
+    # under FIFO the running jobs are always the oldest ones, so a round boundary re-picks
+    # exactly them: leases change nothing
+    spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
+    plain = simulator.run(spec).jobs
+    spec["scheduler"] = {"round": round_s}
+    pd.testing.assert_frame_equal(simulator.run(spec).jobs, plain)

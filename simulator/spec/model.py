@@ -150,6 +150,12 @@ class SchedulerSpec(Spec):
     policy: PolicyRef = PolicyRef(name="fifo")
     placement: PolicyRef = PolicyRef(name="first_fit")
     restart: RestartSpec = RestartSpec()
+    round: PositiveDuration | None = Field(
+        default=None,
+        description="round-based leases for any policy: at each multiple of this, the policy "
+        "re-picks the jobs that hold devices for the next round (running ones it drops are "
+        "preempted); in between it may start jobs but not preempt",
+    )
 
 
 class SweepSpec(Spec):

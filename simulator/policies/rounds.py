@@ -1,0 +1,81 @@
+"""Round-based leases for any scheduling policy (as in Gavel and Blox).
+
+Must not import: simpy, numba, anything from ``engine``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import ClusterView, ScheduleDecision, SchedulingPolicy
+
+
+class Rounds(SchedulingPolicy):
+    """Wrap a scheduling policy so devices are leased for rounds of ``round_s`` seconds.
+
+    At each round boundary every lease ends: the wrapped policy decides as if every active
+    job (running or queued) were waiting on an idle cluster, and the jobs its order picks that
+    fit together (counting GPUs; a blocking order stops at the first that does not) hold the
+    devices for the next round. A picked running job keeps its devices (lease renewed); an
+    unpicked one is preempted; picked queued jobs start. Between boundaries the wrapped policy
+    may start jobs on free devices but cannot preempt: leases are never broken. Rounds start
+    at time 0 and are counted on a fixed grid (``k x round_s``).
+    """
+
+    kind = "scheduling"
+
+    def __init__(self, inner: SchedulingPolicy, round_s: float):
+        super().__init__(inner.params, inner.rng)
+        self.inner, self.round_s = inner, float(round_s)
+        self.name = f"{inner.name or type(inner).__name__} (rounds of {round_s:g} s)"
+        self._boundary = -math.inf  # start of the round whose leases were last handed out
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, r = view.now, self.round_s
+        start = math.floor(now / r + 1e-9) * r
+        end = start + r
+        if start <= self._boundary or not view.running:  # mid-round (or nothing to lease)
+            decision = self.inner.schedule(view)
+            if not view.running:
+                self._boundary = start
+            wake = end if view.running or view.queue else None
+            if decision.wake_at is not None:
+                wake = min(wake or math.inf, decision.wake_at)
+            return ScheduleDecision(decision.order, decision.blocking, (), wake, decision.chip_type)
+        self._boundary = start
+        decision = self.inner.schedule(AllWaiting(view))
+        chosen, free, gpus = [], int(view.topology.node_gpus.sum()), view.jobs.gpus
+        for job in decision.order:
+            if gpus[job] <= free:
+                chosen.append(job)
+                free -= int(gpus[job])
+            elif decision.blocking:
+                break
+        picked = set(chosen)
+        wake = end if decision.wake_at is None else min(end, decision.wake_at)
+        return ScheduleDecision(
+            order=[j for j in chosen if j not in view.running],
+            blocking=decision.blocking,
+            preempt=[j for j in view.running if j not in picked],
+            wake_at=wake,
+            chip_type=decision.chip_type,
+        )
+
+
+class AllWaiting:
+    """What the wrapped policy sees at a round boundary: every active job queued in submit
+    order, nothing running, every device free. Everything else is the live view."""
+
+    def __init__(self, view: ClusterView):
+        self._view = view
+        self.queue = dict.fromkeys(sorted([*view.running, *view.queue]))
+        self.running: dict = {}
+        free = np.array(view.topology.node_gpus, dtype=np.int64)
+        free.setflags(write=False)
+        self.free_gpus = free
+        self.free_total = int(free.sum())
+
+    def __getattr__(self, name):
+        return getattr(self._view, name)
