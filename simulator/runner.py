@@ -202,6 +202,7 @@ def run(
             {
                 "preemptions": out.preemptions,
                 "restarts": out.restarts,
+                "migrations": out.migrations,
                 "lost_work_s": out.lost_s,
                 "gpu_service_s": out.gpu_service_s,
             },

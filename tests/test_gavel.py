@@ -205,6 +205,9 @@ def test_time_shares_realised_by_rounds_match_the_allocation():
     assert ends[0] == pytest.approx(move + left / T[0, 1])
     starts = r.events[r.events["event"] == "start"]
     assert len(starts) == 2 * move / 60.0 + 1  # both start every round, then the move
+    # every restart was on the other node: each preemption was a migration
+    assert r.jobs["migrations"].tolist() == r.jobs["preemptions"].tolist()
+    assert r.jobs["preemptions"].tolist() == [move / 60.0, move / 60.0 - 1]
 
 
 def test_fifo_perf_migrates_a_job_to_the_faster_type_at_the_next_round():

@@ -51,6 +51,7 @@ def test_srtf_preempts_a_longer_job_for_a_shorter_arrival():
     ]
     assert r.jobs["start_s"].tolist() == [0.0, 1.0]  # first start, for the wait
     assert r.jobs["preemptions"].tolist() == [1, 0]
+    assert r.jobs["migrations"].tolist() == [0, 0]  # back on the same GPU
     assert r.jobs["gpu_service_s"].tolist() == [10.0, 2.0]  # work conserved across the stop
 
 

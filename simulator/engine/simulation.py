@@ -63,6 +63,7 @@ class Outcome:
     gpu_service_s: np.ndarray
     restarts: np.ndarray
     lost_s: np.ndarray
+    migrations: np.ndarray
 
 
 class Simulation:
@@ -116,6 +117,8 @@ class Simulation:
         self._held_since = np.zeros(n)  # when the job last got its devices
         self.preemptions = np.zeros(n, dtype=np.int64)
         self.restarts = np.zeros(n, dtype=np.int64)
+        self.migrations = np.zeros(n, dtype=np.int64)  # restarts on other nodes
+        self._stopped_on: dict[int, bytes] = {}  # sorted nodes of a preempted job
         self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
         self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
         self._resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
@@ -256,6 +259,8 @@ class Simulation:
         self._version[job] += 1
         if self._preempted and self.preemptions[job] > self.restarts[job]:  # a restart
             self.restarts[job] += 1
+            if self._stopped_on.pop(job) != np.sort(placement.nodes).tobytes():
+                self.migrations[job] += 1
             cost = self._restart_s[job]
             if cost > 0:  # devices held, no progress, until the checkpoint is back
                 self._resume_at[job] = now + cost
@@ -294,7 +299,8 @@ class Simulation:
         self._version[job] += 1  # its completion (or resume) event is void
         self._resume_at[job] = -np.inf
         self.attained_gpu_s[job] += self._gpus[job] * (now - self._held_since[job])
-        self.state.release(job, self._gpus[job])
+        stopped = self.state.release(job, self._gpus[job])
+        self._stopped_on[job] = np.sort(stopped.nodes).tobytes()
         self.throughput.finish(job)
         self.job_state[job] = JobState.QUEUED
         self.preemptions[job] += 1
@@ -366,4 +372,5 @@ class Simulation:
             service,
             self.restarts,
             self.lost_s,
+            self.migrations,
         )

@@ -35,6 +35,7 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "state": (pa.string(), "-", "finished, running, queued or failed at the end of the run"),
     "preemptions": (pa.int64(), "-", "times the scheduler stopped the job while it ran"),
     "restarts": (pa.int64(), "-", "times it started again after a preemption"),
+    "migrations": (pa.int64(), "-", "restarts on other nodes than it was stopped on"),
     "lost_work_s": (
         pa.float64(),
         "s",

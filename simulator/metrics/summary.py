@@ -26,7 +26,7 @@ def jobs_table(
 ) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times).
 
-    ``usage`` holds the per-job ``preemptions``, ``restarts``, ``lost_work_s`` and
+    ``usage`` holds the per-job ``preemptions``, ``restarts``, ``migrations``, ``lost_work_s`` and
     ``gpu_service_s`` arrays (zeros if absent)."""
     n = len(jobs)
     streams = pa.array(
@@ -65,6 +65,7 @@ def jobs_table(
         "state": pa.array(np.asarray(STATE_NAMES, dtype=object)[state], type=pa.string()),
         "preemptions": pa.array(used("preemptions"), pa.int64()),
         "restarts": pa.array(used("restarts"), pa.int64()),
+        "migrations": pa.array(used("migrations"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
         "gpu_service_s": floats(used("gpu_service_s")),
     }
