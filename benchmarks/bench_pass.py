@@ -17,15 +17,27 @@ import time
 import numpy as np
 from bench_fifo import h100_cluster
 
-POLICIES = ("fifo", "sjf", "srtf", "las", "tiresias", "easy_backfill", "capacity")
+POLICIES = {
+    "fifo": {"policy": "fifo"},
+    "sjf": {"policy": "sjf"},
+    "srtf": {"policy": "srtf"},
+    "las": {"policy": "las"},
+    "tiresias": {"policy": "tiresias"},
+    "easy_backfill": {"policy": "easy_backfill"},
+    "capacity": {"policy": "capacity"},
+    # timed at a round boundary (the allocation recomputed, leases handed out again)
+    "gavel": {"policy": "gavel"},
+    "gavel(objective=fifo)": {"policy": {"name": "gavel", "params": {"objective": "fifo"}}},
+    "srtf+round": {"policy": "srtf", "round": "6m"},
+}
 
 
-def scenario(policy: str) -> dict:
+def scenario(label: str) -> dict:
     return {
         "name": "pass",
         "seed": 1,
         "cluster": h100_cluster(2048),
-        "scheduler": {"policy": policy},
+        "scheduler": POLICIES[label],
         "workload": {
             "training": [
                 {
@@ -47,7 +59,7 @@ def scenario(policy: str) -> dict:
     }
 
 
-def one(policy: str) -> dict:
+def one(label: str) -> dict:
     from simulator import kernels
     from simulator.engine import RngStreams, Simulation
     from simulator.engine.throughput import Throughput
@@ -56,7 +68,7 @@ def one(policy: str) -> dict:
     from simulator.workload import build_jobs
 
     kernels.warmup()
-    spec = resolve(scenario(policy))
+    spec = resolve(scenario(label))
     rngs = RngStreams(spec.seed)
     cluster = build_cluster(spec.cluster)
     jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
@@ -72,18 +84,29 @@ def one(policy: str) -> dict:
     sim.run()  # every job has arrived; 2,048 run, the rest wait
     times, decide = [], []
     for _ in range(20):
+        boundary(scheduler)
         t0 = time.perf_counter()
         sim._pass()
         times.append(time.perf_counter() - t0)
+        boundary(scheduler)
         t0 = time.perf_counter()
         scheduler.schedule(sim.view)
         decide.append(time.perf_counter() - t0)
     return {
-        "policy": policy,
+        "policy": label,
         "queued": len(sim.queue),
         "pass_ms": round(float(np.median(times)) * 1e3, 2),
         "schedule_ms": round(float(np.median(decide)) * 1e3, 2),
     }
+
+
+def boundary(scheduler) -> None:
+    """Make the next pass of a round-based policy a round boundary with a new allocation."""
+    if hasattr(scheduler, "_boundary"):  # scheduler.round
+        scheduler._boundary = -np.inf
+    if hasattr(scheduler, "_round_end"):  # gavel
+        scheduler._round_end = -np.inf
+        scheduler._active = np.empty(0, dtype=np.int64)
 
 
 if __name__ == "__main__":

@@ -84,13 +84,15 @@ def rates_by_chip(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     estimate per stream, GPU count and type, cached)."""
     jobs = np.asarray(jobs, dtype=np.int64)
     n_chips = len(sim.cluster.topology.chips)
-    keys = np.stack([sim.jobs.stream[jobs], sim.jobs.gpus[jobs]], axis=1)
-    uniq, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    rows = np.empty((len(uniq), n_chips))
-    for u, (stream, gpus) in enumerate(uniq.tolist()):
+    stream, gpus = sim.jobs.stream[jobs], sim.jobs.gpus[jobs]
+    _, first, inverse = np.unique(
+        stream * (int(sim.jobs.gpus.max()) + 1) + gpus, return_index=True, return_inverse=True
+    )
+    rows = np.empty((len(first), n_chips))
+    for u, i in enumerate(first.tolist()):
         for chip in range(n_chips):
-            key = (stream, gpus, chip)
+            key = (int(stream[i]), int(gpus[i]), chip)
             if key not in sim._oracle_cache:
-                sim._oracle_cache[key] = sim.throughput.estimate_rate(int(jobs[first[u]]), chip)
+                sim._oracle_cache[key] = sim.throughput.estimate_rate(int(jobs[i]), chip)
             rows[u, chip] = sim._oracle_cache[key]
-    return rows[inverse.reshape(-1)]
+    return rows[inverse]

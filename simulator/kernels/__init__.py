@@ -22,12 +22,15 @@ from .placement import (
     ranked_fit,
     release,
 )
+from .scheduling import assign_types, fastest_fit
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
 __all__ = [
     "allocate",
+    "assign_types",
     "consolidated",
+    "fastest_fit",
     "first_fit",
     "fragmented",
     "greedy_fit",
@@ -70,6 +73,8 @@ def warmup() -> float:
     consolidated(readonly, ints, ints, 1, nodes, counts)
     fragmented(free, ints, 1)
     greedy_fit(free, 1, np.empty(2, dtype=bool))
+    assign_types(ints, ints, ints, free.copy(), np.empty(2, dtype=np.int64))
+    fastest_fit(np.ones((2, 2)), one, one.copy(), np.empty(2, dtype=np.int64))
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

@@ -21,6 +21,8 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.sparse import coo_matrix, hstack, vstack
 
+from .. import kernels
+
 
 def proportional_throughput(T: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Throughput of each job under Gavel's proportional split: every job gets the same share
@@ -35,7 +37,12 @@ def max_min_fairness(
     throughput ``min_j sum_k T[j, k] s_j X[j, k] / (w_j T_prop[j])``, where ``T_prop`` is the
     :func:`proportional_throughput`. Multiplying by ``s_j`` makes a job on one GPU receive
     ``s_j`` times the time of an equally fast job on ``s_j`` GPUs (equal GPU-time).
-    The heterogeneity-agnostic variant is this with ``T`` replaced by 1 where a type fits."""
+    The heterogeneity-agnostic variant is this with ``T`` replaced by 1 where a type fits.
+
+    Jobs with the same speeds, size and weight are interchangeable, and averaging an optimal
+    allocation over them keeps it optimal (the problem is convex and symmetric in them), so
+    the LP is solved once per class of such jobs: its size follows the number of distinct
+    job kinds, not the queue."""
     n, m = T.shape
     fits = T.any(axis=1)
     if not fits.all():  # a job no type can host gets nothing and does not pin the minimum
@@ -47,6 +54,20 @@ def max_min_fairness(
     if n == 0:
         return np.zeros((0, m))
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    code = np.zeros(n, dtype=np.int64)  # equal rows of (T, scale, w), equal codes
+    for column in (*T.T, scale, w):
+        values, index = np.unique(column, return_inverse=True)
+        code = np.unique(code * len(values) + index, return_inverse=True)[1]
+    _, first, inverse, counts = np.unique(
+        code, return_index=True, return_inverse=True, return_counts=True
+    )
+    X = _max_min(T[first], scale[first], W, w[first], counts)
+    return X[inverse]
+
+
+def _max_min(T, scale, W, w, counts) -> np.ndarray:
+    """The max-min LP over job classes of ``counts`` identical jobs each."""
+    n, m = T.shape
     prop = proportional_throughput(T, W)
     coef = T * scale[:, None] / (w * np.where(prop > 0, prop, 1.0))[:, None]
     # variables: X (row-major, n*m), then t; maximise t s.t. t <= coef_j . X_j
@@ -56,7 +77,7 @@ def max_min_fairness(
     level = hstack(
         [coo_matrix((-coef.ravel(), (rows, np.arange(n * m))), (n, n * m)), np.ones((n, 1))]
     )
-    return _solve(objective, level, np.zeros(n), T, scale, W, coef)
+    return _solve(objective, level, np.zeros(n), T, scale * counts, W, coef * counts[:, None])
 
 
 def min_makespan(T: np.ndarray, scale: np.ndarray, W: np.ndarray, work: np.ndarray) -> np.ndarray:
@@ -81,21 +102,20 @@ def fifo(T: np.ndarray, scale: np.ndarray, W: np.ndarray, rng=None) -> np.ndarra
     type where they run fastest among those with enough GPUs left; a job that fits nowhere
     waits, and later jobs may still take what is left. With ``rng`` (the agnostic ``fifo``)
     the type is drawn uniformly among those that fit instead."""
-    n, m = T.shape
-    X = np.zeros((n, m))
-    left = np.asarray(W, dtype=np.float64).copy()
-    for j in range(n):
-        fits = np.flatnonzero((left >= scale[j]) & (T[j] > 0))
-        if fits.size == 0:
-            continue
-        k = int(rng.choice(fits)) if rng is not None else int(fits[np.argmax(T[j, fits])])
-        X[j, k] = 1.0
-        left[k] -= scale[j]
+    speed = T if rng is None else rng.random(T.shape) * (T > 0)  # argmax: uniform among fits
+    speed = np.ascontiguousarray(speed, dtype=np.float64)
+    out = np.empty(len(T), dtype=np.int64)
+    left = np.array(W, dtype=np.float64)
+    kernels.fastest_fit(speed, np.asarray(scale, dtype=np.float64), left, out)
+    X = np.zeros(T.shape)
+    placed = np.flatnonzero(out >= 0)
+    X[placed, out[placed]] = 1.0
     return X
 
 
 def _solve(objective, level, level_rhs, T, scale, W, secondary) -> np.ndarray:
-    """Maximise the last variable under ``level`` rows and Gavel's base constraints; then,
+    """Maximise the last variable under ``level`` rows and Gavel's base constraints (``scale``:
+    the devices one unit of a row's time takes of its type); then,
     among the optimal allocations (the max-min optimum is rarely unique), the one with the
     largest ``sum(secondary * X)``, so no GPU time that raises some job's throughput without
     lowering the optimum is left unallocated."""

@@ -11,6 +11,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
+from .. import kernels
 from ..spec.base import PositiveDuration
 from . import allocation
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
@@ -60,9 +61,9 @@ class Gavel(SchedulingPolicy):
         super().__init__(*args, **kwargs)
         self._round_end = -math.inf
         self._round_start = 0.0
-        self._active: frozenset[int] = frozenset()
-        self._X: dict[int, np.ndarray] = {}
-        self._received: dict[int, np.ndarray] = {}  # seconds run on each type, per job
+        self._active = np.empty(0, dtype=np.int64)  # the jobs the allocation was made for
+        self._X = np.empty((0, 0))  # allocation, per job id and chip type
+        self._received = np.empty((0, 0))  # seconds run on each type, per job id
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         now, p = view.now, self.params
@@ -71,36 +72,29 @@ class Gavel(SchedulingPolicy):
             return ScheduleDecision(order=())
         if now < self._round_end - 1e-9 * max(1.0, p.round) and view.running:
             return ScheduleDecision(order=(), wake_at=self._round_end)
-        self._account(view, now)
+        if self._X.shape[0] != len(view.jobs):
+            self._X = np.zeros((len(view.jobs), len(view.topology.chips)))
+            self._received = np.zeros_like(self._X)
+        on = {j: int(view.topology.node_chip[pl.nodes[0]]) for j, pl in view.running.items()}
+        ran = np.fromiter(on, dtype=np.int64, count=len(on))
+        self._received[ran, np.fromiter(on.values(), np.int64, len(on))] += now - self._round_start
         T = view.rates_by_chip(jobs)
         if not p.heterogeneity_aware:
             T = (T > 0).astype(np.float64)
-        if p.objective == "fifo" or frozenset(jobs.tolist()) != self._active:
-            self._active = frozenset(jobs.tolist())
-            X = self._allocate(view, jobs, T)
-            self._X = dict(zip(jobs.tolist(), X, strict=True))
-        X = np.array([self._X[j] for j in jobs.tolist()])
-        assigned = self._assign(view, jobs, X)
+        if p.objective == "fifo" or not np.array_equal(jobs, self._active):
+            self._active = jobs
+            self._X[jobs] = self._allocate(view, jobs, T, on)
+        assigned = self._assign(view, jobs, self._X[jobs])
         self._round_start, self._round_end = now, now + p.round
-        return self._decision(view, jobs, T, assigned)
+        return self._decision(jobs, T, assigned, on)
 
     # ------------------------------------------------------------------ steps of a round
 
-    def _account(self, view: ClusterView, now: float) -> None:
-        """Book the round that just ended on the types the running jobs ran on."""
-        chips = view.topology.node_chip
-        n_types = len(view.topology.chips)
-        for job, placement in view.running.items():
-            got = self._received.setdefault(job, np.zeros(n_types))
-            got[chips[placement.nodes[0]]] += now - self._round_start
-        active = set(view.running) | set(view.queue)
-        self._received = {j: r for j, r in self._received.items() if j in active}
-
-    def _allocate(self, view: ClusterView, jobs: np.ndarray, T: np.ndarray) -> np.ndarray:
+    def _allocate(
+        self, view: ClusterView, jobs: np.ndarray, T: np.ndarray, on: dict[int, int]
+    ) -> np.ndarray:
         scale = view.jobs.gpus[jobs].astype(np.float64)
-        W = np.bincount(
-            view.topology.node_chip, view.topology.node_gpus, len(view.topology.chips)
-        ).astype(np.float64)
+        W = _gpus_per_type(view).astype(np.float64)
         objective = self.params.objective
         if objective == "fifo":
             if self.params.heterogeneity_aware:  # recomputed from scratch every round
@@ -108,10 +102,9 @@ class Gavel(SchedulingPolicy):
             # agnostic: running jobs keep their type; new ones draw one at random
             X = np.zeros_like(T)
             for i, job in enumerate(jobs.tolist()):
-                if job in view.running:
-                    k = view.topology.node_chip[view.running[job].nodes[0]]
-                    X[i, k] = 1.0
-                    W[k] -= scale[i]
+                if job in on:
+                    X[i, on[job]] = 1.0
+                    W[on[job]] -= scale[i]
             new = X.sum(axis=1) == 0
             X[new] = allocation.fifo(T[new], scale[new], W, self.rng)
             return X
@@ -120,50 +113,41 @@ class Gavel(SchedulingPolicy):
             X = np.zeros_like(T)
             X[fits] = allocation.min_makespan(T[fits], scale[fits], W, view.work_left(jobs[fits]))
             return X
-        tenants = view.jobs.stream_tenants
-        w = [self.params.weights.get(tenants[s], 1.0) for s in view.jobs.stream[jobs].tolist()]
-        return allocation.max_min_fairness(T, scale, W, np.array(w))
+        per_stream = [self.params.weights.get(t, 1.0) for t in view.jobs.stream_tenants]
+        w = np.array(per_stream, dtype=np.float64)[view.jobs.stream[jobs]]
+        return allocation.max_min_fairness(T, scale, W, w)
 
     def _assign(self, view: ClusterView, jobs: np.ndarray, X: np.ndarray) -> dict[int, int]:
         """Greedy by priority: job -> type for this round."""
-        submit = view.jobs.submit_s[jobs]
-        elapsed = np.maximum(view.now - submit, 0.0)
-        got = np.array([self._received.get(j, np.zeros(X.shape[1])) for j in jobs.tolist()])
+        elapsed = np.maximum(view.now - view.jobs.submit_s[jobs], 0.0)
+        got = self._received[jobs]
         share = np.divide(got, elapsed[:, None], out=np.zeros_like(got), where=elapsed[:, None] > 0)
-        with np.errstate(divide="ignore"):
-            prio = np.where(share > 0, X / np.where(share > 0, share, 1.0), np.inf)
+        prio = np.divide(X, share, out=np.full_like(X, np.inf), where=share > 0)
         j_idx, k_idx = np.nonzero(X > 1e-9)
         order = np.lexsort((jobs[j_idx], -X[j_idx, k_idx], -prio[j_idx, k_idx]))
-        left = np.bincount(
-            view.topology.node_chip, view.topology.node_gpus, len(view.topology.chips)
-        )
-        gpus = view.jobs.gpus
-        assigned: dict[int, int] = {}
-        for i in order.tolist():
-            job, k = int(jobs[j_idx[i]]), int(k_idx[i])
-            if job not in assigned and left[k] >= gpus[job]:
-                assigned[job] = k
-                left[k] -= gpus[job]
-        return assigned
+        pair_job, pair_type = j_idx[order], k_idx[order]
+        out = np.empty(len(jobs), dtype=np.int64)
+        kernels.assign_types(pair_job, pair_type, view.jobs.gpus[jobs], _gpus_per_type(view), out)
+        granted = pair_job[out[pair_job] == pair_type]  # in priority order: placed first
+        return dict(zip(jobs[granted].tolist(), out[granted].tolist(), strict=True))
 
     def _decision(
-        self, view: ClusterView, jobs: np.ndarray, T: np.ndarray, assigned: dict[int, int]
+        self, jobs: np.ndarray, T: np.ndarray, assigned: dict[int, int], on: dict[int, int]
     ) -> ScheduleDecision:
-        chips = view.topology.node_chip
         homeless = jobs[~T.any(axis=1)].tolist()  # too big for any single type: unpinned
-        preempt = [
-            j
-            for j, placement in view.running.items()
-            if assigned.get(j, -1) != chips[placement.nodes[0]] and j not in homeless
-        ]
-        kept = set(view.running) - set(preempt)
-        order = [j for j in assigned if j not in kept]
-        order += [j for j in homeless if j not in kept]
-        pins = {j: k for j, k in assigned.items() if j not in kept}
+        preempt = [j for j, k in on.items() if assigned.get(j, -1) != k and j not in homeless]
+        kept = set(on) - set(preempt)
+        order = [j for j in assigned if j not in kept] + [j for j in homeless if j not in kept]
         return ScheduleDecision(
             order=order,
             blocking=False,
             preempt=preempt,
-            wake_at=view.now + self.params.round,
-            chip_type=pins,
+            wake_at=self._round_end,
+            chip_type={j: k for j, k in assigned.items() if j not in kept},
         )
+
+
+def _gpus_per_type(view: ClusterView) -> np.ndarray:
+    """Installed GPUs of each chip type (int64)."""
+    t = view.topology
+    return np.bincount(t.node_chip, t.node_gpus, len(t.chips)).astype(np.int64)

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from .base import ClusterView, ScheduleDecision, SchedulingPolicy
 
 
@@ -46,17 +47,18 @@ class Rounds(SchedulingPolicy):
             return ScheduleDecision(decision.order, decision.blocking, (), wake, decision.chip_type)
         self._boundary = start
         decision = self.inner.schedule(AllWaiting(view))
-        chosen, free, gpus = [], int(view.topology.node_gpus.sum()), view.jobs.gpus
-        for job in decision.order:
-            if gpus[job] <= free:
-                chosen.append(job)
-                free -= int(gpus[job])
-            elif decision.blocking:
-                break
-        picked = set(chosen)
+        order = np.fromiter(decision.order, dtype=np.int64)
+        need, total = view.jobs.gpus[order], int(view.topology.node_gpus.sum())
+        if decision.blocking:  # the longest prefix that fits
+            take = np.cumsum(need) <= total
+        else:
+            take = np.empty(len(order), dtype=bool)
+            kernels.greedy_fit(need, total, take)
+        chosen = order[take]
+        picked = set(chosen.tolist())
         wake = end if decision.wake_at is None else min(end, decision.wake_at)
         return ScheduleDecision(
-            order=[j for j in chosen if j not in view.running],
+            order=[j for j in chosen.tolist() if j not in view.running],
             blocking=decision.blocking,
             preempt=[j for j in view.running if j not in picked],
             wake_at=wake,

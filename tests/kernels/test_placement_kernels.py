@@ -144,14 +144,14 @@ def test_warmup_covers_every_signature_a_run_uses():
     """Compile time must not leak into the timed loop: after warmup a run adds no signature,
     including the throughput kernels of model jobs that share uplinks."""
     import simulator
-    from simulator.kernels import placement, throughput, topology
+    from simulator.kernels import placement, scheduling, throughput, topology
 
     from ..test_throughput_engine import model_job
 
     def signatures():
         return {
             f"{m.__name__}.{k}": len(v.signatures)
-            for m in (placement, throughput, topology)
+            for m in (placement, scheduling, throughput, topology)
             for k, v in vars(m).items()
             if hasattr(v, "signatures") and not k.startswith("_")  # helpers inline into callers
         }
@@ -164,4 +164,6 @@ def test_warmup_covers_every_signature_a_run_uses():
         model_job("bert-large", 16, 64, 20, tag="b"),
     ]
     simulator.run(spec)
-    assert signatures() == before and len(before) == 10
+    spec["scheduler"] = {"policy": {"name": "gavel", "params": {"round": 5.0}}}
+    simulator.run(spec)
+    assert signatures() == before and len(before) == 12

@@ -1,0 +1,64 @@
+"""Scheduling kernels against plain-Python references."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator import kernels
+
+
+def assign_reference(pairs, need, left):
+    out = [-1] * len(need)
+    for job, k in pairs:
+        if out[job] < 0 and left[k] >= need[job]:
+            out[job], left[k] = k, left[k] - need[job]
+    return out, left
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    need=st.lists(st.integers(1, 8), min_size=1, max_size=12),
+    left=st.lists(st.integers(0, 16), min_size=1, max_size=4),
+    data=st.data(),
+)
+def test_assign_types_matches_the_reference(need, left, data):
+    n, m = len(need), len(left)
+    pairs = data.draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, m - 1)), unique=True)
+    )
+    expected, expected_left = assign_reference(pairs, need, list(left))
+    out = np.empty(n, dtype=np.int64)
+    free = np.array(left, dtype=np.int64)
+    p = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    granted = kernels.assign_types(p[:, 0], p[:, 1], np.array(need, dtype=np.int64), free, out)
+    assert out.tolist() == expected and free.tolist() == expected_left
+    assert granted == sum(k >= 0 for k in expected)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.0]), min_size=3, max_size=3),
+            st.integers(1, 8),
+        ),
+        min_size=1,
+        max_size=10,
+    ),
+    left=st.lists(st.integers(0, 16), min_size=3, max_size=3),
+)
+def test_fastest_fit_matches_the_reference(rows, left):
+    speed = np.array([r[0] for r in rows])
+    need = np.array([r[1] for r in rows], dtype=np.float64)
+    free = np.array(left, dtype=np.float64)
+    expected = []
+    for j in range(len(rows)):  # fastest type with room, first on ties; -1 if none
+        fits = [k for k in range(3) if speed[j, k] > 0 and free[k] >= need[j]]
+        k = max(fits, key=lambda k: (speed[j, k], -k)) if fits else -1
+        if k >= 0:
+            free[k] -= need[j]
+        expected.append(k)
+    out = np.empty(len(rows), dtype=np.int64)
+    got_free = np.array(left, dtype=np.float64)
+    kernels.fastest_fit(speed, need, got_free, out)
+    assert out.tolist() == expected and got_free.tolist() == free.tolist()
