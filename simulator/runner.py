@@ -28,6 +28,7 @@ from .engine import RngStreams, Simulation
 from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
 from .model.cluster import build_cluster
+from .model.jobs import JobTable
 from .policies.rounds import Rounds
 from .results import Results
 from .spec import Problem, Scenario, ScenarioError, dump_scenario, load_scenario
@@ -57,19 +58,18 @@ def resolve(
     return scenario
 
 
-def _restart_s(scenario: Scenario) -> np.ndarray:
-    """Seconds a restart after a preemption costs, per workload stream."""
+def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:
+    """Seconds a restart after a preemption costs, per workload stream (trace streams, after
+    the synthetic ones, pay the constant part)."""
     from .perf.step import checkpoint_bytes
     from .spec import zoo
 
     cost = scenario.scheduler.restart
-    out = []
-    for stream in scenario.workload.training:
-        seconds = cost.save + cost.restore
+    out = [cost.save + cost.restore] * streams
+    for i, stream in enumerate(scenario.workload.training):
         if cost.storage_bandwidth and stream.model is not None:
             size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
-            seconds += 2 * size / cost.storage_bandwidth
-        out.append(seconds)
+            out[i] += 2 * size / cost.storage_bandwidth
     return np.asarray(out, dtype=np.float64)
 
 
@@ -96,6 +96,22 @@ def _check_profiles(scenario: Scenario, label: str) -> None:
             )
     if problems:
         raise ScenarioError(problems)
+
+
+def _check_fits(scenario: Scenario, jobs: JobTable, total: int) -> None:
+    """Trace jobs larger than the cluster would block a FIFO queue for ever: refuse them."""
+    too_big = jobs.gpus > total
+    if too_big.any():
+        raise ScenarioError(
+            [
+                Problem(
+                    "<scenario>",
+                    "workload.trace.max_gpus",
+                    f"{int(too_big.sum())} trace jobs ask for more than the cluster's {total} "
+                    f"GPUs (up to {int(jobs.gpus.max())}); set max_gpus to drop them",
+                )
+            ]
+        )
 
 
 def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
@@ -149,13 +165,16 @@ def run(
     )
     scheduler, placer = _make_policies(scenario, rngs)
     setup_s = time.perf_counter() - t0
-    models = [s.model for s in scenario.workload.training]
+    training = scenario.workload.training
+    traced = len(jobs.stream_names) - len(training)  # trace streams come after
+    models = [s.model for s in training] + [None] * traced
+    _check_fits(scenario, jobs, cluster.total_gpus)
     sim = Simulation(
         cluster,
         jobs,
         scheduler,
         placer,
-        restart_s=_restart_s(scenario)[jobs.stream],
+        restart_s=_restart_s(scenario, len(jobs.stream_names))[jobs.stream],
         horizon=scenario.horizon,
         check_invariants=scenario.check_invariants,
         record_events=record_events,

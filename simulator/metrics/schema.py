@@ -42,6 +42,11 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
         "time it held devices without progress: checkpoint save and restore on restarts",
     ),
     "gpu_service_s": (pa.float64(), "GPU-s", "GPUs x seconds the job held devices in the run"),
+    "trace_wait_s": (
+        pa.float64(),
+        "s",
+        "the wait the replayed trace recorded for this job (null: synthetic, or not recorded)",
+    ),
 }
 
 SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
@@ -93,6 +98,7 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
         "metric window end: last completion if every job finished, else the horizon",
     ),
     "installed_gpus": ("GPUs", "devices in the cluster"),
+    "trace_rows_skipped": ("rows", "malformed trace rows skipped (workload.trace.on_error: skip)"),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
 }

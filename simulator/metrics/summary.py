@@ -68,6 +68,7 @@ def jobs_table(
         "migrations": pa.array(used("migrations"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
         "gpu_service_s": floats(used("gpu_service_s")),
+        "trace_wait_s": floats(jobs.trace_wait_s),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))
 
@@ -158,6 +159,7 @@ def summarize(
         "window_start_s": first,
         "window_end_s": window_end,
         "installed_gpus": installed_gpus,
+        "trace_rows_skipped": jobs.skipped_rows,
         "events": events,
         "wall_s": wall_s,
     }

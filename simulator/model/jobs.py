@@ -45,12 +45,16 @@ class JobTable:
     seq: np.ndarray  # int64, index of the job within its stream
     stream_names: tuple[str, ...]
     stream_tenants: tuple[str, ...] = ()  # tenant of each stream (default: its name)
+    trace_wait_s: np.ndarray | None = None  # float64, the wait a trace recorded (NaN: none)
+    skipped_rows: int = 0  # malformed trace rows skipped while reading
 
     def __post_init__(self) -> None:
         if not self.stream_tenants:
             object.__setattr__(self, "stream_tenants", self.stream_names)
         n = len(self.submit_s)
-        for name in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq"):
+        if self.trace_wait_s is None:
+            object.__setattr__(self, "trace_wait_s", np.full(n, np.nan))
+        for name in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s"):
             arr = getattr(self, name)
             if arr.shape != (n,):
                 raise ValueError(f"JobTable.{name} has shape {arr.shape}, expected ({n},)")
@@ -67,11 +71,15 @@ class JobTable:
         parts: list[dict[str, np.ndarray]],
         stream_names: tuple[str, ...],
         stream_tenants: tuple[str, ...] = (),
+        skipped_rows: int = 0,
     ) -> JobTable:
-        """Merge per-stream columns and sort rows by (submit, stream, seq)."""
+        """Merge per-stream columns and sort rows by (submit, stream, seq); a part without
+        ``trace_wait_s`` has none recorded."""
+        for p in parts:
+            p.setdefault("trace_wait_s", np.full(len(p["submit_s"]), np.nan))
         cols = {
             k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
-            for k in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq")
+            for k in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s")
         }
         order = np.lexsort((cols["seq"], cols["stream"], cols["submit_s"]))
         return cls(
@@ -83,4 +91,6 @@ class JobTable:
             seq=cols["seq"].astype(np.int64)[order],
             stream_names=stream_names,
             stream_tenants=stream_tenants,
+            trace_wait_s=cols["trace_wait_s"].astype(np.float64)[order],
+            skipped_rows=skipped_rows,
         )

@@ -156,20 +156,27 @@ def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError([Problem(str(path), "", "the top level must be a mapping of keys")])
-    _anchor_profile_paths(data, path.parent)
+    _anchor_paths(data, path.parent)
     return _resolve_includes(data, origins, str(path), path.parent, [*stack, resolved])
 
 
-def _anchor_profile_paths(data: dict, base_dir: Path) -> None:
-    """Make relative ``model.profile.path`` entries relative to the file declaring them."""
+def _anchor_paths(data: dict, base_dir: Path) -> None:
+    """Make relative data-file paths (model profiles, traces) relative to the file giving them."""
     workload = data.get("workload")
-    streams = workload.get("training") if isinstance(workload, dict) else None
+    if not isinstance(workload, dict):
+        return
+    holders: list[tuple[Any, tuple[str, ...]]] = [
+        (workload.get("trace"), ("path", "tasks", "throughputs"))
+    ]
+    streams = workload.get("training")
     for stream in streams if isinstance(streams, list) else []:
         model = stream.get("model") if isinstance(stream, dict) else None
-        profile = model.get("profile") if isinstance(model, dict) else None
-        where = profile.get("path") if isinstance(profile, dict) else None
-        if isinstance(where, str) and not Path(where).is_absolute():
-            profile["path"] = os.path.normpath(base_dir / where)
+        holders.append((model.get("profile") if isinstance(model, dict) else None, ("path",)))
+    for holder, keys in holders:
+        for key in keys if isinstance(holder, dict) else ():
+            where = holder.get(key)
+            if isinstance(where, str) and not Path(where).is_absolute():
+                holder[key] = os.path.normpath(base_dir / where)
 
 
 def _resolve_includes(

@@ -155,6 +155,7 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
         if profile is not None and not Path(profile.path).is_file():
             add(
                 ("workload", "training", i, "model", "profile", "path"),
-                f"file not found: {profile.path} (paths are relative to the working directory)",
+                f"file not found: {profile.path} (a relative path is relative to the scenario "
+                "file)",
             )
     return problems

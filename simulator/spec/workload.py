@@ -185,8 +185,63 @@ class TrainingStream(Spec):
         return [self.gpus] if isinstance(self.gpus, int) else list(self.gpus.choice)
 
 
+TRACE_FORMATS = (
+    "philly",
+    "philly_json",
+    "helios",
+    "pai",
+    "openb",
+    "gavel",
+    "tiresias",
+    "pollux",
+)
+
+
+class TimeWindow(Spec):
+    start: Duration = Field(default=0.0, description="keep jobs submitted at or after this")
+    end: Duration | None = Field(default=None, description="... and before this")
+
+
+class TraceSpec(Spec):
+    """Jobs replayed from a production trace (see :mod:`simulator.workload.traces`).
+
+    Times are shifted so the first kept job arrives at 0, after filtering and before
+    ``time_scale``. Each virtual cluster (VC) of the trace becomes its own stream, named and
+    owned (``tenant``) by the VC; traces without VCs give one stream named after the format.
+    A relative ``path`` is relative to the scenario file that gives it.
+    """
+
+    format: Literal[TRACE_FORMATS]  # type: ignore[valid-type]
+    path: str
+    tasks: str | None = Field(default=None, description="pai: the pai_task_table file")
+    throughputs: str | None = Field(
+        default=None, description="gavel: simulation_throughputs.json to turn steps into time"
+    )
+    reference_chip: str = Field(default="v100", description="gavel: chip whose speed sets the time")
+    durations: dict[str, Duration] = Field(
+        default_factory=dict, description="pollux: run time per application (the file has none)"
+    )
+    window: TimeWindow = TimeWindow()
+    vcs: list[str] | None = Field(default=None, description="keep only these virtual clusters")
+    states: list[str] | None = Field(
+        default=None, description="keep only jobs whose recorded final state is one of these"
+    )
+    max_gpus: int | None = Field(default=None, ge=1, description="drop jobs asking for more")
+    time_scale: float = Field(
+        default=1.0, gt=0, description="multiply inter-arrival times (0.5: twice the load)"
+    )
+    sample: float | None = Field(
+        default=None, gt=0, le=1, description="keep this fraction of jobs (seeded)"
+    )
+    limit: int | None = Field(default=None, ge=0, description="keep the first N jobs")
+    on_error: Literal["raise", "skip"] = Field(
+        default="raise", description="malformed rows: report them all and stop, or skip them"
+    )
+
+
 class WorkloadSpec(Spec):
     training: list[TrainingStream] = Field(default_factory=list)
+    trace: TraceSpec | None = None
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkloadSpec:

@@ -1,6 +1,7 @@
-"""Synthetic training jobs, generated up front from per-stream random streams.
+"""Synthetic training jobs, generated up front from per-stream random streams, and trace jobs.
 
-Role: turn the ``workload.training`` streams of a scenario into a :class:`JobTable`. Each stream
+Role: turn the ``workload.training`` streams of a scenario, and its ``workload.trace`` (one
+stream per virtual cluster, after the synthetic ones), into a :class:`JobTable`. Each stream
 draws arrivals, GPU counts and durations from three *separate* generators, so changing one
 distribution (or the policy) never changes the other draws: common random numbers.
 
@@ -15,8 +16,10 @@ import numpy as np
 
 from ..model.jobs import JobKind, JobTable
 from ..spec.model import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, WorkloadSpec
+from . import traces
 
 RngFactory = Callable[..., np.random.Generator]
+TRACE_RNG = 1_000_000  # rng_for index of the trace's sampling (apart from any stream's)
 
 
 def arrival_times(
@@ -107,8 +110,34 @@ def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -
             arrivals (part 0), GPU counts (1) or durations (2).
     """
     parts = [stream_jobs(s, i, horizon, rng_for) for i, s in enumerate(spec.training)]
-    return JobTable.concat(
-        parts,
-        tuple(s.name for s in spec.training),
-        tuple(s.tenant or s.name for s in spec.training),
-    )
+    names = [s.name for s in spec.training]
+    tenants = [s.tenant or s.name for s in spec.training]
+    skipped = 0
+    if spec.trace is not None:
+        sampling = rng_for(TRACE_RNG, 0)
+        trace = traces.select(traces.read(spec.trace), spec.trace, sampling)
+        skipped = trace.skipped
+        if horizon is not None:
+            trace = trace.take(trace.submit_s <= horizon)
+        groups = trace.vc if trace.vc is not None else np.full(len(trace), spec.trace.format)
+        for group in sorted(set(groups.tolist())):
+            mine = np.flatnonzero(groups == group)
+            n = len(mine)
+            parts.append(
+                {
+                    "submit_s": trace.submit_s[mine],
+                    "gpus": trace.gpus[mine],
+                    "duration_s": trace.duration_s[mine],
+                    "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
+                    "stream": np.full(n, len(names), dtype=np.int64),
+                    "seq": np.arange(n, dtype=np.int64),
+                    "trace_wait_s": (
+                        np.full(n, np.nan)
+                        if trace.start_s is None
+                        else trace.start_s[mine] - trace.submit_s[mine]
+                    ),
+                }
+            )
+            names.append(str(group))
+            tenants.append(str(group))
+    return JobTable.concat(parts, tuple(names), tuple(tenants), skipped)

@@ -1,0 +1,69 @@
+"""Production traces as workloads: one reader per format, then the same filters for all.
+
+``read(spec)`` gives the jobs as the trace records them; ``select(trace, spec, rng)`` applies
+the scenario's filters, sampling and time compression and shifts the clock so the first kept
+job arrives at 0.
+
+Must not import: simpy, numba, anything from ``engine``/``policies``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...spec.workload import TraceSpec
+from . import readers
+from .base import Trace
+
+READERS = {
+    "philly": readers.philly,
+    "philly_json": readers.philly_json,
+    "helios": readers.helios,
+    "pai": readers.pai,
+    "openb": readers.openb,
+    "gavel": readers.gavel,
+    "tiresias": readers.tiresias,
+    "pollux": readers.pollux,
+}
+
+
+def read(spec: TraceSpec) -> Trace:
+    """Every job of the trace file (malformed rows reported, or skipped and counted)."""
+    return READERS[spec.format](spec)
+
+
+def select(trace: Trace, spec: TraceSpec, rng: np.random.Generator) -> Trace:
+    """The jobs the scenario replays, in submit order, the first at t = 0.
+
+    In order: the time window (seconds after the trace's first submission), VCs, states and
+    ``max_gpus`` filters; then the first ``limit`` jobs; then a seeded ``sample``; then
+    inter-arrival times scaled by ``time_scale``. Recorded start times move with their job,
+    so recorded waits are kept."""
+    order = np.argsort(trace.submit_s, kind="stable")
+    trace = trace.take(order)
+    t0 = trace.submit_s[0] if len(trace) else 0.0
+    since = trace.submit_s - t0
+    keep = since >= spec.window.start
+    if spec.window.end is not None:
+        keep &= since < spec.window.end
+    if spec.vcs is not None and trace.vc is not None:
+        keep &= np.isin(trace.vc, spec.vcs)
+    if spec.states is not None and trace.state is not None:
+        keep &= np.isin(trace.state, spec.states)
+    if spec.max_gpus is not None:
+        keep &= trace.gpus <= spec.max_gpus
+    idx = np.flatnonzero(keep)
+    if spec.limit is not None:
+        idx = idx[: spec.limit]
+    if spec.sample is not None and len(idx):
+        idx = np.sort(rng.choice(idx, size=round(spec.sample * len(idx)), replace=False))
+    out = trace.take(idx)
+    if len(out):
+        wait = None if out.start_s is None else out.start_s - out.submit_s
+        out.submit_s = (out.submit_s - out.submit_s[0]) * spec.time_scale
+        if wait is not None:
+            out.start_s = out.submit_s + wait
+    return out
+
+
+__all__ = ["READERS", "Trace", "read", "select"]

@@ -1,0 +1,377 @@
+"""One reader per trace format; each returns a :class:`Trace`.
+
+Must not import: simpy, numba, anything from ``engine``/``policies``.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...spec.problems import Problem, ScenarioError
+from ...spec.workload import TraceSpec
+from .base import Trace, number, read_columns, text, timestamp
+
+
+def philly(spec: TraceSpec) -> Trace:
+    """Philly (Jeon et al., ATC'19), the processed CSV ``timestamp,duration,num_gpus,
+    gpu_time,cluster``: submit time, run seconds, GPUs, GPU-seconds, virtual cluster."""
+    cols, skipped = read_columns(
+        spec.path,
+        {
+            "timestamp": timestamp(),
+            "duration": number(),
+            "num_gpus": number(int, minimum=1),
+            "cluster": text(),
+        },
+        on_error=spec.on_error,
+    )
+    return Trace(
+        cols["timestamp"], cols["duration"], cols["num_gpus"], vc=cols["cluster"], skipped=skipped
+    )
+
+
+def helios(spec: TraceSpec) -> Trace:
+    """Helios (Hu et al., SC'21) ``cluster_log.csv``: ``job_id,user,vc,gpu_num,cpu_num,
+    node_num,state,submit_time,start_time,end_time,duration,queue``; CPU-only jobs are not
+    replayed (counted in ``ignored``)."""
+    cols, skipped = read_columns(
+        spec.path,
+        {
+            "vc": text(),
+            "gpu_num": number(int),
+            "state": text(),
+            "submit_time": timestamp(),
+            "start_time": timestamp(required=False),
+            "duration": number(),
+        },
+        on_error=spec.on_error,
+    )
+    trace = Trace(
+        cols["submit_time"],
+        cols["duration"],
+        cols["gpu_num"],
+        vc=cols["vc"],
+        state=cols["state"],
+        start_s=cols["start_time"],
+        skipped=skipped,
+    )
+    return _drop(trace, trace.gpus == 0, "cpu-only")
+
+
+PAI_JOB = ["job_name", "inst_id", "user", "status", "start_time", "end_time"]
+PAI_TASK = [
+    "job_name",
+    "task_name",
+    "inst_num",
+    "status",
+    "start_time",
+    "end_time",
+    "plan_cpu",
+    "plan_mem",
+    "plan_gpu",
+    "gpu_type",
+]
+
+
+def pai(spec: TraceSpec) -> Trace:
+    """Alibaba PAI 2020 (Weng et al., NSDI'22): ``pai_job_table`` (``job_name,inst_id,user,
+    status,start_time,end_time``; ``start_time`` is the submission) and ``pai_task_table``
+    (``tasks``: ``job_name,task_name,inst_num,status,start_time,end_time,plan_cpu,plan_mem,
+    plan_gpu,gpu_type``; ``plan_gpu`` in percent of a GPU per instance), with or without the
+    header line (the released files have none). A job asks for the sum over its tasks of
+    ``inst_num x plan_gpu``: below one GPU it is a fractional request. Jobs without GPUs or
+    without an end time are not replayed (counted in ``ignored``)."""
+    if spec.tasks is None:
+        raise ScenarioError([Problem(spec.path, "workload.trace.tasks", "pai needs tasks")])
+    jobs, skipped = read_columns(
+        spec.path,
+        {
+            "job_name": text(),
+            "user": text(),
+            "status": text(),
+            "start_time": number(),
+            "end_time": number(required=False),
+        },
+        on_error=spec.on_error,
+        header=None if _has_header(spec.path, "job_name") else PAI_JOB,
+    )
+    tasks, skipped_tasks = read_columns(
+        spec.tasks,
+        {
+            "job_name": text(),
+            "inst_num": number(required=False),
+            "plan_gpu": number(required=False),
+            "gpu_type": text(),
+        },
+        on_error=spec.on_error,
+        header=None if _has_header(spec.tasks, "job_name") else PAI_TASK,
+    )
+    percent = np.nan_to_num(tasks["inst_num"] * tasks["plan_gpu"])
+    per_job = pd.Series(percent).groupby(tasks["job_name"]).sum()
+    gpu_type = pd.Series(tasks["gpu_type"]).groupby(tasks["job_name"]).first()
+    total = per_job.reindex(jobs["job_name"]).fillna(0.0).to_numpy() / 100.0
+    milli = np.where(total < 1, np.round(total * 1000), 1000).astype(np.int64)
+    trace = Trace(
+        jobs["start_time"],
+        jobs["end_time"] - jobs["start_time"],
+        np.maximum(np.ceil(total - 1e-9), 1).astype(np.int64),
+        vc=jobs["user"],
+        state=jobs["status"],
+        gpu_milli=milli,
+        gpu_type=gpu_type.reindex(jobs["job_name"]).fillna("").to_numpy(object),
+        skipped=skipped + skipped_tasks,
+    )
+    trace = _drop(trace, total <= 0, "cpu-only")
+    return _drop(trace, np.isnan(trace.duration_s) | (trace.duration_s < 0), "no end time")
+
+
+def openb(spec: TraceSpec) -> Trace:
+    """Alibaba GPU cluster 2023 (Weng et al., ATC'23) ``openb_pod_list_*.csv``: ``name,
+    cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,
+    scheduled_time``. A pod arrives at its creation, runs from its scheduling to its deletion,
+    asks for ``num_gpu`` GPUs of ``gpu_milli`` thousandths each (a share of one GPU if
+    < 1000) of a model in ``gpu_spec`` (``A|B``: either; empty: any). CPU-only pods and pods
+    never scheduled are not replayed (counted in ``ignored``)."""
+    cols, skipped = read_columns(
+        spec.path,
+        {
+            "num_gpu": number(int),
+            "gpu_milli": number(int, required=False),
+            "gpu_spec": text(),
+            "pod_phase": text(),
+            "creation_time": number(),
+            "deletion_time": number(),
+            "scheduled_time": number(required=False),
+        },
+        on_error=spec.on_error,
+        check=lambda c: [
+            (c["deletion_time"] < c["creation_time"], "deletion_time", "deleted before created")
+        ],
+    )
+    trace = Trace(
+        cols["creation_time"],
+        cols["deletion_time"] - cols["scheduled_time"],
+        cols["num_gpu"],
+        state=cols["pod_phase"],
+        start_s=cols["scheduled_time"],
+        gpu_milli=np.where(cols["gpu_milli"] > 0, np.minimum(cols["gpu_milli"], 1000), 1000),
+        gpu_type=cols["gpu_spec"],
+        skipped=skipped,
+    )
+    trace = _drop(trace, trace.gpus == 0, "cpu-only")
+    return _drop(trace, np.isnan(trace.start_s), "never scheduled")
+
+
+GAVEL = [
+    "job_type",
+    "command",
+    "working_directory",
+    "num_steps_arg",
+    "needs_data_dir",
+    "total_steps",
+    "scale_factor",
+    "priority_weight",
+    "SLO",
+    "arrival_time",
+]
+
+
+def gavel(spec: TraceSpec) -> Trace:
+    """Gavel (Narayanan et al., OSDI'20) ``.trace`` files: tab-separated ``job_type, command,
+    working_directory, num_steps_arg, needs_data_dir, total_steps, scale_factor,
+    priority_weight, SLO, arrival_time``. A job runs ``total_steps`` at the measured speed of
+    its type on ``scale_factor`` GPUs of ``reference_chip`` from ``throughputs``."""
+    if spec.throughputs is None:
+        raise ScenarioError(
+            [Problem(spec.path, "workload.trace.throughputs", "gavel needs throughputs")]
+        )
+    cols, skipped = read_columns(
+        spec.path,
+        {
+            "job_type": text(),
+            "total_steps": number(minimum=0),
+            "scale_factor": number(int, minimum=1),
+            "arrival_time": number(),
+        },
+        on_error=spec.on_error,
+        header=GAVEL,
+        sep="\t",
+    )
+    table = json.loads(Path(spec.throughputs).read_text())
+    if spec.reference_chip not in table:
+        raise ScenarioError(
+            [
+                Problem(
+                    spec.throughputs,
+                    "workload.trace.reference_chip",
+                    f"no chip {spec.reference_chip!r}; known: {', '.join(sorted(table))}",
+                )
+            ]
+        )
+    rates = {ast.literal_eval(k): v["null"] for k, v in table[spec.reference_chip].items()}
+    keys = list(zip(cols["job_type"].tolist(), cols["scale_factor"].tolist(), strict=True))
+    unknown = sorted({f"{t} x{s}" for t, s in keys if (t, s) not in rates})
+    if unknown:
+        raise ScenarioError(
+            [Problem(spec.throughputs, "", f"no measured speed for {', '.join(unknown)}")]
+        )
+    speed = np.array([rates[k] for k in keys])
+    return Trace(
+        cols["arrival_time"],
+        cols["total_steps"] / speed,
+        cols["scale_factor"],
+        vc=cols["job_type"],
+        skipped=skipped,
+    )
+
+
+def tiresias(spec: TraceSpec) -> Trace:
+    """Tiresias (Gu et al., NSDI'19) CSV: ``job_id,num_gpu,submit_time,iterations,
+    model_name,duration,interval``."""
+    cols, skipped = read_columns(
+        spec.path,
+        {
+            "num_gpu": number(int, minimum=1),
+            "submit_time": number(),
+            "duration": number(),
+        },
+        on_error=spec.on_error,
+    )
+    return Trace(cols["submit_time"], cols["duration"], cols["num_gpu"], skipped=skipped)
+
+
+def pollux(spec: TraceSpec) -> Trace:
+    """Pollux (Qiao et al., OSDI'21) workload CSV: ``name,time,application,num_replicas,
+    batch_size``. The file has no run times: ``durations`` gives one per application."""
+    cols, skipped = read_columns(
+        spec.path,
+        {"time": number(), "application": text(), "num_replicas": number(int, minimum=1)},
+        on_error=spec.on_error,
+    )
+    apps = cols["application"]
+    missing = sorted(set(apps.tolist()) - set(spec.durations))
+    if missing:
+        raise ScenarioError(
+            [
+                Problem(
+                    spec.path,
+                    "workload.trace.durations",
+                    f"no run time for application(s) {', '.join(missing)}",
+                )
+            ]
+        )
+    duration = np.array([spec.durations[a] for a in apps.tolist()], dtype=np.float64)
+    return Trace(cols["time"], duration, cols["num_replicas"], vc=apps, skipped=skipped)
+
+
+def _has_header(path: str, first: str) -> bool:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline().split(",")[0].strip() == first
+    except OSError:
+        return True  # read_columns reports the missing file
+
+
+def _drop(trace: Trace, mask: np.ndarray, reason: str) -> Trace:
+    if not mask.any():
+        return trace
+    out = trace.take(~mask)
+    out.ignored[reason] = out.ignored.get(reason, 0) + int(mask.sum())
+    return out
+
+
+def philly_json(spec: TraceSpec) -> Trace:
+    """Philly's released ``cluster_job_log`` (a JSON array of jobs with ``status, vc, jobid,
+    submitted_time, user, attempts: [{start_time, end_time, detail: [{ip, gpus}]}]``), read
+    one job at a time. A job asks for the GPUs of its first attempt and runs for the sum of
+    its attempts' run times; jobs that never started are not replayed."""
+    rows: dict[str, list] = {k: [] for k in ("submit", "run", "gpus", "vc", "state", "start")}
+    problems, skipped, ignored = [], 0, 0
+    for line, job in _json_array(spec.path):
+        try:
+            attempts = job["attempts"]
+            submit = _seconds(job["submitted_time"])
+            if not attempts or attempts[0]["start_time"] in (None, "None"):
+                ignored += 1
+                continue
+            spans = [
+                (_seconds(a["start_time"]), _seconds(a["end_time"]))
+                for a in attempts
+                if a.get("end_time") not in (None, "None")
+            ]
+            gpus = sum(len(d["gpus"]) for d in attempts[0]["detail"])
+            if not spans or gpus < 1 or any(e < s for s, e in spans):
+                raise ValueError("no finished attempt with GPUs, or one ending before it starts")
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            if spec.on_error == "raise":
+                jobid = job.get("jobid", "?") if isinstance(job, dict) else "?"
+                problems.append(Problem(spec.path, f"job {jobid}", f"malformed: {e}", line))
+            skipped += 1
+            continue
+        rows["submit"].append(submit)
+        rows["run"].append(sum(e - s for s, e in spans))
+        rows["gpus"].append(gpus)
+        rows["vc"].append(str(job.get("vc", "")))
+        rows["state"].append(str(job.get("status", "")))
+        rows["start"].append(spans[0][0])
+    if problems:
+        raise ScenarioError(problems[:20])
+    trace = Trace(
+        np.array(rows["submit"], dtype=np.float64),
+        np.array(rows["run"], dtype=np.float64),
+        np.array(rows["gpus"], dtype=np.int64),
+        vc=np.array(rows["vc"], dtype=object),
+        state=np.array(rows["state"], dtype=object),
+        start_s=np.array(rows["start"], dtype=np.float64),
+        skipped=skipped,
+    )
+    if ignored:
+        trace.ignored["never started"] = ignored
+    return trace
+
+
+def _seconds(value) -> float:
+    if value in (None, "None", ""):
+        raise ValueError("missing time")
+    return (pd.Timestamp(value) - pd.Timestamp(0)).total_seconds()
+
+
+def _json_array(path: str, chunk: int = 1 << 20):
+    """Yield ``(line, element)`` of a top-level JSON array without loading the whole file."""
+    if not Path(path).is_file():
+        raise ScenarioError([Problem(path, "", "trace file not found")])
+    decoder = json.JSONDecoder()
+    buf, line, opened = "", 1, False  # line: the line number at buf[0]
+    with open(path, encoding="utf-8") as f:
+        while True:
+            more = f.read(chunk)
+            buf += more
+            pos = counted = 0  # line is the line at buf[counted]
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n,[]":
+                    opened |= buf[pos] == "["
+                    pos += 1
+                if pos >= len(buf):
+                    break
+                line += buf.count("\n", counted, pos)
+                counted = pos
+                if not opened:
+                    raise ScenarioError([Problem(path, "", "not a JSON array", line)])
+                try:
+                    element, end = decoder.raw_decode(buf, pos)
+                except json.JSONDecodeError as e:
+                    if more:  # cut by the chunk: read more first
+                        break
+                    at = line + buf.count("\n", pos, e.pos)
+                    raise ScenarioError([Problem(path, "", f"invalid JSON: {e.msg}", at)]) from None
+                yield line, element
+                pos = end
+            line += buf.count("\n", counted, pos)
+            buf = buf[pos:]
+            if not more:
+                return
