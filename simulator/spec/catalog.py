@@ -87,6 +87,22 @@ CHIPS: dict[str, Chip] = {
             interconnect_bytes_per_s=16 * GB,
             source="NVIDIA Tesla K80 datasheet, per GK210 die",
         ),
+        # NVIDIA Tesla P40 datasheet (2016): FP32 12 TFLOPS boost, INT8 47 TOPS, 24 GB GDDR5 at
+        # 346 GB/s, 250 W, PCIe Gen3 x16. GP102 has no fast FP16: FP16 peak = FP32 peak.
+        # The 24 GB GPUs of the Philly cluster's 8-GPU machines.
+        Chip(
+            name="p40",
+            vendor="nvidia",
+            kind="gpu",
+            peak_fp16_flops=12 * T,
+            peak_fp32_flops=12 * T,
+            memory_bytes=24 * GB,
+            memory_bytes_per_s=346 * GB,
+            tdp_w=250.0,
+            interconnect="pcie3",
+            interconnect_bytes_per_s=16 * GB,
+            source="NVIDIA Tesla P40 datasheet",
+        ),
         # NVIDIA Tesla P100 PCIe datasheet: FP16 18.7 TFLOPS, FP32 9.3 TFLOPS, 16 GB CoWoS HBM2
         # at 732 GB/s, 250 W, PCIe Gen3 x16 (32 GB/s bidirectional).
         Chip(

@@ -88,7 +88,7 @@ def timestamp(*, required: bool = True) -> Parser:
     def parse(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         text = raw.str.strip()
         empty = (text.eq("") | text.str.lower().isin(["none", "nan", "null"])).to_numpy()
-        values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(np.float64)
+        values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(np.float64, copy=True)
         dates = ~empty & np.isnan(values)
         if dates.any():
             parsed = pd.to_datetime(text[dates], errors="coerce", format="mixed")

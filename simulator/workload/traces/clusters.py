@@ -1,0 +1,42 @@
+"""Clusters described by traces: node groups for a scenario's ``cluster`` block.
+
+Must not import: simpy, numba, anything from ``engine``/``policies``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ...spec.problems import Problem, ScenarioError
+
+# Philly machine list GPU memory -> catalog chip. The trace gives memory sizes only; this is an
+# assumption: 12 GB is one K80 die (two per card), 24 GB the Tesla P40 of the same (2016-17)
+# generation. Duration-based replays do not depend on it.
+PHILLY_CHIPS = {"12GB": "k80", "24GB": "p40"}
+
+
+def philly_node_groups(path: str | Path, nodes_per_rack: int = 16) -> list[dict]:
+    """Node groups of the Philly cluster from its ``cluster_machine_list.csv`` (``machineId,
+    number of GPUs, single GPU mem``): one group per (GPUs, memory) kind of machine."""
+    try:
+        d = pd.read_csv(path, skipinitialspace=True, dtype=str)
+        d.columns = [c.strip() for c in d.columns]
+        kinds = d.groupby(["number of GPUs", "single GPU mem"]).size()
+    except (OSError, KeyError, pd.errors.ParserError) as e:
+        raise ScenarioError([Problem(str(path), "", f"not a Philly machine list: {e}")]) from None
+    groups = []
+    for (gpus, mem), count in kinds.items():
+        mem = mem.strip()
+        if mem not in PHILLY_CHIPS:
+            raise ScenarioError([Problem(str(path), "single GPU mem", f"unknown memory {mem}")])
+        groups.append(
+            {
+                "name": f"{int(gpus)}x{mem.lower()}",
+                "node": {"chip": PHILLY_CHIPS[mem], "gpus": int(gpus)},
+                "count": int(count),
+                "nodes_per_rack": nodes_per_rack,
+            }
+        )
+    return groups
