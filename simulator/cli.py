@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__
+from . import __version__, cli_trace
 from .spec import Problem, Scenario, ScenarioError
 from .spec.units import format_duration
 
@@ -121,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
         default="../shared/data",
         help="folder with profiles/nccl/a100_dgx and profiles/llm_inference",
     )
+    cli_trace.add_parser(sub)
     return p
 
 
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             "validate": _validate,
             "schema": _schema,
             "perf": _perf,
+            "trace": cli_trace.run,
         }
         return commands[args.command](args)
     except ScenarioError as e:

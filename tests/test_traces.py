@@ -282,3 +282,41 @@ def test_philly_replay_scenario_runs_every_job():
     r = simulator.run(ROOT / "scenarios" / "philly_replay.yaml")
     assert r.summary["jobs_finished"] == 82_247
     assert r.summary["installed_gpus"] == 2490
+
+
+# ---------------------------------------------------------------- clustersim trace stats
+
+
+def test_trace_stats_on_a_hand_made_trace(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    rows = ["job_id,num_gpu,submit_time,duration"]
+    # 4 jobs in the first hour, 1 in the third; GPUs 1,1,2,8,1; run times 10..50 s
+    for i, (t, g) in enumerate([(0, 1), (600, 1), (1200, 2), (3000, 8), (7300, 1)]):
+        rows.append(f"{i},{g},{t},{10 * (i + 1)}")
+    path.write_text("\n".join(rows) + "\n")
+    plots = tmp_path / "plots"
+    assert (
+        main(["trace", "stats", str(path), "--format", "tiresias", "--json", "--plot", str(plots)])
+        == 0
+    )
+    s = json.loads(capsys.readouterr().out)
+    assert s["jobs"] == 5 and s["span_s"] == 7300.0
+    assert s["gpus_histogram"] == {"1": 3, "2": 1, "8": 1}
+    assert s["arrivals_per_hour_peak"] == 4 and s["arrivals_per_hour_mean"] == 5 / 3
+    assert s["p50_duration_s"] == 30.0 and s["max_duration_s"] == 50.0
+    assert s["gpu_hours"] == pytest.approx((10 + 20 + 2 * 30 + 8 * 40 + 50) / 3600)
+    assert sorted(p.name for p in plots.iterdir()) == [
+        "arrivals_per_hour.png",
+        "duration_cdf.png",
+        "gpus_histogram.png",
+    ]
+
+
+def test_trace_stats_reads_the_azure_request_trace(capsys):
+    path = TRACES / "azure_llm" / "AzureLLMInferenceTrace_conv.csv"
+    assert main(["trace", "stats", str(path), "--format", "azure_llm", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    raw = pd.read_csv(path)
+    assert s["requests"] == len(raw) == 19_366
+    assert s["p50_output_tokens"] == float(raw["GeneratedTokens"].median())
+    assert s["span_s"] < 3600  # one hour of requests

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +376,39 @@ def _json_array(path: str, chunk: int = 1 << 20):
             buf = buf[pos:]
             if not more:
                 return
+
+
+@dataclass
+class Requests:
+    """Inference requests: arrival (s after the first), prompt and output tokens."""
+
+    arrival_s: np.ndarray
+    prompt_tokens: np.ndarray
+    output_tokens: np.ndarray
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return len(self.arrival_s)
+
+
+def azure_llm(path: str, on_error: str = "raise") -> Requests:
+    """Azure LLM inference trace 2023 (Patel et al., Splitwise, ISCA'24):
+    ``TIMESTAMP,ContextTokens,GeneratedTokens``, one row per request. Arrival requests for the
+    inference services of elastic-scaling scenarios; ``clustersim trace stats`` reads it."""
+    cols, skipped = read_columns(
+        path,
+        {
+            "TIMESTAMP": timestamp(),
+            "ContextTokens": number(int),
+            "GeneratedTokens": number(int),
+        },
+        on_error=on_error,
+    )
+    t = cols["TIMESTAMP"]
+    order = np.argsort(t, kind="stable")
+    return Requests(
+        t[order] - (t[order][0] if len(t) else 0.0),
+        cols["ContextTokens"][order],
+        cols["GeneratedTokens"][order],
+        skipped,
+    )
