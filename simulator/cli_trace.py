@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from .cli import _error
     from .spec.workload import TraceSpec
     from .workload import traces
-    from .workload.traces.readers import azure_llm
+    from .workload.traces.requests import azure_llm
     from .workload.traces.stats import plot_stats, stats
 
     label = f"clustersim trace stats {args.file}"

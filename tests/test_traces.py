@@ -162,7 +162,7 @@ def test_philly_json_is_streamed_job_by_job(tmp_path, monkeypatch):
     ]
     path = tmp_path / "cluster_job_log"
     path.write_text(json.dumps(log, indent=1))
-    from simulator.workload.traces import readers
+    from simulator.workload.traces import philly_json as readers
 
     original = readers._json_array  # tiny chunks: elements cut across reads
     monkeypatch.setattr(readers, "_json_array", lambda p: original(p, chunk=64))

@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...spec.workload import TraceSpec
-from . import readers
+from . import philly_json, readers
 from .base import Trace
 
 READERS = {
     "philly": readers.philly,
-    "philly_json": readers.philly_json,
+    "philly_json": philly_json.philly_json,
     "helios": readers.helios,
     "pai": readers.pai,
     "openb": readers.openb,

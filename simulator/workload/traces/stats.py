@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import Trace
-from .readers import Requests
+from .requests import Requests
 
 PERCENTILES = (50, 90, 99)
 
