@@ -62,7 +62,7 @@ def attained_now(sim: Simulation) -> np.ndarray:
     """GPU-seconds of service of every job up to now."""
     out = sim.attained_gpu_s.copy()
     running = np.fromiter(sim.state.running, dtype=np.int64, count=len(sim.state.running))
-    out[running] += sim.jobs.gpus[running] * (sim.env.now - sim._held_since[running])
+    out[running] += sim._amount[running] * (sim.env.now - sim._held_since[running])
     return out
 
 

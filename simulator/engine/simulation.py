@@ -91,7 +91,7 @@ class Simulation:
         self.placer = placer
         self.horizon = horizon
         self.check_invariants = check_invariants
-        self.state = ClusterState(cluster)
+        self.state = ClusterState(cluster, jobs.gpu_milli)
         # queued jobs in arrival order. Not a dict: a dict keeps deleted slots until it resizes
         # and iteration scans them from the front, so with a long queue drained from its head
         # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
@@ -138,6 +138,7 @@ class Simulation:
         # hot-path locals
         self._submit = jobs.submit_s
         self._gpus = jobs.gpus.tolist()
+        self._amount = jobs.gpu_amount  # devices held: GPUs, or a share of one
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
 
@@ -210,11 +211,13 @@ class Simulation:
         for job in decision.order:
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
-            if gpus[job] > state.free_total:  # cannot fit, whatever the placement
+            placement = state.share_placement(job) if state.is_share(job) else None
+            if placement is None and gpus[job] > state.free_total:  # cannot fit anywhere
                 if decision.blocking or state.free_total == 0:
                     break
                 continue
-            placement = placer.place(view.on_chip(pinned[job]) if job in pinned else view, job)
+            if placement is None:
+                placement = placer.place(view.on_chip(pinned[job]) if job in pinned else view, job)
             if placement is None:
                 if decision.blocking:
                     break
@@ -298,7 +301,7 @@ class Simulation:
             self._left[job] = max(self._left[job] - self._rate[job] * (now - self._since[job]), 0.0)
         self._version[job] += 1  # its completion (or resume) event is void
         self._resume_at[job] = -np.inf
-        self.attained_gpu_s[job] += self._gpus[job] * (now - self._held_since[job])
+        self.attained_gpu_s[job] += self._amount[job] * (now - self._held_since[job])
         stopped = self.state.release(job, self._gpus[job])
         self._stopped_on[job] = np.sort(stopped.nodes).tobytes()
         self.throughput.finish(job)
@@ -358,7 +361,7 @@ class Simulation:
         service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
         last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
         held = self.job_state != JobState.QUEUED
-        service[held] += self.jobs.gpus[held] * (last[held] - self._held_since[held])
+        service[held] += self._amount[held] * (last[held] - self._held_since[held])
         return Outcome(
             self.start_s,
             self.end_s,

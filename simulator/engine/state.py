@@ -35,18 +35,56 @@ class InvariantError(AssertionError):
 
 
 class ClusterState:
-    """Free devices per node and the placement of every running job."""
+    """Free devices per node and the placement of every running job.
 
-    def __init__(self, cluster: Cluster):
+    ``free`` counts whole free devices. A job asking for a share of one device (``milli`` <
+    1000 thousandths) goes on a *shared* device: ``slots[node, k]`` holds the thousandths
+    still free on the node's k-th shared device (-1: no such device). A shared device is
+    opened from a whole free one and returns to ``free`` when its last share leaves."""
+
+    def __init__(self, cluster: Cluster, milli: np.ndarray | None = None):
         self.capacity = cluster.capacity
         self.free = np.array(cluster.capacity, dtype=np.int64)
         self.free_total = int(self.free.sum())
         self.running: dict[int, Placement] = {}
+        self.milli = milli
+        self.slots = np.full((len(self.free), max(int(self.capacity.max(initial=0)), 1)), -1)
+        self.shared: dict[int, tuple[int, int]] = {}  # job -> (node, slot)
+
+    def is_share(self, job: int) -> bool:
+        return self.milli is not None and self.milli[job] < 1000
+
+    def share_placement(self, job: int) -> Placement | None:
+        """The node of the open shared device that fits ``job``'s share most tightly."""
+        fits = self.slots >= self.milli[job]
+        if not fits.any():
+            return None
+        node = int(np.argmin(np.where(fits, self.slots, 1001)) // self.slots.shape[1])
+        return Placement(np.array([node]), np.array([1]))
+
+    def _allocate_share(self, job: int, placement: Placement) -> None:
+        node, need = int(placement.nodes[0]), int(self.milli[job])
+        row = self.slots[node]
+        fits = row >= need
+        if fits.any():  # the tightest open shared device on that node
+            slot = int(np.argmin(np.where(fits, row, 1001)))
+        elif self.free[node] > 0:  # open a device
+            slot = int(np.flatnonzero(row < 0)[0])
+            row[slot] = 1000
+            self.free[node] -= 1
+            self.free_total -= 1
+        else:
+            raise EngineError(f"invalid placement for job {job}: no device on node {node} fits")
+        row[slot] -= need
+        self.shared[job] = (node, slot)
+        self.running[job] = placement
 
     def allocate(self, job: int, placement: Placement, gpus: int) -> None:
         """Validate and apply ``placement`` for ``job`` (all-or-nothing)."""
         if job in self.running:
             raise EngineError(f"job {job} is already running")
+        if self.is_share(job):
+            return self._allocate_share(job, placement)
         status = kernels.allocate(self.free, placement.nodes, placement.counts, gpus)
         if status:
             raise EngineError(
@@ -60,6 +98,14 @@ class ClusterState:
     def release(self, job: int, gpus: int) -> Placement:
         """Return a running job's devices and forget its placement."""
         placement = self.running.pop(job)
+        if job in self.shared:
+            node, slot = self.shared.pop(job)
+            self.slots[node, slot] += self.milli[job]
+            if self.slots[node, slot] == 1000:  # its last share left: a whole device again
+                self.slots[node, slot] = -1
+                self.free[node] += 1
+                self.free_total += 1
+            return placement
         status = kernels.release(self.free, self.capacity, placement.nodes, placement.counts)
         if status:
             raise EngineError(f"cannot release job {job}: {_REASONS[status]}")
@@ -78,14 +124,20 @@ class ClusterState:
             )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
-        held = np.zeros_like(self.free)
-        for placement in self.running.values():
-            np.add.at(held, placement.nodes, placement.counts)
+        held = (self.slots >= 0).sum(axis=1)  # shared devices, then whole ones
+        whole = [j for j in self.running if j not in self.shared]
+        for job in whole:
+            np.add.at(held, self.running[job].nodes, self.running[job].counts)
         if not np.array_equal(held, self.capacity - self.free):
             out.append("allocated devices per node differ from the running placements")
-        requested = sum(int(jobs.gpus[j]) for j in self.running)
-        if requested != int(held.sum()):
+        requested = sum(int(jobs.gpus[j]) for j in whole)
+        if requested != int(held.sum()) - int((self.slots >= 0).sum()):
             out.append(f"running jobs requested {requested} devices but hold {int(held.sum())}")
+        used = 1000 - np.where(self.slots >= 0, self.slots, 1000)
+        for job, (node, slot) in self.shared.items():
+            used[node, slot] -= int(jobs.gpu_milli[job])
+        if np.any(used != 0) or np.any(self.slots > 1000) or np.any(self.slots == 1000):
+            out.append("shared devices' free thousandths differ from the shares they hold")
         return out
 
 

@@ -41,7 +41,12 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
         "s",
         "time it held devices without progress: checkpoint save and restore on restarts",
     ),
-    "gpu_service_s": (pa.float64(), "GPU-s", "GPUs x seconds the job held devices in the run"),
+    "gpu_milli": (pa.int64(), "1/1000 GPU", "share of each device (1000: whole devices)"),
+    "gpu_service_s": (
+        pa.float64(),
+        "GPU-s",
+        "devices x seconds the job held in the run (a share counts as its fraction)",
+    ),
     "trace_wait_s": (
         pa.float64(),
         "s",

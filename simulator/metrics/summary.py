@@ -67,6 +67,7 @@ def jobs_table(
         "restarts": pa.array(used("restarts"), pa.int64()),
         "migrations": pa.array(used("migrations"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
+        "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
         "gpu_service_s": floats(used("gpu_service_s")),
         "trace_wait_s": floats(jobs.trace_wait_s),
     }

@@ -47,6 +47,7 @@ class JobTable:
     stream_tenants: tuple[str, ...] = ()  # tenant of each stream (default: its name)
     trace_wait_s: np.ndarray | None = None  # float64, the wait a trace recorded (NaN: none)
     skipped_rows: int = 0  # malformed trace rows skipped while reading
+    gpu_milli: np.ndarray | None = None  # int64, thousandths of a device (< 1000: a share)
 
     def __post_init__(self) -> None:
         if not self.stream_tenants:
@@ -54,7 +55,12 @@ class JobTable:
         n = len(self.submit_s)
         if self.trace_wait_s is None:
             object.__setattr__(self, "trace_wait_s", np.full(n, np.nan))
-        for name in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s"):
+        if self.gpu_milli is None:
+            object.__setattr__(self, "gpu_milli", np.full(n, 1000, dtype=np.int64))
+        if np.any((self.gpu_milli < 1000) & (self.gpus != 1)):
+            raise ValueError("only 1-GPU jobs may ask for a share of a device (gpu_milli < 1000)")
+        columns = ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s")
+        for name in (*columns, "gpu_milli"):
             arr = getattr(self, name)
             if arr.shape != (n,):
                 raise ValueError(f"JobTable.{name} has shape {arr.shape}, expected ({n},)")
@@ -64,6 +70,11 @@ class JobTable:
 
     def __len__(self) -> int:
         return len(self.submit_s)
+
+    @property
+    def gpu_amount(self) -> np.ndarray:
+        """Devices each job occupies when running: GPUs, or the share of one device."""
+        return self.gpus * (self.gpu_milli / 1000.0)
 
     @classmethod
     def concat(
@@ -77,9 +88,11 @@ class JobTable:
         ``trace_wait_s`` has none recorded."""
         for p in parts:
             p.setdefault("trace_wait_s", np.full(len(p["submit_s"]), np.nan))
+            p.setdefault("gpu_milli", np.full(len(p["submit_s"]), 1000, dtype=np.int64))
+        names = ("submit_s", "duration_s", "gpus", "kind", "stream", "seq")
         cols = {
             k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
-            for k in ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s")
+            for k in (*names, "trace_wait_s", "gpu_milli")
         }
         order = np.lexsort((cols["seq"], cols["stream"], cols["submit_s"]))
         return cls(
@@ -92,5 +105,6 @@ class JobTable:
             stream_names=stream_names,
             stream_tenants=stream_tenants,
             trace_wait_s=cols["trace_wait_s"].astype(np.float64)[order],
+            gpu_milli=cols["gpu_milli"].astype(np.int64)[order],
             skipped_rows=skipped_rows,
         )

@@ -167,12 +167,17 @@ class TrainingStream(Spec):
     count: int | None = Field(default=None, ge=0)
     arrival: ArrivalSpec
     gpus: either(Annotated[int, Field(ge=1)], GpuChoice) = 1
+    gpu_milli: int = Field(
+        default=1000, ge=1, le=1000, description="thousandths of one device (1-GPU jobs)"
+    )
     duration: DurationSpec | None = None
     model: ModelJob | None = None
 
     @model_validator(mode="after")
     def _duration_or_model(self) -> TrainingStream:
         exactly_one_of(self, ("duration", "model"))
+        if self.gpu_milli < 1000 and (self.gpus != 1 or self.model is not None):
+            raise ValueError("a share of a device (gpu_milli < 1000) is for 1-GPU duration jobs")
         if self.model is not None:
             shards = self.model.tp * self.model.pp
             bad = [g for g in self.gpu_values if g % shards]

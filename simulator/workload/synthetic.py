@@ -97,6 +97,7 @@ def stream_jobs(
         "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
         "stream": np.full(n, index, dtype=np.int64),
         "seq": np.arange(n, dtype=np.int64),
+        "gpu_milli": np.full(n, stream.gpu_milli, dtype=np.int64),
     }
 
 
@@ -131,6 +132,11 @@ def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -
                     "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
                     "stream": np.full(n, len(names), dtype=np.int64),
                     "seq": np.arange(n, dtype=np.int64),
+                    "gpu_milli": (
+                        np.full(n, 1000, dtype=np.int64)
+                        if trace.gpu_milli is None
+                        else np.where(trace.gpus[mine] == 1, trace.gpu_milli[mine], 1000)
+                    ),
                     "trace_wait_s": (
                         np.full(n, np.nan)
                         if trace.start_s is None
