@@ -13,7 +13,7 @@ from simulator.cli import main
 from simulator.spec import ScenarioError
 from simulator.spec.workload import TraceSpec
 from simulator.workload import traces
-from simulator.workload.traces.clusters import philly_node_groups
+from simulator.workload.traces.clusters import openb_node_groups, philly_node_groups
 
 from .conftest import ROOT, SHARED, tiny
 
@@ -320,3 +320,22 @@ def test_trace_stats_reads_the_azure_request_trace(capsys):
     assert s["requests"] == len(raw) == 19_366
     assert s["p50_output_tokens"] == float(raw["GeneratedTokens"].median())
     assert s["span_s"] < 3600  # one hour of requests
+
+
+def test_openb_cluster_component_matches_the_node_list():
+    groups, left_out = openb_node_groups(TRACES / "alibaba_openb/openb_node_list_gpu_node.csv")
+    component = yaml.safe_load((ROOT / "scenarios/components/openb_cluster.yaml").read_text())
+    assert component["cluster"]["datacenters"][0]["node_groups"] == groups
+    assert left_out == {"G2": 549, "G3": 39}  # 1,213 machines in the list
+    assert sum(g["count"] for g in groups) == 1213 - 549 - 39
+
+
+def test_openb_fragmentation_scenario_replays_shares():
+    r = simulator.run(ROOT / "scenarios" / "openb_fragmentation.yaml")
+    jobs = r.jobs
+    raw = pd.read_csv(TRACES / "alibaba_openb/openb_pod_list_default.csv")
+    kept = raw[(raw["num_gpu"] > 0) & raw["scheduled_time"].notna()]
+    kept = kept[kept["creation_time"] >= 10_000_000]  # the scenario's window (first pod at 0)
+    assert r.summary["jobs_finished"] == len(jobs) == len(kept) == 6150
+    assert (jobs["gpu_milli"] < 1000).sum() == (kept["gpu_milli"] < 1000).sum() == 2555
+    assert jobs["trace_wait_s"].notna().all()  # every replayed pod has its recorded wait

@@ -40,3 +40,36 @@ def philly_node_groups(path: str | Path, nodes_per_rack: int = 16) -> list[dict]
             }
         )
     return groups
+
+
+# openb node list GPU model -> catalog chip. G2 and G3 are Alibaba's anonymised models (no
+# published specifications): they have no catalog chip and are left out unless mapped.
+OPENB_CHIPS = {"A10": "a10", "P100": "p100", "T4": "t4", "V100M16": "v100", "V100M32": "v100"}
+
+
+def openb_node_groups(
+    path: str | Path, chips: dict[str, str] | None = None, nodes_per_rack: int = 16
+) -> tuple[list[dict], dict[str, int]]:
+    """Node groups of the Alibaba openb inventory (``openb_node_list_gpu_node.csv``: ``sn,
+    cpu_milli,memory_mib,gpu,model``), one per (model, GPUs); and the machines left out per
+    model that ``chips`` (default :data:`OPENB_CHIPS`) does not map."""
+    chips = OPENB_CHIPS if chips is None else chips
+    try:
+        d = pd.read_csv(path, dtype={"model": str})
+        kinds = d.groupby(["model", "gpu"]).size()
+    except (OSError, KeyError, pd.errors.ParserError) as e:
+        raise ScenarioError([Problem(str(path), "", f"not an openb node list: {e}")]) from None
+    groups, left_out = [], {}
+    for (model, gpus), count in kinds.items():
+        if model not in chips:
+            left_out[model] = left_out.get(model, 0) + int(count)
+            continue
+        groups.append(
+            {
+                "name": f"{model.lower()}x{int(gpus)}",
+                "node": {"chip": chips[model], "gpus": int(gpus)},
+                "count": int(count),
+                "nodes_per_rack": nodes_per_rack,
+            }
+        )
+    return groups, left_out
