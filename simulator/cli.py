@@ -219,7 +219,8 @@ def _validate(args: argparse.Namespace) -> int:
             continue
         print(
             f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
-            f"{len(s.workload.training)} workload streams)"
+            f"{len(s.workload.training)} synthetic workload streams"
+            f"{f', a {s.workload.trace.format} trace' if s.workload.trace else ''})"
         )
     return 2 if problems else 0
 

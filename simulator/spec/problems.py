@@ -158,4 +158,9 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
                 f"file not found: {profile.path} (a relative path is relative to the scenario "
                 "file)",
             )
+    trace = scenario.workload.trace
+    for key in ("path", "tasks", "throughputs") if trace is not None else ():
+        where = getattr(trace, key)
+        if where is not None and not Path(where).is_file():
+            add(("workload", "trace", key), f"file not found: {where}")
     return problems
