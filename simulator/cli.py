@@ -112,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
                 default=0.0,
                 help="fraction of the all-reduce hidden behind backward (0..1)",
             )
+    inf = psub.add_parser("infer", help="LLM inference: prefill, per-token decode, end to end")
+    inf.add_argument("--model", required=True, help="zoo language model, e.g. llama2-70b")
+    inf.add_argument("--node", default="dgx-a100", help="node template (default dgx-a100)")
+    inf.add_argument("--chip", help="an inline node of this chip instead of a template")
+    for flag, default, text in (
+        ("--tp", 8, "tensor-parallel GPUs in the node"),
+        ("--prompt", 512, "prompt tokens per request"),
+        ("--batch", 1, "requests in the batch"),
+        ("--output", 128, "output tokens per request"),
+    ):
+        inf.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
+    inf.add_argument("--json", action="store_true", help="print JSON instead of a table")
     cal = psub.add_parser(
         "calibrate",
         help="fit link efficiencies, latencies and the achievable FLOP fraction to measurements",
@@ -247,6 +259,26 @@ def _perf(args: argparse.Namespace) -> int:
 
     if args.perf_command == "calibrate":
         return _calibrate(Path(args.data))
+    if args.perf_command == "infer":
+        from .perf.inference import infer
+
+        try:
+            result = infer(
+                args.model,
+                node=None if args.chip else args.node,
+                chip=args.chip,
+                tp=args.tp,
+                prompt=args.prompt,
+                batch=args.batch,
+                output=args.output,
+            ).as_dict()
+        except (KeyError, ValueError) as e:
+            _error(f"clustersim perf infer: {e.args[0]}")
+            return 2
+        if args.json:
+            print(json.dumps(result, indent=2))
+            return 0
+        return _print_table("clustersim perf infer", result)
     common = {
         "node": None if args.chip else args.node,
         "gpus": args.gpus,
@@ -274,11 +306,15 @@ def _perf(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    table = Table(title=f"clustersim perf {args.perf_command}")
+    return _print_table(f"clustersim perf {args.perf_command}", result)
+
+
+def _print_table(title: str, result: dict) -> int:
+    table = Table(title=title)
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for key, value in result.items():
-        table.add_row(key, f"{value:.6g}")
+        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
     Console().print(table)
     return 0
 

@@ -36,13 +36,22 @@ class ModelSpec:
     layers: int | None = None
     hidden: int | None = None
     source: str = ""
+    kv_hidden: int | None = None  # width of the KV cache per layer (grouped-query attention)
 
     @property
     def allreduce_params(self) -> float:
         return self.params if self.grad_params is None else self.grad_params
 
 
-def _lm(name: str, params: float, layers: int, hidden: int, seq_len: int, source: str) -> ModelSpec:
+def _lm(
+    name: str,
+    params: float,
+    layers: int,
+    hidden: int,
+    seq_len: int,
+    source: str,
+    kv_hidden: int | None = None,
+) -> ModelSpec:
     """A decoder/encoder transformer: 6N + 12 L d T training FLOPs per token."""
     per_token = 6 * params + 12 * layers * hidden * seq_len
     # activations kept for backward: ~34 d bytes per token per layer in fp16 (Korthikanti et
@@ -59,6 +68,7 @@ def _lm(name: str, params: float, layers: int, hidden: int, seq_len: int, source
         layers,
         hidden,
         source,
+        kv_hidden,
     )
 
 
@@ -119,7 +129,10 @@ MODELS: dict[str, ModelSpec] = {
         _lm("gpt-7b", 6.74 * G, 32, 4096, 4096, "Touvron et al. 2023 (Llama 2 7B shape)"),
         # Llama 2 70 B: 69 B parameters, 80 layers, d=8192, context 4096.
         _lm("gpt-70b", 69 * G, 80, 8192, 4096, "Touvron et al. 2023 (Llama 2 70B shape)"),
-        _lm("llama2-70b", 69 * G, 80, 8192, 4096, "Touvron et al. 2023"),
+        # Grouped-query attention: 8 KV heads of 128, so the KV cache is 1,024 wide per layer.
+        _lm("llama2-70b", 69 * G, 80, 8192, 4096, "Touvron et al. 2023", kv_hidden=1024),
+        # BigScience BLOOM 176 B: 70 layers, d=14336, 112 heads (full multi-head KV), ctx 2048.
+        _lm("bloom-176b", 176 * G, 70, 14336, 2048, "BigScience, Le Scao et al. 2022"),
     ]
 }
 
