@@ -98,20 +98,33 @@ def _check_profiles(scenario: Scenario, label: str) -> None:
         raise ScenarioError(problems)
 
 
-def _check_fits(scenario: Scenario, jobs: JobTable, total: int) -> None:
-    """Trace jobs larger than the cluster would block a FIFO queue for ever: refuse them."""
+def _check_fits(jobs: JobTable, cluster) -> None:
+    """Trace jobs larger than the cluster, or limited to GPU models it does not have, would
+    wait for ever (and block a FIFO queue): refuse them."""
+    problems, total = [], cluster.total_gpus
     too_big = jobs.gpus > total
     if too_big.any():
-        raise ScenarioError(
-            [
+        problems.append(
+            Problem(
+                "<scenario>",
+                "workload.trace.max_gpus",
+                f"{int(too_big.sum())} trace jobs ask for more than the cluster's {total} "
+                f"GPUs (up to {int(jobs.gpus.max())}); set max_gpus to drop them",
+            )
+        )
+    present = set(cluster.topology.chips)
+    for spec in sorted(set(jobs.chips[jobs.chips != ""].tolist())):
+        if not set(spec.split("|")) & present:
+            n = int((jobs.chips == spec).sum())
+            problems.append(
                 Problem(
                     "<scenario>",
-                    "workload.trace.max_gpus",
-                    f"{int(too_big.sum())} trace jobs ask for more than the cluster's {total} "
-                    f"GPUs (up to {int(jobs.gpus.max())}); set max_gpus to drop them",
+                    "workload.trace",
+                    f"{n} trace jobs may only run on {spec}, which the cluster does not have",
                 )
-            ]
-        )
+            )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
@@ -168,7 +181,7 @@ def run(
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
     models = [s.model for s in training] + [None] * traced
-    _check_fits(scenario, jobs, cluster.total_gpus)
+    _check_fits(jobs, cluster)
     sim = Simulation(
         cluster,
         jobs,

@@ -339,3 +339,32 @@ def test_openb_fragmentation_scenario_replays_shares():
     assert r.summary["jobs_finished"] == len(jobs) == len(kept) == 6150
     assert (jobs["gpu_milli"] < 1000).sum() == (kept["gpu_milli"] < 1000).sum() == 2555
     assert jobs["trace_wait_s"].notna().all()  # every replayed pod has its recorded wait
+
+
+# ---------------------------------------------------------------- GPU-model constraints
+
+
+def test_gpu_model_constraints_limit_placement(tmp_path):
+    path = tmp_path / "pods.csv"
+    head = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,"
+    path.write_text(
+        head + "deletion_time,scheduled_time\n"
+        "p0,1000,1024,1,300,T4,LS,Running,0,100,0\n"  # a share, on a T4
+        "p1,1000,1024,1,300,V100M16|V100M32,LS,Running,1,100,1\n"  # T4 share has room: no
+        "p2,1000,1024,1,1000,G2,LS,Running,2,100,2\n"  # anonymised model: not replayed
+        "p3,1000,1024,1,1000,,LS,Running,3,100,3\n"  # anywhere: first fit, the T4 node
+    )
+    spec = tiny()
+    spec["cluster"]["datacenters"][0]["node_groups"] = [
+        {"name": "t4", "node": {"chip": "t4", "gpus": 2}, "count": 1},
+        {"name": "v100", "node": {"chip": "v100", "gpus": 1}, "count": 1},
+    ]
+    spec["workload"] = {"trace": {"format": "openb", "path": str(path)}}
+    r = simulator.run(spec, record_events=True)
+    starts = r.events[r.events["event"] == "start"].set_index("job_id")["detail"].to_dict()
+    assert starts == {0: "0:1", 1: "1:1", 2: "0:1"}  # node 0: the T4s, node 1: the V100
+    assert r.jobs["chips"].tolist() == ["t4", "v100", ""]
+    assert len(read("openb", path).gpus) == 4  # the reader keeps it; select drops the G2 pod
+    spec["cluster"]["datacenters"][0]["node_groups"].pop()  # no V100 any more
+    with pytest.raises(ScenarioError, match="1 trace jobs may only run on v100"):
+        simulator.run(spec)

@@ -139,6 +139,7 @@ class Simulation:
         self._submit = jobs.submit_s
         self._gpus = jobs.gpus.tolist()
         self._amount = jobs.gpu_amount  # devices held: GPUs, or a share of one
+        self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
 
@@ -207,17 +208,21 @@ class Simulation:
             wake = partial(self._on_wake, self._wake_version)
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
         started, state, gpus = [], self.state, self._gpus
-        pinned = decision.chip_type or {}
+        pinned, node_chip = decision.chip_type or {}, self.cluster.topology.node_chip
         for job in decision.order:
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
-            placement = state.share_placement(job) if state.is_share(job) else None
+            nodes = self._allowed.get(job)  # GPU-model limits and the scheduler's pin
+            if job in pinned:
+                on_type = node_chip == pinned[job]
+                nodes = on_type if nodes is None else nodes & on_type
+            placement = state.share_placement(job, nodes) if state.is_share(job) else None
             if placement is None and gpus[job] > state.free_total:  # cannot fit anywhere
                 if decision.blocking or state.free_total == 0:
                     break
                 continue
             if placement is None:
-                placement = placer.place(view.on_chip(pinned[job]) if job in pinned else view, job)
+                placement = placer.place(view if nodes is None else view.on_nodes(nodes), job)
             if placement is None:
                 if decision.blocking:
                     break
@@ -377,3 +382,13 @@ class Simulation:
             self.lost_s,
             self.migrations,
         )
+
+
+def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
+    """Node masks of the jobs limited to some chips (``JobTable.chips``)."""
+    limited = np.flatnonzero(jobs.chips != "")
+    masks: dict[str, np.ndarray] = {}
+    for spec in set(jobs.chips[limited].tolist()):
+        ids = [i for i, c in enumerate(topo.chips) if c in spec.split("|")]
+        masks[spec] = np.isin(topo.node_chip, ids)
+    return {int(j): masks[jobs.chips[j]] for j in limited}

@@ -54,9 +54,12 @@ class ClusterState:
     def is_share(self, job: int) -> bool:
         return self.milli is not None and self.milli[job] < 1000
 
-    def share_placement(self, job: int) -> Placement | None:
-        """The node of the open shared device that fits ``job``'s share most tightly."""
+    def share_placement(self, job: int, nodes: np.ndarray | None = None) -> Placement | None:
+        """The node of the open shared device that fits ``job``'s share most tightly (among
+        ``nodes``, a node mask, if given)."""
         fits = self.slots >= self.milli[job]
+        if nodes is not None:
+            fits &= nodes[:, None]
         if not fits.any():
             return None
         node = int(np.argmin(np.where(fits, self.slots, 1001)) // self.slots.shape[1])
@@ -200,18 +203,18 @@ class View:
         consolidated on idle nodes of each chip type; 0 where the type has too few devices."""
         return oracle.rates_by_chip(self._sim, jobs)
 
-    def on_chip(self, chip: int) -> OnChip:
-        """This view with only the free devices of nodes of chip type ``chip``."""
-        return OnChip(self, chip)
+    def on_nodes(self, nodes: np.ndarray) -> OnNodes:
+        """This view with only the free devices of the nodes in mask ``nodes``."""
+        return OnNodes(self, nodes)
 
 
-class OnChip:
-    """A :class:`View` that shows free devices only on nodes of one chip type: what a
-    placement policy sees for a job the scheduler pinned to that type."""
+class OnNodes:
+    """A :class:`View` that shows free devices only on some nodes: what a placement policy
+    sees for a job pinned to a chip type by the scheduler or limited to some GPU models."""
 
-    def __init__(self, view: View, chip: int):
+    def __init__(self, view: View, nodes: np.ndarray):
         self._view = view
-        free = np.where(view.topology.node_chip == chip, view.free_gpus, 0)
+        free = np.where(nodes, view.free_gpus, 0)
         free.setflags(write=False)
         self.free_gpus = free
         self.free_total = int(free.sum())

@@ -42,6 +42,7 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
         "time it held devices without progress: checkpoint save and restore on restarts",
     ),
     "gpu_milli": (pa.int64(), "1/1000 GPU", "share of each device (1000: whole devices)"),
+    "chips": (pa.string(), "-", "catalog chips the job may run on, bar-separated (empty: any)"),
     "gpu_service_s": (
         pa.float64(),
         "GPU-s",

@@ -68,6 +68,7 @@ def jobs_table(
         "migrations": pa.array(used("migrations"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
         "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
+        "chips": pa.array(jobs.chips, pa.string()),
         "gpu_service_s": floats(used("gpu_service_s")),
         "trace_wait_s": floats(jobs.trace_wait_s),
     }

@@ -48,6 +48,7 @@ class JobTable:
     trace_wait_s: np.ndarray | None = None  # float64, the wait a trace recorded (NaN: none)
     skipped_rows: int = 0  # malformed trace rows skipped while reading
     gpu_milli: np.ndarray | None = None  # int64, thousandths of a device (< 1000: a share)
+    chips: np.ndarray | None = None  # object: catalog chips a job may use, "a|b" ("": any)
 
     def __post_init__(self) -> None:
         if not self.stream_tenants:
@@ -57,10 +58,12 @@ class JobTable:
             object.__setattr__(self, "trace_wait_s", np.full(n, np.nan))
         if self.gpu_milli is None:
             object.__setattr__(self, "gpu_milli", np.full(n, 1000, dtype=np.int64))
+        if self.chips is None:
+            object.__setattr__(self, "chips", np.full(n, "", dtype=object))
         if np.any((self.gpu_milli < 1000) & (self.gpus != 1)):
             raise ValueError("only 1-GPU jobs may ask for a share of a device (gpu_milli < 1000)")
         columns = ("submit_s", "duration_s", "gpus", "kind", "stream", "seq", "trace_wait_s")
-        for name in (*columns, "gpu_milli"):
+        for name in (*columns, "gpu_milli", "chips"):
             arr = getattr(self, name)
             if arr.shape != (n,):
                 raise ValueError(f"JobTable.{name} has shape {arr.shape}, expected ({n},)")
@@ -89,10 +92,11 @@ class JobTable:
         for p in parts:
             p.setdefault("trace_wait_s", np.full(len(p["submit_s"]), np.nan))
             p.setdefault("gpu_milli", np.full(len(p["submit_s"]), 1000, dtype=np.int64))
+            p.setdefault("chips", np.full(len(p["submit_s"]), "", dtype=object))
         names = ("submit_s", "duration_s", "gpus", "kind", "stream", "seq")
         cols = {
             k: np.concatenate([p[k] for p in parts]) if parts else np.empty(0)
-            for k in (*names, "trace_wait_s", "gpu_milli")
+            for k in (*names, "trace_wait_s", "gpu_milli", "chips")
         }
         order = np.lexsort((cols["seq"], cols["stream"], cols["submit_s"]))
         return cls(
@@ -106,5 +110,6 @@ class JobTable:
             stream_tenants=stream_tenants,
             trace_wait_s=cols["trace_wait_s"].astype(np.float64)[order],
             gpu_milli=cols["gpu_milli"].astype(np.int64)[order],
+            chips=cols["chips"].astype(object)[order],
             skipped_rows=skipped_rows,
         )

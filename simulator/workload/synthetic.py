@@ -137,6 +137,11 @@ def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -
                         if trace.gpu_milli is None
                         else np.where(trace.gpus[mine] == 1, trace.gpu_milli[mine], 1000)
                     ),
+                    "chips": (
+                        np.full(n, "", dtype=object)
+                        if trace.gpu_type is None
+                        else trace.gpu_type[mine]
+                    ),
                     "trace_wait_s": (
                         np.full(n, np.nan)
                         if trace.start_s is None

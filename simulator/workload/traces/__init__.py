@@ -14,6 +14,7 @@ import numpy as np
 from ...spec.workload import TraceSpec
 from . import philly_json, readers
 from .base import Trace
+from .clusters import TRACE_CHIPS
 
 READERS = {
     "philly": readers.philly,
@@ -57,13 +58,33 @@ def select(trace: Trace, spec: TraceSpec, rng: np.random.Generator) -> Trace:
         idx = idx[: spec.limit]
     if spec.sample is not None and len(idx):
         idx = np.sort(rng.choice(idx, size=round(spec.sample * len(idx)), replace=False))
-    out = trace.take(idx)
+    out = _constraints_to_chips(trace.take(idx))
     if len(out):
         wait = None if out.start_s is None else out.start_s - out.submit_s
         out.submit_s = (out.submit_s - out.submit_s[0]) * spec.time_scale
         if wait is not None:
             out.start_s = out.submit_s + wait
     return out
+
+
+def _constraints_to_chips(trace: Trace) -> Trace:
+    """Rewrite GPU-model constraints (``A|B``) as catalog chip names; a job whose models all
+    lack a catalog chip (e.g. openb's anonymised G2, PAI's MISC) cannot be placed faithfully
+    and is not replayed (counted in ``ignored``)."""
+    if trace.gpu_type is None:
+        return trace
+    chips, unknown = [], np.zeros(len(trace), dtype=bool)
+    for i, spec in enumerate(trace.gpu_type.tolist()):
+        models = [m.strip() for m in str(spec).split("|") if m.strip()]
+        known = sorted({TRACE_CHIPS[m] for m in models if m in TRACE_CHIPS})
+        unknown[i] = bool(models) and not known
+        chips.append("|".join(known))
+    trace.gpu_type = np.array(chips, dtype=object)
+    if unknown.any():
+        kept = trace.take(~unknown)
+        kept.ignored["gpu model not in catalog"] = int(unknown.sum())
+        return kept
+    return trace
 
 
 __all__ = ["READERS", "Trace", "read", "select"]

@@ -45,6 +45,8 @@ def philly_node_groups(path: str | Path, nodes_per_rack: int = 16) -> list[dict]
 # openb node list GPU model -> catalog chip. G2 and G3 are Alibaba's anonymised models (no
 # published specifications): they have no catalog chip and are left out unless mapped.
 OPENB_CHIPS = {"A10": "a10", "P100": "p100", "T4": "t4", "V100M16": "v100", "V100M32": "v100"}
+# GPU model names in traces' per-job constraints (openb gpu_spec, PAI gpu_type) -> catalog chip.
+TRACE_CHIPS = {**OPENB_CHIPS, "V100": "v100"}
 
 
 def openb_node_groups(
