@@ -72,7 +72,7 @@ def one(label: str) -> dict:
     rngs = RngStreams(spec.seed)
     cluster = build_cluster(spec.cluster)
     jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
-    scheduler, placer = _make_policies(spec, rngs)
+    scheduler, placer, _ = _make_policies(spec, rngs)
     sim = Simulation(
         cluster,
         jobs,

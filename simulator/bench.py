@@ -33,6 +33,7 @@ METRICS = (
     "makespan_s",
     "gpu_utilization",
     "fairness",
+    "cost_total",
 )
 
 
@@ -71,6 +72,7 @@ def run_cell(spec: dict, overrides: dict[str, Any], seed: int) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(jct > 0, held_s / jct, 1.0)
     row = {k: r.summary[k] for k in METRICS if k in r.summary}
+    row["cost_total"] = np.nan if row["cost_total"] is None else row["cost_total"]
     row["fairness"] = jain_fairness(share)
     return {**overrides, "seed": seed, **row, "jct": jct}
 
@@ -169,6 +171,11 @@ def bench(
         for metric in METRICS:
             cols[metric], cols[f"{metric}_ci95"] = confidence_interval(group[metric])
         table[label] = cols
+    unpriced = [m for m in ("cost_total",) if runs[m].isna().all()]  # no prices: no column
+    runs = runs.drop(columns=unpriced)
+    for metric in unpriced:
+        for cols in table.values():
+            del cols[metric], cols[f"{metric}_ci95"]
     return BenchResult(
         runs,
         pd.DataFrame.from_dict(table, orient="index").rename_axis("variant"),

@@ -203,7 +203,7 @@ def _bench(args: argparse.Namespace) -> int:
     table.add_column("metric")
     for variant in result.table.index:
         table.add_column(str(variant), justify="right")
-    for metric in METRICS:
+    for metric in (m for m in METRICS if m in result.table):
         table.add_row(metric, *(_mean_ci(row, metric) for _, row in result.table.iterrows()))
     Console().print(table)
     print(f"results in {out}/")

@@ -122,7 +122,7 @@ def plot_bench_metrics(bench: BenchResult, fig: Figure, metrics: tuple[str, ...]
     """One bar chart per metric: mean over seeds per variant, 95% confidence interval bars."""
     from .bench import METRICS
 
-    metrics = metrics or METRICS
+    metrics = metrics or tuple(m for m in METRICS if m in bench.table)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     t = bench.table
     x = np.arange(len(t))

@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from . import __version__, kernels, policies
 from .engine import RngStreams, Simulation
+from .engine.capacity import Capacity
 from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
 from .model.cluster import build_cluster
@@ -128,9 +129,14 @@ def _check_fits(jobs: JobTable, cluster) -> None:
 
 
 def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
+    """The scheduling, placement and (or None) autoscaling policies of a scenario."""
     made, problems = [], []
-    for i, (kind, key) in enumerate((("scheduling", "policy"), ("placement", "placement"))):
+    kinds = (("scheduling", "policy"), ("placement", "placement"), ("autoscaling", "autoscaler"))
+    for i, (kind, key) in enumerate(kinds):
         ref = getattr(scenario.scheduler, key)
+        if ref is None:
+            made.append(None)
+            continue
         try:
             made.append(policies.create(kind, ref.name, ref.params, rngs.generator("policy", i)))
         except policies.PolicyError as e:
@@ -176,7 +182,8 @@ def run(
     jobs = build_jobs(
         scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
     )
-    scheduler, placer = _make_policies(scenario, rngs)
+    scheduler, placer, autoscaler = _make_policies(scenario, rngs)
+    capacity = Capacity(scenario.cluster, autoscaler)
     setup_s = time.perf_counter() - t0
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
@@ -192,6 +199,7 @@ def run(
         check_invariants=scenario.check_invariants,
         record_events=record_events,
         throughput=Throughput(cluster, jobs, models),
+        capacity=capacity,
     )
     t1 = time.perf_counter()
     out = sim.run(progress)
@@ -207,6 +215,8 @@ def run(
         installed_gpus=cluster.total_gpus,
         events=out.events,
         wall_s=wall_s,
+        cost=capacity.cost(),
+        billed_gpu_s=capacity.billed_gpu_s,
     )
     log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
     events = None

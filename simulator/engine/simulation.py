@@ -38,8 +38,9 @@ from .. import kernels
 from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
+from .capacity import Capacity
 from .environment import ARRIVAL, COMPLETION, Environment
-from .state import ClusterState, EngineError, InvariantError, View
+from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes
 from .throughput import Throughput
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
@@ -83,6 +84,7 @@ class Simulation:
         check_invariants: bool = False,
         record_events: bool = False,
         throughput: Throughput | None = None,
+        capacity: Capacity | None = None,
     ):
         self.env = Environment()
         self.cluster = cluster
@@ -135,6 +137,7 @@ class Simulation:
         self._queued = array("d")
         self._running = array("d")
         self._fragmented = array("d")
+        self._online = array("d")
         # hot-path locals
         self._submit = jobs.submit_s
         self._gpus = jobs.gpus.tolist()
@@ -142,6 +145,9 @@ class Simulation:
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
+        self.capacity = capacity
+        if capacity is not None:
+            capacity.attach(self)
 
     # ------------------------------------------------------------------ events
 
@@ -236,8 +242,12 @@ class Simulation:
             at = self.pool.settle(self.env.now)
             if at < math.inf:
                 self.env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
+        if self.capacity is not None:
+            self.capacity.after_pass()
+        online = self._total if self.capacity is None else self.capacity.online_gpus
+        self._online.append(online)
         self._t.append(self.env.now)
-        self._busy.append(self._total - self.state.free_total)
+        self._busy.append(online - self.state.free_total)
         self._queued.append(len(queue))
         self._running.append(len(self.state.running))
         head = next(iter(queue), None)  # the oldest waiting job
@@ -362,7 +372,10 @@ class Simulation:
             "queue_length": np.frombuffer(self._queued, dtype=np.float64),
             "running_jobs": np.frombuffer(self._running, dtype=np.float64),
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
+            "online_gpus": np.frombuffer(self._online, dtype=np.float64),
         }
+        if self.capacity is not None:
+            self.capacity.finish(end_time)
         service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
         last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
         held = self.job_state != JobState.QUEUED
@@ -382,13 +395,3 @@ class Simulation:
             self.lost_s,
             self.migrations,
         )
-
-
-def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
-    """Node masks of the jobs limited to some chips (``JobTable.chips``)."""
-    limited = np.flatnonzero(jobs.chips != "")
-    masks: dict[str, np.ndarray] = {}
-    for spec in set(jobs.chips[limited].tolist()):
-        ids = [i for i, c in enumerate(topo.chips) if c in spec.split("|")]
-        masks[spec] = np.isin(topo.node_chip, ids)
-    return {int(j): masks[jobs.chips[j]] for j in limited}

@@ -43,13 +43,28 @@ class ClusterState:
     opened from a whole free one and returns to ``free`` when its last share leaves."""
 
     def __init__(self, cluster: Cluster, milli: np.ndarray | None = None):
-        self.capacity = cluster.capacity
+        self._capacity = np.array(cluster.capacity, dtype=np.int64)  # of online nodes
+        self.capacity = self._capacity.view()
+        self.capacity.setflags(write=False)
         self.free = np.array(cluster.capacity, dtype=np.int64)
+        self._installed = cluster.capacity
         self.free_total = int(self.free.sum())
         self.running: dict[int, Placement] = {}
         self.milli = milli
         self.slots = np.full((len(self.free), max(int(self.capacity.max(initial=0)), 1)), -1)
         self.shared: dict[int, tuple[int, int]] = {}  # job -> (node, slot)
+
+    def set_online(self, node: int, online: bool) -> None:
+        """Bring a node's devices into use, or take an idle node out of it."""
+        if online:
+            devices = int(self._installed[node])
+            self._capacity[node] = self.free[node] = devices
+            self.free_total += devices
+        else:
+            if self.free[node] != self._capacity[node]:
+                raise EngineError(f"node {node} still runs jobs: it cannot be taken offline")
+            self.free_total -= int(self.free[node])
+            self._capacity[node] = self.free[node] = 0
 
     def is_share(self, job: int) -> bool:
         return self.milli is not None and self.milli[job] < 1000
@@ -221,3 +236,13 @@ class OnNodes:
 
     def __getattr__(self, name):
         return getattr(self._view, name)
+
+
+def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
+    """Node masks of the jobs limited to some chips (``JobTable.chips``)."""
+    limited = np.flatnonzero(jobs.chips != "")
+    masks: dict[str, np.ndarray] = {}
+    for spec in set(jobs.chips[limited].tolist()):
+        ids = [i for i, c in enumerate(topo.chips) if c in spec.split("|")]
+        masks[spec] = np.isin(topo.node_chip, ids)
+    return {int(j): masks[jobs.chips[j]] for j in limited}

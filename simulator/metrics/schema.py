@@ -75,6 +75,7 @@ SERIES_METRICS: dict[str, tuple[str, str]] = {
         "free devices the oldest queued job cannot use without splitting over partly busy "
         "nodes: those on nodes with fewer free than min(its request, node size); 0 if none waits",
     ),
+    "online_gpus": ("GPUs", "devices on online nodes (elastic node groups grow and shrink)"),
 }
 
 SUMMARY_KEYS: dict[str, tuple[str, str]] = {
@@ -105,6 +106,15 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
     ),
     "installed_gpus": ("GPUs", "devices in the cluster"),
     "trace_rows_skipped": ("rows", "malformed trace rows skipped (workload.trace.on_error: skip)"),
+    "cost_total": (
+        "currency",
+        "price per node-hour x billed node-hours, from t=0 to the end of the run (null: no prices)",
+    ),
+    "cost_per_used_gpu_hour": ("currency/GPU-h", "cost_total / GPU-hours allocated to jobs"),
+    "cost_idle": (
+        "currency",
+        "the part of cost_total paying for billed GPU-hours no job used (one price per GPU-hour)",
+    ),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
 }

@@ -129,6 +129,8 @@ def summarize(
     installed_gpus: int,
     events: int,
     wall_s: float,
+    cost: float | None = None,
+    billed_gpu_s: float = 0.0,
 ) -> dict:
     """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
     finished = state == JobState.FINISHED
@@ -162,7 +164,21 @@ def summarize(
         "window_end_s": window_end,
         "installed_gpus": installed_gpus,
         "trace_rows_skipped": jobs.skipped_rows,
+        **_cost(cost, billed_gpu_s, t, series["busy_gpus"], end_time_s),
         "events": events,
         "wall_s": wall_s,
     }
     return out
+
+
+def _cost(cost: float | None, billed_gpu_s: float, t, busy, end_time_s: float) -> dict:
+    """Cost keys: the bill, per GPU-hour used, and the share paying for unused GPU-hours."""
+    if cost is None:
+        return {"cost_total": None, "cost_per_used_gpu_hour": None, "cost_idle": None}
+    used_s = time_weighted_mean(t, busy, 0.0, end_time_s) * end_time_s if end_time_s > 0 else 0
+    used_s = 0.0 if math.isnan(used_s) else used_s
+    return {
+        "cost_total": cost,
+        "cost_per_used_gpu_hour": cost / (used_s / 3600) if used_s > 0 else None,
+        "cost_idle": cost * (1 - used_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
+    }

@@ -4,7 +4,7 @@ Write your own by subclassing :class:`SchedulingPolicy` or :class:`PlacementPoli
 decorating the class with ``@register(kind, name)``; scenario files then refer to it by name.
 """
 
-from . import gavel, placement, quotas, scheduling  # noqa: F401  (registers the built-ins)
+from . import autoscaling, gavel, placement, quotas, scheduling  # noqa: F401  (registers the built-ins)
 from .base import (
     ClusterView,
     Params,

@@ -105,3 +105,35 @@ class PlacementPolicy(Policy):
 
     def place(self, view: ClusterView, job: int) -> Placement | None:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """One elastic node group as an autoscaler sees it."""
+
+    index: int  # into topology.group_names
+    name: str
+    gpus_per_node: int
+    min: int
+    max: int
+    online: int  # usable nodes
+    provisioning: int  # requested, not usable yet
+    idle: int  # online nodes with every device free
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleDecision:
+    """Target node count per pool (online + provisioning; pools left out keep theirs) and,
+    optionally, when to be asked again even if nothing else happens."""
+
+    targets: Mapping[int, int]
+    wake_at: float | None = None
+
+
+class AutoscalingPolicy(Policy):
+    """Resizes elastic node groups after each scheduling pass."""
+
+    kind = "autoscaling"
+
+    def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
+        raise NotImplementedError

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from .base import Policy
 
-KINDS = ("scheduling", "placement")
+KINDS = ("scheduling", "placement", "autoscaling")
 _REGISTRY: dict[str, dict[str, type[Policy]]] = {kind: {} for kind in KINDS}
 
 

@@ -9,7 +9,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -44,13 +44,37 @@ class InlineNode(Spec):
         return known(catalog.chip, name)
 
 
+class ElasticSpec(Spec):
+    """A node group whose size an autoscaler changes between ``min`` and the group's
+    ``count``. A node added is billed from the request and usable after ``provision`` (boot,
+    image pull, model and data load); a node removed is billed ``decommission`` longer."""
+
+    min: int = Field(default=0, ge=0)
+    initial: int | None = Field(default=None, ge=0, description="nodes at t=0 (default min)")
+    provision: Duration = Field(default=0.0, description="request -> usable")
+    decommission: Duration = Field(default=0.0, description="billed after release")
+
+
 class NodeGroupSpec(Spec):
-    """``count`` identical nodes, ``nodes_per_rack`` of them under each top-of-rack switch."""
+    """``count`` identical nodes, ``nodes_per_rack`` of them under each top-of-rack switch.
+    With ``elastic``, ``count`` is the most the group can grow to."""
 
     name: str
     node: either(str, InlineNode) = Field(description="node template name or inline node")
     count: int = Field(ge=1)
     nodes_per_rack: int = Field(default=8, ge=1)
+    elastic: ElasticSpec | None = None
+    price_per_hour: float | None = Field(default=None, ge=0, description="per node")
+    pricing: Literal["on_demand", "reserved", "spot"] = "on_demand"
+
+    @model_validator(mode="after")
+    def _elastic_bounds(self) -> NodeGroupSpec:
+        e = self.elastic
+        if e is not None:
+            initial = e.min if e.initial is None else e.initial
+            if not e.min <= initial <= self.count:
+                raise ValueError(f"elastic needs min <= initial <= count ({self.count})")
+        return self
 
     @field_validator("node")
     @classmethod
@@ -150,6 +174,9 @@ class SchedulerSpec(Spec):
     policy: PolicyRef = PolicyRef(name="fifo")
     placement: PolicyRef = PolicyRef(name="first_fit")
     restart: RestartSpec = RestartSpec()
+    autoscaler: PolicyRef | None = Field(
+        default=None, description="resizes the elastic node groups (e.g. queue)"
+    )
     round: PositiveDuration | None = Field(
         default=None,
         description="round-based leases for any policy: at each multiple of this, the policy "

@@ -1,0 +1,174 @@
+"""Elastic capacity: node groups that grow and shrink under an autoscaler, and their bill.
+
+Every node is *online* (usable), *provisioning* (requested, billed, not usable yet) or
+*offline*. Elastic groups start with ``initial`` nodes online (the lowest ids); the rest are
+offline. After each scheduling pass the autoscaler sets a target per pool: growing requests
+offline nodes (usable ``provision`` seconds later, billed from the request); shrinking first
+cancels provisioning nodes, then releases idle online nodes (highest ids first; a node with
+any work on it is never released), each billed ``decommission`` seconds more. Fixed groups are
+online and billed for the whole run.
+
+Must not import: numba.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..policies.base import AutoscalingPolicy, Pool
+from ..spec.model import ClusterSpec
+from .environment import ARRIVAL, COMPLETION
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+OFFLINE, PROVISIONING, ONLINE = 0, 1, 2
+
+
+class Capacity:
+    """Node states, the autoscaler's decisions applied, and billed node-seconds."""
+
+    def __init__(self, spec: ClusterSpec, autoscaler: AutoscalingPolicy | None = None):
+        groups = [g for dc in spec.datacenters for g in dc.node_groups]
+        self.elastic = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
+        self.names = [g.name for g in groups]
+        self.group_price = np.array(
+            [np.nan if g.price_per_hour is None else g.price_per_hour for g in groups]
+        )
+        self.autoscaler = autoscaler
+        self._wake_version = 0
+
+    def attach(self, sim: Simulation) -> None:
+        """Take every elastic group down to its initial size (at t=0, before any job)."""
+        self.sim = sim
+        topo = sim.cluster.topology
+        self.group = topo.node_group
+        self.gpus = topo.node_gpus
+        n = len(self.group)
+        self.status = np.full(n, ONLINE, dtype=np.int8)
+        self.billed_from = np.zeros(n)  # NaN: not billed now
+        self.billed_s = np.zeros(n)
+        self.version = np.zeros(n, dtype=np.int64)  # voids a cancelled request's ready event
+        for gi, e in self.elastic.items():
+            nodes = np.flatnonzero(self.group == gi)
+            initial = e.min if e.initial is None else e.initial
+            for node in nodes[initial:].tolist():
+                sim.state.set_online(node, False)
+                self.status[node] = OFFLINE
+                self.billed_from[node] = np.nan
+        self._online_gpus = int(self.gpus[self.status == ONLINE].sum())
+
+    @property
+    def online_gpus(self) -> int:
+        return self._online_gpus  # kept up to date: read after every pass
+
+    def after_pass(self) -> None:
+        """Ask the autoscaler for targets and apply them."""
+        if self.autoscaler is None or not self.elastic:
+            return
+        sim = self.sim
+        state, now = sim.state, sim.env.now
+        idle = (state.free == state.capacity) & (self.status == ONLINE)
+        pools = []
+        for gi, e in self.elastic.items():
+            mine = self.group == gi
+            pools.append(
+                Pool(
+                    gi,
+                    self.names[gi],
+                    int(self.gpus[mine][0]),
+                    e.min,
+                    int(mine.sum()),
+                    int((self.status[mine] == ONLINE).sum()),
+                    int((self.status[mine] == PROVISIONING).sum()),
+                    int((idle & mine).sum()),
+                )
+            )
+        decision = self.autoscaler.scale(sim.view, pools)
+        for pool in pools:
+            target = decision.targets.get(pool.index)
+            if target is None:
+                continue
+            target = min(max(int(target), pool.min), pool.max)
+            current = pool.online + pool.provisioning
+            if target > current:
+                self._grow(pool.index, target - current, now)
+            elif target < current:
+                self._shrink(pool.index, current - target, now)
+        if decision.wake_at is not None and decision.wake_at > now:
+            self._wake_version += 1
+            sim.env.call_at(decision.wake_at, ARRIVAL, partial(self._on_wake, self._wake_version))
+
+    def finish(self, end_time: float) -> None:
+        """Close the bill at the end of the run."""
+        billed = ~np.isnan(self.billed_from)
+        self.billed_s[billed] += end_time - self.billed_from[billed]
+        self.billed_from[billed] = np.nan
+
+    def cost(self) -> float | None:
+        """Total bill (price per node-hour x billed hours); None if no group has a price."""
+        price = self.group_price[self.group]
+        if np.isnan(price).all():
+            return None
+        return float(np.nansum(price * self.billed_s) / 3600.0)
+
+    @property
+    def billed_gpu_s(self) -> float:
+        return float((self.gpus * self.billed_s).sum())
+
+    # ------------------------------------------------------------------ helpers
+
+    def _grow(self, gi: int, count: int, now: float) -> None:
+        delay = self.elastic[gi].provision
+        offline = np.flatnonzero((self.group == gi) & (self.status == OFFLINE))[:count]
+        for node in offline.tolist():
+            self.status[node] = PROVISIONING
+            self.billed_from[node] = now
+            self.version[node] += 1
+            if delay <= 0:
+                self._ready(node)
+            else:
+                ready = partial(self._on_ready, node, int(self.version[node]))
+                self.sim.env.call_at(now + delay, COMPLETION, ready)
+        self._log(now, "scale_out", f"{self.names[gi]}+{len(offline)}")
+        if delay <= 0:
+            self.sim._request_pass()
+
+    def _shrink(self, gi: int, count: int, now: float) -> None:
+        state, tail = self.sim.state, self.elastic[gi].decommission
+        mine = self.group == gi
+        provisioning = np.flatnonzero(mine & (self.status == PROVISIONING))[::-1]
+        idle = np.flatnonzero(mine & (self.status == ONLINE) & (state.free == state.capacity))
+        released = 0
+        for node in [*provisioning.tolist(), *idle[::-1].tolist()][:count]:
+            if self.status[node] == ONLINE:
+                state.set_online(node, False)
+                self._online_gpus -= int(self.gpus[node])
+            self.status[node] = OFFLINE
+            self.version[node] += 1
+            self.billed_s[node] += now + tail - self.billed_from[node]
+            self.billed_from[node] = np.nan
+            released += 1
+        if released:
+            self._log(now, "scale_in", f"{self.names[gi]}-{released}")
+
+    def _on_ready(self, node: int, version: int, _event) -> None:
+        if version == self.version[node]:  # not cancelled (or re-requested) meanwhile
+            self._ready(node)
+            self.sim._request_pass()
+
+    def _ready(self, node: int) -> None:
+        self.status[node] = ONLINE
+        self.sim.state.set_online(node, True)
+        self._online_gpus += int(self.gpus[node])
+
+    def _on_wake(self, version: int, _event) -> None:
+        if version == self._wake_version:
+            self.sim._request_pass()
+
+    def _log(self, now: float, event: str, detail: str) -> None:
+        if self.sim._log is not None:
+            self.sim._log.append((now, event, -1, detail))
