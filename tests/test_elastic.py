@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
+from simulator.spec import ScenarioError
 
 from .conftest import ROOT, tiny
 
@@ -107,3 +108,9 @@ def test_elastic_pool_costs_less_than_the_same_pool_fixed(tmp_path):
     assert elastic["cost_total"] < 0.8 * fixed["cost_total"]
     assert elastic["mean_wait_s"] > fixed["mean_wait_s"]
     assert fixed["cost_idle"] > elastic["cost_idle"]
+
+
+def test_an_elastic_group_without_an_autoscaler_is_refused():
+    spec = jobs(cluster(elastic={"min": 0}), [(0, 8, 60.0)])
+    with pytest.raises(ScenarioError, match=r"node_groups\.0\.elastic: an elastic node group"):
+        simulator.run(spec)

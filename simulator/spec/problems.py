@@ -158,6 +158,18 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
                 f"file not found: {profile.path} (a relative path is relative to the scenario "
                 "file)",
             )
+    elastic = [
+        (d, g)
+        for d, dc in enumerate(scenario.cluster.datacenters)
+        for g, group in enumerate(dc.node_groups)
+        if group.elastic is not None
+    ]
+    if elastic and scenario.scheduler.autoscaler is None:
+        d, g = elastic[0]
+        add(
+            ("cluster", "datacenters", d, "node_groups", g, "elastic"),
+            "an elastic node group needs scheduler.autoscaler (e.g. queue) to change size",
+        )
     trace = scenario.workload.trace
     for key in ("path", "tasks", "throughputs") if trace is not None else ():
         where = getattr(trace, key)
