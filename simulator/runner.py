@@ -183,7 +183,7 @@ def run(
         scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
     )
     scheduler, placer, autoscaler = _make_policies(scenario, rngs)
-    capacity = Capacity(scenario.cluster, autoscaler)
+    capacity = Capacity(scenario.cluster, autoscaler, lambda node: rngs.generator("failures", node))
     setup_s = time.perf_counter() - t0
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after

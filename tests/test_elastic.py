@@ -1,6 +1,7 @@
 """Elastic node groups under the queue autoscaler, and the bill: hand-computed schedules and
 costs, and whole-run properties (devices never over-committed while nodes leave)."""
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,3 +115,43 @@ def test_an_elastic_group_without_an_autoscaler_is_refused():
     spec = jobs(cluster(elastic={"min": 0}), [(0, 8, 60.0)])
     with pytest.raises(ScenarioError, match=r"node_groups\.0\.elastic: an elastic node group"):
         simulator.run(spec)
+
+
+def spot_run(rate="0.5/h", seed=0, restore=0.0):
+    spec = jobs(
+        cluster(count=6, elastic={"min": 0, "initial": 4, "provision": "2m"}),
+        [(0.0, 8, 20 * 3600.0) for _ in range(4)] + [(60.0, 8, 3600.0) for _ in range(6)],
+    )
+    group = spec["cluster"]["datacenters"][0]["node_groups"][0]
+    group |= {"pricing": "spot", "spot_reclaim_rate": rate}
+    spec["scheduler"] = {
+        "autoscaler": {"name": "queue", "params": {"delay": 0, "cooldown": 0}},
+        "restart": {"restore": restore},
+    }
+    spec["seed"] = seed
+    return simulator.run(spec, record_events=True)
+
+
+def test_spot_reclaims_are_a_poisson_process_over_online_node_hours():
+    # reclaims per run ~ Poisson(rate x online node-hours); summed over seeds, within 4 sigma
+    reclaims = node_hours = 0.0
+    for seed in range(5):
+        r = spot_run(seed=seed)
+        reclaims += (r.events["event"] == "spot_reclaim").sum()
+        online = r.series[r.series["metric"] == "online_gpus"]
+        t, v = online["t_s"].to_numpy(), online["value"].to_numpy()
+        node_hours += float(np.sum(np.diff(t) * v[:-1])) / 8 / 3600
+        assert (r.jobs["state"] == "finished").all()  # the autoscaler replaces lost nodes
+    expected = 0.5 * node_hours
+    assert abs(reclaims - expected) < 4 * np.sqrt(expected)
+    assert reclaims > 20
+
+
+def test_a_reclaimed_job_keeps_its_progress_and_pays_its_restart():
+    r = spot_run(restore=30.0)
+    j = r.jobs
+    assert j["preemptions"].sum() > 0
+    np.testing.assert_allclose(j["gpu_service_s"], j["gpus"] * (j["duration_s"] + j["lost_work_s"]))
+    assert (j["lost_work_s"] == 30.0 * j["restarts"]).all()
+    same = spot_run(restore=30.0)
+    assert same.jobs.equals(j)  # reclaim times come from the seeded "failures" streams

@@ -13,6 +13,7 @@ Must not import: numba.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -31,8 +32,19 @@ OFFLINE, PROVISIONING, ONLINE = 0, 1, 2
 class Capacity:
     """Node states, the autoscaler's decisions applied, and billed node-seconds."""
 
-    def __init__(self, spec: ClusterSpec, autoscaler: AutoscalingPolicy | None = None):
+    def __init__(
+        self,
+        spec: ClusterSpec,
+        autoscaler: AutoscalingPolicy | None = None,
+        rng_for: Callable[[int], np.random.Generator] | None = None,
+    ):
         groups = [g for dc in spec.datacenters for g in dc.node_groups]
+        self.reclaim_rate = {
+            i: g.spot_reclaim_rate for i, g in enumerate(groups) if g.spot_reclaim_rate
+        }
+        self.rng_for = rng_for or (lambda node: np.random.default_rng(node))
+        self._rngs: dict[int, np.random.Generator] = {}
+        self.reclaims = 0
         self.elastic = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
         self.names = [g.name for g in groups]
         self.group_price = np.array(
@@ -40,6 +52,7 @@ class Capacity:
         )
         self.autoscaler = autoscaler
         self._wake_version = 0
+        self._wake_at: float | None = None
 
     def attach(self, sim: Simulation) -> None:
         """Take every elastic group down to its initial size (at t=0, before any job)."""
@@ -60,6 +73,8 @@ class Capacity:
                 self.status[node] = OFFLINE
                 self.billed_from[node] = np.nan
         self._online_gpus = int(self.gpus[self.status == ONLINE].sum())
+        for node in np.flatnonzero(self.status == ONLINE).tolist():
+            self._arm_reclaim(node, 0.0)
 
     @property
     def online_gpus(self) -> int:
@@ -99,6 +114,7 @@ class Capacity:
             elif target < current:
                 self._shrink(pool.index, current - target, now)
         if decision.wake_at is not None and decision.wake_at > now:
+            self._wake_at = decision.wake_at
             self._wake_version += 1
             sim.env.call_at(decision.wake_at, ARRIVAL, partial(self._on_wake, self._wake_version))
 
@@ -164,10 +180,44 @@ class Capacity:
         self.status[node] = ONLINE
         self.sim.state.set_online(node, True)
         self._online_gpus += int(self.gpus[node])
+        self._arm_reclaim(node, self.sim.env.now)
+
+    def _arm_reclaim(self, node: int, now: float) -> None:
+        """A spot node online from ``now`` is reclaimed after an exponential lifetime."""
+        rate = self.reclaim_rate.get(int(self.group[node]))
+        if rate:
+            rng = self._rngs.setdefault(node, self.rng_for(node))
+            at = now + rng.exponential(1.0 / rate)
+            reclaim = partial(self._on_reclaim, node, int(self.version[node]))
+            self.sim.env.call_at(at, ARRIVAL, reclaim)
+
+    def _on_reclaim(self, node: int, version: int, _event) -> None:
+        """The provider takes a spot node back: its jobs are stopped (their progress is kept,
+        as if checkpointed within the provider's notice) and queued again."""
+        if version != self.version[node] or self.status[node] != ONLINE:
+            return  # released (or re-provisioned) since
+        sim, now = self.sim, self.sim.env.now
+        for job in [j for j, p in sim.state.running.items() if node in p.nodes]:
+            sim._preempt(job)
+        sim.state.set_online(node, False)
+        self._online_gpus -= int(self.gpus[node])
+        self.status[node] = OFFLINE
+        self.version[node] += 1
+        self.billed_s[node] += now - self.billed_from[node]
+        self.billed_from[node] = np.nan
+        self.reclaims += 1
+        self._log(now, "spot_reclaim", self.names[int(self.group[node])])
+        sim._request_pass()
 
     def _on_wake(self, version: int, _event) -> None:
         if version == self._wake_version:
+            self._wake_at = None
             self.sim._request_pass()
+
+    def settled(self) -> bool:
+        """Nothing more the capacity will do by itself: no autoscaler wake-up pending and no
+        node on its way (a run whose jobs are all done may then end)."""
+        return self._wake_at is None and not (self.status == PROVISIONING).any()
 
     def _log(self, now: float, event: str, detail: str) -> None:
         if self.sim._log is not None:

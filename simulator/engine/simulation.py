@@ -131,6 +131,7 @@ class Simulation:
         self._oracle_cache: dict[tuple[int, ...], float] = {}
         self._next_arrival = 0
         self._pass_pending = False
+        self._finished = 0
         self._log = [] if record_events else None
         self._t = array("d")
         self._busy = array("d")
@@ -191,6 +192,7 @@ class Simulation:
         self.throughput.finish(job)
         self.end_s[job] = now
         self.job_state[job] = JobState.FINISHED
+        self._finished += 1
         if self._log is not None:
             self._log.append((now, "finish", job, ""))
 
@@ -251,11 +253,8 @@ class Simulation:
         self._queued.append(len(queue))
         self._running.append(len(self.state.running))
         head = next(iter(queue), None)  # the oldest waiting job
-        frag = (
-            0
-            if head is None
-            else kernels.fragmented(self.state.free, self._node_gpus, self._gpus[head])
-        )
+        free = self.state.free
+        frag = 0 if head is None else kernels.fragmented(free, self._node_gpus, self._gpus[head])
         self._fragmented.append(frag)
         if self.check_invariants:
             self._check()
@@ -351,6 +350,8 @@ class Simulation:
         step = env.step
         limit = math.inf if self.horizon is None else self.horizon
         self._schedule_next_arrival()
+        njobs = len(self.jobs)
+        settled = (lambda: True) if self.capacity is None else self.capacity.settled
         events = 0
         every = self.PROGRESS_EVERY
         while True:
@@ -358,15 +359,15 @@ class Simulation:
                 self._pass()  # every event of this instant has been processed
                 events += 1
                 continue
-            if not queue or queue[0][0] > limit:
-                break
+            if not queue or queue[0][0] > limit or (self._finished == njobs and settled()):
+                break  # no event left, past the horizon, or all done (spot timers aside)
             step()
             events += 1
             if progress is not None and events % every == 0:
-                progress(env.now, int(np.count_nonzero(~np.isnan(self.end_s))))
+                progress(env.now, self._finished)
         end_time = env.now if self.horizon is None else self.horizon
         if progress is not None:
-            progress(end_time, int(np.count_nonzero(~np.isnan(self.end_s))))
+            progress(end_time, self._finished)
         series = {
             "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
             "queue_length": np.frombuffer(self._queued, dtype=np.float64),

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from . import catalog
-from .base import Bandwidth, Duration, PositiveDuration, ShorthandSpec, Spec, either, known
+from .base import Bandwidth, Duration, PositiveDuration, Rate, ShorthandSpec, Spec, either, known
 from .workload import (  # noqa: F401  (re-exported: the schema in one namespace)
     ArrivalSpec,
     DurationSpec,
@@ -66,9 +66,15 @@ class NodeGroupSpec(Spec):
     elastic: ElasticSpec | None = None
     price_per_hour: float | None = Field(default=None, ge=0, description="per node")
     pricing: Literal["on_demand", "reserved", "spot"] = "on_demand"
+    spot_reclaim_rate: Rate | None = Field(
+        default=None,
+        description="spot nodes: reclaims per node-hour online (Poisson), e.g. 0.05/h",
+    )
 
     @model_validator(mode="after")
     def _elastic_bounds(self) -> NodeGroupSpec:
+        if self.spot_reclaim_rate is not None and (self.pricing != "spot" or self.elastic is None):
+            raise ValueError("spot_reclaim_rate needs pricing: spot and an elastic group")
         e = self.elastic
         if e is not None:
             initial = e.min if e.initial is None else e.initial
