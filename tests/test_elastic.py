@@ -155,3 +155,36 @@ def test_a_reclaimed_job_keeps_its_progress_and_pays_its_restart():
     assert (j["lost_work_s"] == 30.0 * j["restarts"]).all()
     same = spot_run(restore=30.0)
     assert same.jobs.equals(j)  # reclaim times come from the seeded "failures" streams
+
+
+def test_utilization_target_sizes_the_pool_to_demand_over_target():
+    # 3 jobs of 8 GPUs at t=0 on 8-GPU nodes, target 0.75: ceil(24 / 0.75) = 32 GPUs,
+    # 4 nodes at once; when two jobs end at 100 s the need is ceil(8 / 0.75) = 11 GPUs, 2
+    # nodes, applied after the 50 s cooldown (150 s); at 300 s the last job ends: 0 nodes
+    spec = jobs(cluster(count=6, elastic={"min": 0}), [(0, 8, 100.0), (0, 8, 100.0), (0, 8, 300.0)])
+    spec["scheduler"] = {
+        "autoscaler": {"name": "utilization", "params": {"target": 0.75, "cooldown": 50}}
+    }
+    r = simulator.run(spec, record_events=True)
+    scale = r.events[r.events["event"].str.startswith("scale")][["t_s", "detail"]]
+    assert scale.values.tolist() == [[0.0, "g+4"], [150.0, "g-2"], [350.0, "g-2"]]
+
+
+def test_scheduled_sizes_follow_the_clock():
+    spec = jobs(cluster(count=4, elastic={"min": 0, "initial": 1}), [(0, 8, 10.0)])
+    spec["scheduler"] = {
+        "autoscaler": {
+            "name": "schedule",
+            "params": {"sizes": {"g": [[0, 1], ["1h", 3]]}, "period": "2h"},
+        }
+    }
+    spec["horizon"] = "5h"
+    r = simulator.run(spec, record_events=True)
+    scale = r.events[r.events["event"].str.startswith("scale")][["t_s", "detail"]]
+    assert scale.values.tolist() == [
+        [3600.0, "g+2"],
+        [7200.0, "g-2"],
+        [10800.0, "g+2"],
+        [14400.0, "g-2"],
+        [18000.0, "g+2"],  # the horizon: events at it still happen
+    ]

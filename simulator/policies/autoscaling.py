@@ -74,3 +74,77 @@ class QueueAutoscaler(AutoscalingPolicy):
         else:
             self._idle_since = None
         return ScaleDecision(targets, min(wakes) if wakes else None)
+
+
+@register("autoscaling", "utilization")
+class UtilizationAutoscaler(AutoscalingPolicy):
+    """Target utilisation, as a horizontal autoscaler does for replicas: keep the devices of
+    the elastic pools at ``target`` busy. Demand is the GPUs running jobs hold in the pools plus
+    the GPUs queued jobs ask for; the pools (in scenario order) are sized to
+    ``ceil(demand / target)`` GPUs. Growing happens at once; shrinking only after the smaller
+    size has been enough for ``cooldown`` seconds (only idle nodes are ever released)."""
+
+    class Params(Params):
+        target: float = Field(default=0.8, gt=0, le=1, description="busy / online GPUs")
+        cooldown: Duration = Field(default=600.0, description="before scaling in")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lower_since: float | None = None
+
+    def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
+        p, now = self.params, view.now
+        queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+        elastic = np.isin(view.topology.node_group, [pool.index for pool in pools])
+        # nodes that are not online show no free devices: take their devices back out
+        held = int((view.topology.node_gpus - view.free_gpus)[elastic].sum())
+        busy = held - sum((pool.max - pool.online) * pool.gpus_per_node for pool in pools)
+        need = math.ceil((busy + int(view.jobs.gpus[queued].sum())) / p.target)
+        sizes = _fill(pools, need)
+        have = {pool.index: pool.online + pool.provisioning for pool in pools}
+        if any(sizes[i] > have[i] for i in sizes):
+            self._lower_since = None
+            return ScaleDecision({i: max(sizes[i], have[i]) for i in sizes})
+        if all(sizes[i] == have[i] for i in sizes):
+            self._lower_since = None
+            return ScaleDecision({})
+        self._lower_since = now if self._lower_since is None else self._lower_since
+        if now >= self._lower_since + p.cooldown - 1e-9:
+            self._lower_since = None
+            return ScaleDecision(sizes)
+        return ScaleDecision({}, self._lower_since + p.cooldown)
+
+
+@register("autoscaling", "schedule")
+class ScheduledAutoscaler(AutoscalingPolicy):
+    """Sizes by the clock, e.g. more nodes in working hours: ``sizes`` maps a pool name to
+    ``[[time, nodes], ...]`` (times within one ``period``, the first at 0), repeated every
+    ``period``. Pools not listed keep their size; only idle nodes are ever released."""
+
+    class Params(Params):
+        sizes: dict[str, list[tuple[Duration, int]]]
+        period: Duration = Field(default=86400.0, gt=0, description="the schedule repeats")
+
+    def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
+        p, now = self.params, view.now
+        phase = now % p.period
+        targets, wakes = {}, []
+        for pool in pools:
+            steps = sorted(p.sizes.get(pool.name, []))
+            if not steps:
+                continue
+            current = [n for t, n in steps if t <= phase + 1e-9]
+            targets[pool.index] = current[-1] if current else steps[-1][1]
+            later = [t for t, _ in steps if t > phase + 1e-9]
+            wakes.append(now - phase + (later[0] if later else p.period + steps[0][0]))
+        return ScaleDecision(targets, min(wakes) if wakes else None)
+
+
+def _fill(pools: list[Pool], gpus: int) -> dict[int, int]:
+    """Node counts per pool (in order, each between min and max) holding ``gpus``."""
+    out = {}
+    for pool in pools:
+        n = min(max(math.ceil(max(gpus, 0) / pool.gpus_per_node), pool.min), pool.max)
+        out[pool.index] = n
+        gpus -= n * pool.gpus_per_node
+    return out
