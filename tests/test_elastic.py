@@ -81,15 +81,16 @@ def test_decommission_is_billed_and_min_is_kept():
     ),
     provision=st.sampled_from([0, 120]),
     policy=st.sampled_from(["fifo", "srtf", "las"]),
+    scaler=st.sampled_from(["queue", "utilization", "predictive"]),
 )
-def test_scaling_never_overcommits_and_every_job_finishes(rows, provision, policy):
+def test_scaling_never_overcommits_and_every_job_finishes(rows, provision, policy, scaler):
     spec = jobs(
         cluster(count=3, elastic={"min": 0, "provision": provision}),
         sorted((float(t), g, float(d)) for t, g, d in rows),
     )
     spec["scheduler"] = {
         "policy": {"name": policy, "params": {"quantum": 300.0} if policy == "las" else {}},
-        "autoscaler": {"name": "queue", "params": {"idle": 200}},
+        "autoscaler": {"name": scaler, "params": {"idle": 200} if scaler == "queue" else {}},
     }
     r = simulator.run(spec)  # check_invariants: devices and shares re-counted every pass
     assert (r.jobs["state"] == "finished").all()
@@ -188,3 +189,31 @@ def test_scheduled_sizes_follow_the_clock():
         [14400.0, "g-2"],
         [18000.0, "g+2"],  # the horizon: events at it still happen
     ]
+
+
+def test_predictive_sizes_for_the_recent_arrival_rate():
+    # an 8-GPU, 1 h job every 10 min: the estimate over a 1 h window grows by 8 GPU-h/h per
+    # arrival until six are in it (48 GPUs busy on average, Little's law); at target 0.8
+    # the pool grows to ceil(8k / 0.8 / 8) nodes: 2, 3, 4, 5, 7, 8 at t = 0, 600, ..., 3000
+    rows = [(600.0 * k, 8, 3600.0) for k in range(10)]
+    spec = jobs(cluster(count=12, elastic={"min": 0}), rows)
+    spec["scheduler"] = {
+        "autoscaler": {
+            "name": "predictive",
+            "params": {"target": 0.8, "window": "1h", "cooldown": "10m"},
+        }
+    }
+    r = simulator.run(spec, record_events=True)
+    scale = r.events[r.events["event"].str.startswith("scale")][["t_s", "detail"]]
+    out = scale[scale["t_s"] <= 3000].values.tolist()
+    assert out == [
+        [0.0, "g+2"],
+        [600.0, "g+1"],
+        [1200.0, "g+1"],
+        [1800.0, "g+1"],
+        [2400.0, "g+2"],
+        [3000.0, "g+1"],
+    ]
+    assert scale["detail"].str.startswith("g+").sum() == 6  # steady at 8 while arrivals last
+    assert (r.jobs["wait_s"] == 0).all()  # sized ahead of the load, nobody waits
+    assert r.series[r.series["metric"] == "online_gpus"]["value"].iloc[-1] == 0

@@ -92,27 +92,68 @@ class UtilizationAutoscaler(AutoscalingPolicy):
         super().__init__(*args, **kwargs)
         self._lower_since: float | None = None
 
-    def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
-        p, now = self.params, view.now
+    def demand(self, view: ClusterView, pools: list[Pool]) -> float:
+        """GPUs the pools should hold busy."""
         queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
         elastic = np.isin(view.topology.node_group, [pool.index for pool in pools])
         # nodes that are not online show no free devices: take their devices back out
         held = int((view.topology.node_gpus - view.free_gpus)[elastic].sum())
         busy = held - sum((pool.max - pool.online) * pool.gpus_per_node for pool in pools)
-        need = math.ceil((busy + int(view.jobs.gpus[queued].sum())) / p.target)
-        sizes = _fill(pools, need)
+        return busy + int(view.jobs.gpus[queued].sum())
+
+    def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
+        p, now = self.params, view.now
+        sizes = _fill(pools, math.ceil(self.demand(view, pools) / p.target - 1e-9))
         have = {pool.index: pool.online + pool.provisioning for pool in pools}
         if any(sizes[i] > have[i] for i in sizes):
             self._lower_since = None
-            return ScaleDecision({i: max(sizes[i], have[i]) for i in sizes})
+            return ScaleDecision({i: max(sizes[i], have[i]) for i in sizes}, self.recheck(now))
         if all(sizes[i] == have[i] for i in sizes):
             self._lower_since = None
-            return ScaleDecision({})
+            return ScaleDecision({}, self.recheck(now))
         self._lower_since = now if self._lower_since is None else self._lower_since
         if now >= self._lower_since + p.cooldown - 1e-9:
             self._lower_since = None
-            return ScaleDecision(sizes)
+            return ScaleDecision(sizes, self.recheck(now))
         return ScaleDecision({}, self._lower_since + p.cooldown)
+
+    def recheck(self, now: float) -> float | None:
+        """When to look again with nothing else happening (never: demand only changes with
+        events)."""
+        return None
+
+
+@register("autoscaling", "predictive")
+class PredictiveAutoscaler(UtilizationAutoscaler):
+    """Sizes the pools for the load of the recent past rather than the present queue: by
+    Little's law the GPUs busy on average are the GPU-seconds arriving per second, estimated
+    as the sum of GPUs x (oracle) run time of the jobs submitted in the last ``window``
+    seconds, divided by ``window``; pools are sized to that over ``target``, but never below
+    what ``utilization`` would ask now (so a job waiting now always gets room). It looks again
+    when the oldest of those jobs leaves the window (arrivals bring passes anyway); shrinking
+    waits ``cooldown`` as for ``utilization``."""
+
+    class Params(UtilizationAutoscaler.Params):
+        window: Duration = Field(default=3600.0, gt=0, description="arrivals looked back at")
+
+    def demand(self, view: ClusterView, pools: list[Pool]) -> float:
+        submit = view.jobs.submit_s
+        lo, hi = np.searchsorted(submit, [view.now - self.params.window, view.now], "right")
+        recent = np.arange(lo, hi)
+        self._next_change = float(submit[lo]) + self.params.window if recent.size else None
+        now_demand = super().demand(view, pools)
+        if recent.size == 0:
+            return now_demand
+        run = view.jobs.duration_s[recent]
+        unknown = np.isnan(run)  # model jobs: their oracle time consolidated on idle nodes
+        if unknown.any():
+            run = run.copy()
+            run[unknown] = view.remaining_s_many(recent[unknown])
+        predicted = float((view.jobs.gpus[recent] * run).sum() / self.params.window)
+        return max(predicted, now_demand)
+
+    def recheck(self, now: float) -> float | None:
+        return self._next_change
 
 
 @register("autoscaling", "schedule")
