@@ -44,7 +44,6 @@ class Capacity:
         }
         self.rng_for = rng_for or (lambda node: np.random.default_rng(node))
         self._rngs: dict[int, np.random.Generator] = {}
-        self.reclaims = 0
         self.elastic = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
         self.names = [g.name for g in groups]
         self.group_price = np.array(
@@ -205,7 +204,6 @@ class Capacity:
         self.version[node] += 1
         self.billed_s[node] += now - self.billed_from[node]
         self.billed_from[node] = np.nan
-        self.reclaims += 1
         self._log(now, "spot_reclaim", self.names[int(self.group[node])])
         sim._request_pass()
 
