@@ -255,39 +255,26 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _perf(args: argparse.Namespace) -> int:
     from . import perf
+    from .perf.inference import infer
     from .spec.units import UnitError, parse_quantity
 
     if args.perf_command == "calibrate":
         return _calibrate(Path(args.data))
-    if args.perf_command == "infer":
-        from .perf.inference import infer
-
-        try:
+    node = None if args.chip else args.node
+    common = {"node": node, "chip": args.chip}
+    if args.perf_command != "infer":
+        common |= {"gpus": args.gpus, "nodes": args.nodes, "algorithm": args.algorithm}
+    try:
+        if args.perf_command == "infer":
             result = infer(
                 args.model,
-                node=None if args.chip else args.node,
-                chip=args.chip,
                 tp=args.tp,
                 prompt=args.prompt,
                 batch=args.batch,
                 output=args.output,
+                **common,
             ).as_dict()
-        except (KeyError, ValueError) as e:
-            _error(f"clustersim perf infer: {e.args[0]}")
-            return 2
-        if args.json:
-            print(json.dumps(result, indent=2))
-            return 0
-        return _print_table("clustersim perf infer", result)
-    common = {
-        "node": None if args.chip else args.node,
-        "gpus": args.gpus,
-        "nodes": args.nodes,
-        "chip": args.chip,
-        "algorithm": args.algorithm,
-    }
-    try:
-        if args.perf_command == "allreduce":
+        elif args.perf_command == "allreduce":
             size = parse_quantity(args.size, "bytes")
             result = perf.allreduce(size, **common)
         else:
@@ -306,11 +293,7 @@ def _perf(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    return _print_table(f"clustersim perf {args.perf_command}", result)
-
-
-def _print_table(title: str, result: dict) -> int:
-    table = Table(title=title)
+    table = Table(title=f"clustersim perf {args.perf_command}")
     table.add_column("quantity")
     table.add_column("value", justify="right")
     for key, value in result.items():

@@ -50,10 +50,14 @@ def test_max_min_equalises_gpu_time_across_job_sizes():
     np.testing.assert_allclose(X[:, 0], [1.0, 0.75], atol=1e-9)
 
 
-def test_max_min_leaves_out_a_job_no_type_can_host():
+def test_allocations_leave_out_a_job_no_type_can_host():
     T = np.array([[1.0, 0.0], [0.0, 0.0]])
     X = allocation.max_min_fairness(T, np.array([1.0, 16.0]), np.array([1.0, 1.0]))
     np.testing.assert_allclose(X, [[1, 0], [0, 0]])
+    work = np.array([10.0, 10.0])
+    X = allocation.min_makespan(T, np.array([1.0, 16.0]), np.array([1.0, 1.0]), work)
+    np.testing.assert_allclose(X[1], [0, 0])  # and the other job still gets its type
+    assert X[0, 0] == pytest.approx(1.0)
 
 
 @settings(max_examples=40, deadline=None)

@@ -44,16 +44,11 @@ def max_min_fairness(
     the LP is solved once per class of such jobs: its size follows the number of distinct
     job kinds, not the queue."""
     n, m = T.shape
-    fits = T.any(axis=1)
-    if not fits.all():  # a job no type can host gets nothing and does not pin the minimum
-        X = np.zeros((n, m))
-        if fits.any():
-            w = None if weights is None else np.asarray(weights)[fits]
-            X[fits] = max_min_fairness(T[fits], scale[fits], W, w)
-        return X
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+    if not T.any(axis=1).all():
+        return _hosted(T, lambda f: max_min_fairness(T[f], scale[f], W, w[f]))
     if n == 0:
         return np.zeros((0, m))
-    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     code = np.zeros(n, dtype=np.int64)  # equal rows of (T, scale, w), equal codes
     for column in (*T.T, scale, w):
         values, index = np.unique(column, return_inverse=True)
@@ -86,15 +81,27 @@ def min_makespan(T: np.ndarray, scale: np.ndarray, W: np.ndarray, work: np.ndarr
     over feasibility problems ``sum_k T[j, k] X[j, k] >= work_j / M``; with ``z = 1 / M`` this
     is the single LP ``max z`` subject to ``sum_k T[j, k] X[j, k] >= work_j z``, solved here."""
     n, m = T.shape
+    work = np.asarray(work, dtype=np.float64)
+    if not T.any(axis=1).all():
+        return _hosted(T, lambda f: min_makespan(T[f], scale[f], W, work[f]))
     if n == 0:
         return np.zeros((0, m))
     objective = np.zeros(n * m + 1)
     objective[-1] = -1.0
     rows = np.repeat(np.arange(n), m)
     need = coo_matrix((-T.ravel(), (rows, np.arange(n * m))), (n, n * m))
-    work = np.asarray(work, dtype=np.float64)
     level = hstack([need, coo_matrix(work[:, None])])
     return _solve(objective, level, np.zeros(n), T, scale, W, T / work[:, None])
+
+
+def _hosted(T: np.ndarray, solve) -> np.ndarray:
+    """``solve(mask)`` for the jobs some type can host; a job no type can host gets nothing
+    (its effective throughput would otherwise pin the optimum at 0)."""
+    fits = T.any(axis=1)
+    X = np.zeros(T.shape)
+    if fits.any():
+        X[fits] = solve(fits)
+    return X
 
 
 def fifo(T: np.ndarray, scale: np.ndarray, W: np.ndarray, rng=None) -> np.ndarray:

@@ -13,6 +13,7 @@ from pydantic import Field
 from ..spec.base import Duration
 from .base import AutoscalingPolicy, ClusterView, Params, Pool, ScaleDecision
 from .registry import register
+from .scheduling import _queued
 
 
 @register("autoscaling", "queue")
@@ -40,7 +41,7 @@ class QueueAutoscaler(AutoscalingPolicy):
 
     def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
         p, now = self.params, view.now
-        queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+        queued = _queued(view)
         coming = sum(pool.provisioning * pool.gpus_per_node for pool in pools)
         short = int(view.jobs.gpus[queued].sum()) - coming
         targets: dict[int, int] = {}
@@ -94,7 +95,7 @@ class UtilizationAutoscaler(AutoscalingPolicy):
 
     def demand(self, view: ClusterView, pools: list[Pool]) -> float:
         """GPUs the pools should hold busy."""
-        queued = np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+        queued = _queued(view)
         elastic = np.isin(view.topology.node_group, [pool.index for pool in pools])
         # nodes that are not online show no free devices: take their devices back out
         held = int((view.topology.node_gpus - view.free_gpus)[elastic].sum())

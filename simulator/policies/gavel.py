@@ -109,10 +109,7 @@ class Gavel(SchedulingPolicy):
             X[new] = allocation.fifo(T[new], scale[new], W, self.rng)
             return X
         if objective == "makespan":
-            fits = T.any(axis=1)
-            X = np.zeros_like(T)
-            X[fits] = allocation.min_makespan(T[fits], scale[fits], W, view.work_left(jobs[fits]))
-            return X
+            return allocation.min_makespan(T, scale, W, view.work_left(jobs))
         per_stream = [self.params.weights.get(t, 1.0) for t in view.jobs.stream_tenants]
         w = np.array(per_stream, dtype=np.float64)[view.jobs.stream[jobs]]
         return allocation.max_min_fairness(T, scale, W, w)
