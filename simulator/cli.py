@@ -363,19 +363,22 @@ class _ProgressBar:
 
 
 def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:
-    table = Table(title=f"clustersim: {scenario.name}", show_header=True)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for key, value in summary.items():
-        if value is None:
-            text = "-"
-        elif key.endswith("_s") and key != "wall_s":
-            text = f"{value:,.1f}  ({format_duration(value)})"
-        elif isinstance(value, float):
-            text = f"{value:.4g}"
-        else:
-            text = f"{value:,}"
-        table.add_row(key, text)
     console = Console()
-    console.print(table)
+    blocks = {"": {k: v for k, v in summary.items() if not isinstance(v, dict)}}
+    blocks |= {f"service {name}": block for name, block in summary.get("services", {}).items()}
+    for title, values in blocks.items():
+        table = Table(title=f"clustersim: {scenario.name} {title}".rstrip(), show_header=True)
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for key, value in values.items():
+            if value is None:
+                text = "-"
+            elif key.endswith("_s") and key != "wall_s" and value >= 60:
+                text = f"{value:,.1f}  ({format_duration(value)})"
+            elif isinstance(value, float):
+                text = f"{value:.4g}"
+            else:
+                text = f"{value:,}"
+            table.add_row(key, text)
+        console.print(table)
     console.print(f"results in {out}/")

@@ -63,7 +63,8 @@ def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
     ax.set_ylabel("fraction of jobs")
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_lines():
+        ax.legend()
     ax.set_title(f"{results.scenario.name}: JCT and wait CDF")
     return ax
 
@@ -92,6 +93,51 @@ def plot_utilization(results: Results, ax: Axes | None = None) -> Axes:
     return ax
 
 
+def plot_service(results: Results, service: str, fig: Figure | None = None) -> Figure:
+    """Two panels over time for one inference service: replicas (wanted, serving) with the
+    request rate; and TTFT p50 / p99 per time bin with the TTFT objective."""
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(8, 6), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    end = results.summary["window_end_s"]
+    for metric, label in (("replicas", "replicas wanted"), ("ready_replicas", "serving")):
+        t, v = results.level(metric, service)
+        top.step(np.append(t, end) / 3600, np.append(v, v[-1:]), where="post", label=label)
+    top.set_ylabel("replicas")
+    top.set_ylim(bottom=0)
+    req = results.requests
+    req = req[req.service == service]
+    bins = np.linspace(0, end, 61)
+    width = bins[1] - bins[0]
+    rate = np.histogram(req.arrival_s, bins)[0] / width
+    twin = top.twinx()
+    twin.plot((bins[:-1] + width / 2) / 3600, rate, color="tab:gray", alpha=0.6, label="rate")
+    twin.set_ylabel("requests / s", color="tab:gray")
+    twin.set_ylim(bottom=0)
+    top.legend(loc="upper left")
+    top.grid(alpha=0.3)
+    served = req[req.state == "served"]
+    which = np.digitize(served.first_token_s, bins) - 1
+    mid = (bins[:-1] + width / 2) / 3600
+    for q, style in ((50, "-"), (99, "--")):
+        y = [
+            np.percentile(served.ttft_s[which == k], q) if (which == k).any() else np.nan
+            for k in range(len(mid))
+        ]
+        bottom.plot(mid, y, style, color="tab:blue", label=f"TTFT p{q}")
+    slo = next(s for s in results.scenario.workload.services if s.name == service).slo.ttft
+    if slo is not None:
+        bottom.axhline(slo, color="tab:red", lw=1, label="TTFT SLO")
+    bottom.set_yscale("log")
+    bottom.set(xlabel="simulated time (hours)", ylabel="seconds")
+    bottom.legend(loc="upper left")
+    bottom.grid(alpha=0.3)
+    top.set_title(f"{results.scenario.name}: service {service}")
+    return fig
+
+
 def save_plots(results: Results, out_dir: str | Path) -> list[Path]:
     """Write every standard plot as PNG into ``out_dir``; returns the paths."""
     out = Path(out_dir)
@@ -101,6 +147,11 @@ def save_plots(results: Results, out_dir: str | Path) -> list[Path]:
         fig = Figure(figsize=(7, 4), layout="constrained")
         fn(results, fig.add_subplot())
         path = out / f"{name}.png"
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+    for service in results.summary.get("services", {}):
+        path = out / f"service_{service}.png"
+        fig = plot_service(results, service, Figure(figsize=(8, 6), layout="constrained"))
         fig.savefig(path, dpi=100)
         paths.append(path)
     return paths

@@ -1,9 +1,10 @@
 """Results of one run: immutable tables + summary + scenario + manifest; save and load.
 
 A run directory holds ``summary.json``, ``jobs.parquet``, ``series.parquet``,
-``config.resolved.yaml`` (re-runnable on its own), ``manifest.json``, ``plots/*.png`` and, when
-events were recorded, ``events.parquet``. Saving writes into a temporary sibling directory and
-swaps it in at the end, so a failure never leaves a half-written or corrupted run directory.
+``config.resolved.yaml`` (re-runnable on its own), ``manifest.json``, ``plots/*.png``; when
+events were recorded, ``events.parquet``; with inference services, ``requests.parquet``.
+Saving writes into a temporary sibling directory and swaps it in at the end, so a failure
+never leaves a half-written or corrupted run directory.
 
 Must not import: simpy, numba, anything from ``engine``.
 """
@@ -38,6 +39,7 @@ class Results:
     scenario: Scenario
     manifest: dict = field(default_factory=dict)
     events_table: pa.Table | None = None
+    requests_table: pa.Table | None = None  # runs with inference services
 
     @cached_property
     def jobs(self) -> pd.DataFrame:
@@ -48,6 +50,11 @@ class Results:
     def series(self) -> pd.DataFrame:
         """Long-format level series: ``t_s, entity, metric, value``."""
         return self.series_table.to_pandas()
+
+    @cached_property
+    def requests(self) -> pd.DataFrame | None:
+        """One row per inference request (see the glossary), if the run had services."""
+        return None if self.requests_table is None else self.requests_table.to_pandas()
 
     @cached_property
     def events(self) -> pd.DataFrame | None:
@@ -82,8 +89,10 @@ class Results:
             (tmp / "config.resolved.yaml").write_text(dump_scenario(self.scenario))
             pq.write_table(self.jobs_table, tmp / "jobs.parquet")
             pq.write_table(self.series_table, tmp / "series.parquet")
-            if self.events_table is not None:
-                pq.write_table(self.events_table, tmp / "events.parquet")
+            for name in ("events", "requests"):
+                table = getattr(self, f"{name}_table")
+                if table is not None:
+                    pq.write_table(table, tmp / f"{name}.parquet")
             if plots:
                 from .plotting import save_plots
 
@@ -107,7 +116,7 @@ class Results:
         missing = [f for f in FILES if not (d / f).exists()]
         if missing:
             raise FileNotFoundError(f"{d} is not a run directory: missing {', '.join(missing)}")
-        events = d / "events.parquet"
+        events, requests = d / "events.parquet", d / "requests.parquet"
         return cls(
             summary=json.loads((d / "summary.json").read_text()),
             jobs_table=pq.read_table(d / "jobs.parquet"),
@@ -115,4 +124,5 @@ class Results:
             scenario=load_scenario(d / "config.resolved.yaml"),
             manifest=json.loads((d / "manifest.json").read_text()),
             events_table=pq.read_table(events) if events.exists() else None,
+            requests_table=pq.read_table(requests) if requests.exists() else None,
         )

@@ -26,14 +26,19 @@ import pyarrow as pa
 from . import __version__, kernels, policies
 from .engine import RngStreams, Simulation
 from .engine.capacity import Capacity
+from .engine.services import Services
+from .engine.serving import Service
 from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
+from .metrics.services import requests_table, service_series, service_summary
 from .model.cluster import build_cluster
 from .model.jobs import JobTable
+from .perf.inference import LatencyModel
 from .policies.rounds import Rounds
 from .results import Results
 from .spec import Problem, Scenario, ScenarioError, dump_scenario, load_scenario
 from .workload import build_jobs
+from .workload.requests import build_requests
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ def resolve(
         scenario = load_scenario(scenario, overrides or (), seed=seed)
     label = str(source) if isinstance(source, str | Path) else "<scenario>"
     _make_policies(scenario, RngStreams(scenario.seed), label)
+    _replica_policies(scenario, RngStreams(scenario.seed), label)
     _check_profiles(scenario, label)
     return scenario
 
@@ -151,6 +157,55 @@ def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario
     return made
 
 
+def _replica_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>") -> list:
+    """Each service's replica autoscaling policy (None: fixed replicas)."""
+    made, problems = [], []
+    for i, svc in enumerate(scenario.workload.services):
+        ref = svc.autoscaler
+        try:
+            made.append(
+                None
+                if ref is None
+                else policies.create(
+                    "replicas", ref.name, ref.params, rngs.generator("policy", 100 + i)
+                )
+            )
+        except policies.PolicyError as e:
+            where = f"workload.services.{i}.autoscaler"
+            problems += [
+                Problem(label, ".".join(filter(None, (where, p))), m) for p, m in e.problems
+            ]
+    if problems:
+        raise ScenarioError(problems)
+    return made
+
+
+def _services(scenario: Scenario, cluster, rngs: RngStreams) -> Services | None:
+    """The run's inference services (None if it has none)."""
+    specs = scenario.workload.services
+    if not specs:
+        return None
+    groups = [g for dc in scenario.cluster.datacenters for g in dc.node_groups]
+    made, problems = [], []
+    for i, (spec, policy) in enumerate(zip(specs, _replica_policies(scenario, rngs), strict=True)):
+        hosts = [k for k, g in enumerate(groups) if g.node == spec.node]
+        nodes = np.isin(cluster.topology.node_group, hosts)
+        requests = build_requests(
+            spec, scenario.horizon, lambda part, i=i: rngs.generator("services", i, _PARTS[part])
+        )
+        latency = LatencyModel(spec.model, node=spec.node, tp=spec.tp)
+        try:
+            made.append(Service(spec, requests, latency, nodes, policy))
+        except ValueError as e:
+            problems.append(Problem("<scenario>", f"workload.services.{i}.tp", str(e)))
+    if problems:
+        raise ScenarioError(problems)
+    return Services(made)
+
+
+_PARTS = {"arrivals": 0, "prompt": 1, "output": 2}
+
+
 def run(
     scenario: str | Path | Scenario | Mapping[str, Any],
     seed: int | None = None,
@@ -184,6 +239,7 @@ def run(
     )
     scheduler, placer, autoscaler = _make_policies(scenario, rngs)
     capacity = Capacity(scenario.cluster, autoscaler, lambda node: rngs.generator("failures", node))
+    services = _services(scenario, cluster, rngs)
     setup_s = time.perf_counter() - t0
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
@@ -200,6 +256,7 @@ def run(
         record_events=record_events,
         throughput=Throughput(cluster, jobs, models),
         capacity=capacity,
+        services=services,
     )
     t1 = time.perf_counter()
     out = sim.run(progress)
@@ -217,6 +274,10 @@ def run(
         wall_s=wall_s,
         cost=capacity.cost(),
         billed_gpu_s=capacity.billed_gpu_s,
+        services={
+            svc.spec.name: service_summary(svc, 0.0, out.end_time_s)
+            for svc in (services.services if services else [])
+        },
     )
     log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
     events = None
@@ -249,10 +310,21 @@ def run(
                 "gpu_service_s": out.gpu_service_s,
             },
         ),
-        series_table(out.series_t, out.series),
+        pa.concat_tables(
+            [
+                series_table(out.series_t, out.series),
+                *(
+                    series_table(*service_series(svc), entity=svc.spec.name)
+                    for svc in (services.services if services else [])
+                ),
+            ]
+        )
+        .unify_dictionaries()
+        .combine_chunks(),
         scenario,
         manifest,
         events,
+        requests_table(services.services, out.end_time_s) if services else None,
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import simulator
 from simulator.metrics import JOB_COLUMNS, SERIES_COLUMNS, SERIES_METRICS, SUMMARY_KEYS
+from simulator.metrics.schema import REQUEST_COLUMNS, SERVICE_KEYS, SERVICE_SERIES
 
 from .conftest import ROOT, SHARED, tiny
 
@@ -43,7 +44,7 @@ def test_columns_and_keys_come_from_the_schema(quick_run):
     assert list(results.summary) == list(SUMMARY_KEYS)
     assert pq.read_schema(out / "jobs.parquet").names == list(JOB_COLUMNS)
     assert pq.read_schema(out / "series.parquet").names == list(SERIES_COLUMNS)
-    assert set(results.series["metric"]) == set(SERIES_METRICS)
+    assert set(results.series["metric"]) == set(SERIES_METRICS) - set(SERVICE_SERIES)
     field = pq.read_schema(out / "jobs.parquet").field("wait_s")
     assert field.metadata[b"unit"] == b"s"
 
@@ -76,6 +77,8 @@ def test_readme_glossary_matches_schema():
     expected = {("summary", k): u for k, (u, _) in SUMMARY_KEYS.items()}
     expected |= {("jobs", k): u for k, (_, u, _) in JOB_COLUMNS.items()}
     expected |= {("series", k): u for k, (u, _) in SERIES_METRICS.items()}
+    expected |= {("services", k): u for k, (u, _) in SERVICE_KEYS.items()}
+    expected |= {("requests", k): u for k, (_, u, _) in REQUEST_COLUMNS.items()}
     assert documented == expected
 
 

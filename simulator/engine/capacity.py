@@ -198,6 +198,8 @@ class Capacity:
         sim, now = self.sim, self.sim.env.now
         for job in [j for j, p in sim.state.running.items() if node in p.nodes]:
             sim._preempt(job)
+        if sim.services is not None:
+            sim.services.evict(node)
         sim.state.set_online(node, False)
         self._online_gpus -= int(self.gpus[node])
         self.status[node] = OFFLINE

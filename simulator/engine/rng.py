@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-COMPONENTS = {"workload": 0, "failures": 1, "policy": 2, "perf": 3}
+COMPONENTS = {"workload": 0, "failures": 1, "policy": 2, "perf": 3, "services": 4}
 
 
 class RngStreams:

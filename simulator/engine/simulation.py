@@ -40,7 +40,8 @@ from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .capacity import Capacity
 from .environment import ARRIVAL, COMPLETION, Environment
-from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes
+from .services import Services
+from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
 from .throughput import Throughput
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
@@ -85,6 +86,7 @@ class Simulation:
         record_events: bool = False,
         throughput: Throughput | None = None,
         capacity: Capacity | None = None,
+        services: Services | None = None,
     ):
         self.env = Environment()
         self.cluster = cluster
@@ -146,9 +148,10 @@ class Simulation:
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
-        self.capacity = capacity
-        if capacity is not None:
-            capacity.attach(self)
+        self.capacity, self.services = capacity, services
+        for part in (capacity, services):
+            if part is not None:
+                part.attach(self)
 
     # ------------------------------------------------------------------ events
 
@@ -204,6 +207,8 @@ class Simulation:
     def _pass(self) -> None:
         self._pass_pending = False
         view, placer, queue = self.view, self.placer, self.queue
+        if self.services is not None:
+            self.services.before_pass()  # replicas above training first (they may preempt)
         decision = self.scheduler.schedule(view)
         for job in decision.preempt:
             if job not in self.state.running:
@@ -239,6 +244,8 @@ class Simulation:
             started.append(job)
         for job in started:
             del queue[job]
+        if self.services is not None:
+            self.services.after_pass()
         if self.pool.dirty:
             self._pool_version += 1
             at = self.pool.settle(self.env.now)
@@ -257,7 +264,7 @@ class Simulation:
         frag = 0 if head is None else kernels.fragmented(free, self._node_gpus, self._gpus[head])
         self._fragmented.append(frag)
         if self.check_invariants:
-            self._check()
+            check(self)
 
     def _start(self, job: int, placement) -> None:
         gpus = self._gpus[job]
@@ -326,17 +333,6 @@ class Simulation:
         if self._log is not None:
             self._log.append((now, "preempt", job, ""))
 
-    def _check(self) -> None:
-        problems = self.state.violations(self.jobs) + self.pool.violations()
-        started = ~np.isnan(self.start_s)
-        if np.any(self.start_s[started] < self._submit[started]):
-            problems.append("a job started before it was submitted")
-        done = ~np.isnan(self.end_s)
-        if np.any(self.end_s[done] < self.start_s[done]):
-            problems.append("a job ended before it started")
-        if problems:
-            raise InvariantError(f"t={self.env.now}: " + "; ".join(problems))
-
     # ------------------------------------------------------------------ driver
 
     def run(self, progress: ProgressFn | None = None) -> Outcome:
@@ -351,7 +347,8 @@ class Simulation:
         limit = math.inf if self.horizon is None else self.horizon
         self._schedule_next_arrival()
         njobs = len(self.jobs)
-        settled = (lambda: True) if self.capacity is None else self.capacity.settled
+        parts = [p for p in (self.capacity, self.services) if p is not None]
+        settled = lambda: all(p.settled() for p in parts)  # noqa: E731
         events = 0
         every = self.PROGRESS_EVERY
         while True:
@@ -375,8 +372,8 @@ class Simulation:
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
             "online_gpus": np.frombuffer(self._online, dtype=np.float64),
         }
-        if self.capacity is not None:
-            self.capacity.finish(end_time)
+        for part in parts:
+            part.finish(end_time)
         service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
         last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
         held = self.job_state != JobState.QUEUED

@@ -53,6 +53,7 @@ class ClusterState:
         self.milli = milli
         self.slots = np.full((len(self.free), max(int(self.capacity.max(initial=0)), 1)), -1)
         self.shared: dict[int, tuple[int, int]] = {}  # job -> (node, slot)
+        self.reserved = np.zeros(len(self.free), dtype=np.int64)  # held by service replicas
 
     def set_online(self, node: int, online: bool) -> None:
         """Bring a node's devices into use, or take an idle node out of it."""
@@ -65,6 +66,22 @@ class ClusterState:
                 raise EngineError(f"node {node} still runs jobs: it cannot be taken offline")
             self.free_total -= int(self.free[node])
             self._capacity[node] = self.free[node] = 0
+
+    def reserve(self, node: int, devices: int) -> None:
+        """Hold ``devices`` whole devices of ``node`` outside any job (a service replica)."""
+        if not 0 < devices <= self.free[node]:
+            raise EngineError(f"cannot hold {devices} devices on node {node}: too few free")
+        self.free[node] -= devices
+        self.free_total -= devices
+        self.reserved[node] += devices
+
+    def unreserve(self, node: int, devices: int) -> None:
+        """Give back devices held by :meth:`reserve`."""
+        if not 0 < devices <= self.reserved[node]:
+            raise EngineError(f"node {node} does not hold {devices} devices for replicas")
+        self.free[node] += devices
+        self.free_total += devices
+        self.reserved[node] -= devices
 
     def is_share(self, job: int) -> bool:
         return self.milli is not None and self.milli[job] < 1000
@@ -142,14 +159,14 @@ class ClusterState:
             )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
-        held = (self.slots >= 0).sum(axis=1)  # shared devices, then whole ones
+        held = (self.slots >= 0).sum(axis=1) + self.reserved  # shared, replicas', jobs'
         whole = [j for j in self.running if j not in self.shared]
         for job in whole:
             np.add.at(held, self.running[job].nodes, self.running[job].counts)
         if not np.array_equal(held, self.capacity - self.free):
             out.append("allocated devices per node differ from the running placements")
         requested = sum(int(jobs.gpus[j]) for j in whole)
-        if requested != int(held.sum()) - int((self.slots >= 0).sum()):
+        if requested != int(held.sum()) - int((self.slots >= 0).sum() + self.reserved.sum()):
             out.append(f"running jobs requested {requested} devices but hold {int(held.sum())}")
         used = 1000 - np.where(self.slots >= 0, self.slots, 1000)
         for job, (node, slot) in self.shared.items():
@@ -246,3 +263,16 @@ def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
         ids = [i for i, c in enumerate(topo.chips) if c in spec.split("|")]
         masks[spec] = np.isin(topo.node_chip, ids)
     return {int(j): masks[jobs.chips[j]] for j in limited}
+
+
+def check(sim) -> None:
+    """Raise :class:`InvariantError` if the state or the job times of ``sim`` are inconsistent."""
+    problems = sim.state.violations(sim.jobs) + sim.pool.violations()
+    started = ~np.isnan(sim.start_s)
+    if np.any(sim.start_s[started] < sim.jobs.submit_s[started]):
+        problems.append("a job started before it was submitted")
+    done = ~np.isnan(sim.end_s)
+    if np.any(sim.end_s[done] < sim.start_s[done]):
+        problems.append("a job ended before it started")
+    if problems:
+        raise InvariantError(f"t={sim.env.now}: " + "; ".join(problems))

@@ -67,7 +67,7 @@ SERIES_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
 }
 
 SERIES_METRICS: dict[str, tuple[str, str]] = {
-    "busy_gpus": ("GPUs", "devices allocated to running jobs"),
+    "busy_gpus": ("GPUs", "devices allocated to running jobs and service replicas"),
     "queue_length": ("jobs", "jobs submitted and waiting to start"),
     "running_jobs": ("jobs", "jobs holding devices"),
     "fragmented_gpus": (
@@ -76,7 +76,13 @@ SERIES_METRICS: dict[str, tuple[str, str]] = {
         "nodes: those on nodes with fewer free than min(its request, node size); 0 if none waits",
     ),
     "online_gpus": ("GPUs", "devices on online nodes (elastic node groups grow and shrink)"),
+    "replicas": ("replicas", "a service's replicas wanted alive: waiting, loading or serving"),
+    "ready_replicas": ("replicas", "a service's replicas serving requests"),
+    "service_queue": ("requests", "a service's requests waiting for a batch slot"),
+    "in_flight": ("requests", "a service's requests in a replica's batch (prefill or decode)"),
 }
+
+SERVICE_SERIES = ("replicas", "ready_replicas", "service_queue", "in_flight")  # per service
 
 SUMMARY_KEYS: dict[str, tuple[str, str]] = {
     "jobs_submitted": ("jobs", "jobs that arrived within the run"),
@@ -115,8 +121,49 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
         "currency",
         "the part of cost_total paying for billed GPU-hours no job used (one price per GPU-hour)",
     ),
+    "services": ("-", "one block per inference service, keyed by name (see SERVICE_KEYS)"),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
+}
+
+
+SERVICE_KEYS: dict[str, tuple[str, str]] = {
+    "requests_arrived": ("requests", "requests that arrived within the run"),
+    "requests_served": ("requests", "requests that got their last token"),
+    "requests_dropped": ("requests", "requests refused on arrival (queue_limit reached)"),
+    "requests_unfinished": ("requests", "arrived requests queued or in a batch at the end"),
+    "mean_ttft_s": ("s", "mean time to first token (arrival to end of its prefill), served"),
+    "p50_ttft_s": ("s", "median time to first token over served requests"),
+    "p90_ttft_s": ("s", "90th percentile time to first token"),
+    "p99_ttft_s": ("s", "99th percentile time to first token"),
+    "p50_tpot_s": ("s", "median time per output token: (last - first token) / output tokens"),
+    "p99_tpot_s": ("s", "99th percentile time per output token"),
+    "p50_e2e_s": ("s", "median end-to-end latency: arrival to last token"),
+    "p99_e2e_s": ("s", "99th percentile end-to-end latency"),
+    "slo_attainment": (
+        "fraction",
+        "requests served within every SLO given / requests served or dropped",
+    ),
+    "goodput_rps": ("requests/s", "requests served within the SLO per second of the run"),
+    "mean_replicas": ("replicas", "time-weighted mean of the replicas series"),
+    "peak_replicas": ("replicas", "most replicas wanted alive at once"),
+    "replica_gpu_hours": ("GPU-h", "devices x hours held by the service's replicas"),
+}
+
+REQUEST_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
+    "service": (pa.string(), "-", "the service the request was sent to"),
+    "request_id": (pa.int64(), "-", "index of the request in its service, in arrival order"),
+    "arrival_s": (pa.float64(), "s", "time the request arrived"),
+    "prompt_tokens": (pa.int64(), "tokens", "prompt length"),
+    "output_tokens": (pa.int64(), "tokens", "tokens generated for it"),
+    "admit_s": (pa.float64(), "s", "start of its prefill (null if never admitted)"),
+    "first_token_s": (pa.float64(), "s", "end of its prefill (null if not reached)"),
+    "end_s": (pa.float64(), "s", "time of its last token (null if not served)"),
+    "ttft_s": (pa.float64(), "s", "first_token_s - arrival_s"),
+    "tpot_s": (pa.float64(), "s", "(end_s - first_token_s) / output_tokens"),
+    "e2e_s": (pa.float64(), "s", "end_s - arrival_s"),
+    "state": (pa.string(), "-", "served, dropped, in_flight or queued at the end of the run"),
+    "slo_met": (pa.bool_(), "-", "served within every SLO of its service"),
 }
 
 

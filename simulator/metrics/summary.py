@@ -131,6 +131,7 @@ def summarize(
     wall_s: float,
     cost: float | None = None,
     billed_gpu_s: float = 0.0,
+    services: dict | None = None,
 ) -> dict:
     """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
     finished = state == JobState.FINISHED
@@ -165,6 +166,7 @@ def summarize(
         "installed_gpus": installed_gpus,
         "trace_rows_skipped": jobs.skipped_rows,
         **_cost(cost, billed_gpu_s, t, series["busy_gpus"], end_time_s),
+        "services": services or {},
         "events": events,
         "wall_s": wall_s,
     }

@@ -49,6 +49,61 @@ class InferenceTime:
         return asdict(self)
 
 
+class LatencyModel:
+    """The roofline above for one model on ``tp`` chips of one node, vectorised over batches.
+
+    Built once per service; :meth:`prefill_s` and :meth:`decode_token_s` are what the serving
+    engine calls per batch."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        node: str | None = "dgx-a100",
+        chip: str | None = None,
+        tp: int = 8,
+        memory_fraction: float = MEMORY_FRACTION,
+    ):
+        spec = zoo.model(model)
+        if spec.layers is None or spec.hidden is None:
+            raise ValueError(f"{model} is not a transformer language model")
+        if tp < 1:
+            raise ValueError("tp must be >= 1")
+        cluster, ids, counts = hardware(node, tp, 1, chip)
+        topo = cluster.topology
+        part = catalog.chip(topo.chips[int(topo.node_chip[ids[0]])])
+        self.path = comm_path(topo, ids, counts)
+        self.flops_s = tp * part.peak_fp16_flops * ACHIEVABLE_FLOP_FRACTION
+        self.bytes_s = tp * part.memory_bytes_per_s * memory_fraction
+        self.memory_bytes = tp * part.memory_bytes
+        self.params, self.layers, self.hidden = spec.params, spec.layers, spec.hidden
+        self.kv_hidden = spec.kv_hidden or spec.hidden
+        self.weight_bytes = FP16 * spec.params
+
+    def kv_bytes(self, tokens: float) -> float:
+        """KV-cache bytes of ``tokens`` tokens of context (keys and values, every layer)."""
+        return tokens * 2 * self.layers * self.kv_hidden * FP16
+
+    def prefill_s(self, prompts: np.ndarray) -> tuple[float, bool]:
+        """Seconds to prefill one batch of prompts (token counts) together, and whether it
+        is compute-bound."""
+        p = np.asarray(prompts, dtype=np.float64)
+        n, layers, d = self.params, self.layers, self.hidden
+        compute = float(np.sum(p * (2 * n + 2 * layers * p * d))) / self.flops_s
+        memory = self.weight_bytes / self.bytes_s
+        comm = 2 * layers * allreduce_s(float(p.sum()) * d * FP16, self.path)
+        return max(compute, memory) + comm, compute >= memory
+
+    def decode_token_s(self, batch: int, context: float) -> tuple[float, bool]:
+        """Seconds per decode step of ``batch`` requests with ``context`` tokens each on
+        average, and whether it is compute-bound."""
+        n, layers, d = self.params, self.layers, self.hidden
+        compute = batch * (2 * n + 4 * layers * context * d) / self.flops_s
+        memory = (self.weight_bytes + batch * self.kv_bytes(context)) / self.bytes_s
+        comm = 2 * layers * allreduce_s(batch * d * FP16, self.path)
+        return max(compute, memory) + comm, compute >= memory
+
+
 def infer(
     model: str,
     *,
@@ -61,36 +116,17 @@ def infer(
     memory_fraction: float = MEMORY_FRACTION,
 ) -> InferenceTime:
     """Modelled prefill, per-token decode and end-to-end time of one batch of requests."""
-    spec = zoo.model(model)
-    if spec.layers is None or spec.hidden is None:
-        raise ValueError(f"{model} is not a transformer language model")
     if min(tp, prompt, batch) < 1 or output < 0:
         raise ValueError("tp, prompt and batch must be >= 1 and output >= 0")
-    cluster, ids, counts = hardware(node, tp, 1, chip)
-    topo = cluster.topology
-    part = catalog.chip(topo.chips[int(topo.node_chip[ids[0]])])
-    path = comm_path(topo, ids, counts)
-    flops_s = tp * part.peak_fp16_flops * ACHIEVABLE_FLOP_FRACTION
-    bytes_s = tp * part.memory_bytes_per_s * memory_fraction
-    n, layers, d = spec.params, spec.layers, spec.hidden
-    kv = spec.kv_hidden or d
-    weights = FP16 * n
-
-    tokens = batch * prompt
-    compute = tokens * (2 * n + 2 * layers * prompt * d) / flops_s
-    memory = weights / bytes_s
-    prefill = max(compute, memory) + 2 * layers * allreduce_s(tokens * d * FP16, path)
-
-    context = prompt + output / 2
-    compute_t = batch * (2 * n + 4 * layers * context * d) / flops_s
-    memory_t = (weights + batch * context * 2 * layers * kv * FP16) / bytes_s
-    decode = max(compute_t, memory_t) + 2 * layers * allreduce_s(batch * d * FP16, path)
+    lat = LatencyModel(model, node=node, chip=chip, tp=tp, memory_fraction=memory_fraction)
+    prefill, prefill_compute = lat.prefill_s(np.full(batch, prompt))
+    decode, decode_compute = lat.decode_token_s(batch, prompt + output / 2)
     return InferenceTime(
         prefill,
         decode,
         prefill + output * decode,
-        "compute" if compute >= memory else "memory",
-        "compute" if compute_t >= memory_t else "memory",
+        "compute" if prefill_compute else "memory",
+        "compute" if decode_compute else "memory",
     )
 
 

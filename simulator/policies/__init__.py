@@ -4,7 +4,14 @@ Write your own by subclassing :class:`SchedulingPolicy` or :class:`PlacementPoli
 decorating the class with ``@register(kind, name)``; scenario files then refer to it by name.
 """
 
-from . import autoscaling, gavel, placement, quotas, scheduling  # noqa: F401  (registers the built-ins)
+from . import (  # noqa: F401  (registers the built-ins)
+    autoscaling,
+    gavel,
+    placement,
+    quotas,
+    replicas,
+    scheduling,
+)
 from .base import (
     ClusterView,
     Params,

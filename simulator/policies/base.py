@@ -137,3 +137,27 @@ class AutoscalingPolicy(Policy):
 
     def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
         raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStats:
+    """One inference service as a replica autoscaler sees it at a decision tick."""
+
+    now: float
+    replicas: int  # wanted replicas alive: waiting for devices, loading or serving
+    ready: int  # serving replicas
+    queue: int  # requests waiting for a batch slot
+    in_flight: int  # requests in a replica's batch (prefill or decode)
+    max_batch: int
+    arrival_rate: float  # requests per second over the last window
+    recent_ttft_s: np.ndarray  # TTFTs of the requests whose first token came in the window
+    slo_ttft_s: float | None  # the service's TTFT objective
+
+
+class ReplicaPolicy(Policy):
+    """Decides how many replicas an inference service should have, at every tick."""
+
+    kind = "replicas"
+
+    def replicas(self, stats: ServiceStats) -> int:
+        raise NotImplementedError

@@ -172,6 +172,10 @@ def _anchor_paths(data: dict, base_dir: Path) -> None:
     for stream in streams if isinstance(streams, list) else []:
         model = stream.get("model") if isinstance(stream, dict) else None
         holders.append((model.get("profile") if isinstance(model, dict) else None, ("path",)))
+    services = workload.get("services")
+    for service in services if isinstance(services, list) else []:
+        arrivals = service.get("arrivals") if isinstance(service, dict) else None
+        holders.append((arrivals.get("trace") if isinstance(arrivals, dict) else None, ("path",)))
     for holder, keys in holders:
         for key in keys if isinstance(holder, dict) else ():
             where = holder.get(key)

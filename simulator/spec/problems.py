@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from . import catalog
 from .model import Scenario
 
 Path_ = tuple[str | int, ...]
@@ -170,9 +171,27 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
             ("cluster", "datacenters", d, "node_groups", g, "elastic"),
             "an elastic node group needs scheduler.autoscaler (e.g. queue) to change size",
         )
+    _service_problems(scenario, add)
     trace = scenario.workload.trace
     for key in ("path", "tasks", "throughputs") if trace is not None else ():
         where = getattr(trace, key)
         if where is not None and not Path(where).is_file():
             add(("workload", "trace", key), f"file not found: {where}")
     return problems
+
+
+def _service_problems(scenario: Scenario, add) -> None:
+    """Services need a horizon, nodes of their template big enough for a replica and (for
+    traces) a file."""
+    groups = [g for dc in scenario.cluster.datacenters for g in dc.node_groups]
+    for i, svc in enumerate(scenario.workload.services):
+        at = ("workload", "services", i)
+        if scenario.horizon is None:
+            add(("horizon",), f"service {svc.name!r} needs a scenario horizon")
+        if not any(g.node == svc.node for g in groups):
+            add((*at, "node"), f"the cluster has no {svc.node} node group")
+        elif catalog.node_template(svc.node).gpus < svc.tp:
+            add((*at, "tp"), f"a {svc.node} node has fewer than tp={svc.tp} devices")
+        trace = svc.arrivals.trace
+        if trace is not None and not Path(trace.path).is_file():
+            add((*at, "arrivals", "trace", "path"), f"file not found: {trace.path}")

@@ -21,6 +21,7 @@ from .base import (
     exactly_one_of,
     known,
 )
+from .services import ServiceSpec
 
 
 class PoissonArrival(Spec):
@@ -247,9 +248,16 @@ class TraceSpec(Spec):
 class WorkloadSpec(Spec):
     training: list[TrainingStream] = Field(default_factory=list)
     trace: TraceSpec | None = None
+    services: list[ServiceSpec] = Field(
+        default_factory=list, description="LLM inference services (need a scenario horizon)"
+    )
 
     @model_validator(mode="after")
     def _unique_names(self) -> WorkloadSpec:
+        services = [s.name for s in self.services]
+        dup = sorted({n for n in services if services.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate service name(s) {dup}: service names must be unique")
         names = [s.name for s in self.training]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -1,0 +1,144 @@
+"""Replica autoscaling policies: how many replicas an inference service should have.
+
+Each is asked at every tick of its service (``autoscaler.interval``) with the service's
+:class:`ServiceStats` and returns a replica count; the engine clamps it to
+``[min_replicas, max_replicas]``, starts new replicas (placement, then ``startup``) and drains
+surplus ones (no new requests; released when their batch is done).
+
+Must not import: simpy, numba, anything from ``engine``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..spec.base import Duration
+from .base import Params, ReplicaPolicy, ServiceStats
+from .registry import register
+
+
+class _Cooldowns:
+    """Scale-out and scale-in cooldowns: a change in one direction waits this long after the
+    last change in the same direction."""
+
+    def __init__(self):
+        self._last = {1: -math.inf, -1: -math.inf}
+
+    def apply(self, stats: ServiceStats, want: int, up: float, down: float) -> int:
+        if want == stats.replicas:
+            return want
+        sign = 1 if want > stats.replicas else -1
+        if stats.now < self._last[sign] + (up if sign > 0 else down) - 1e-9:
+            return stats.replicas
+        self._last[sign] = stats.now
+        return want
+
+
+@register("replicas", "hpa")
+class Hpa(ReplicaPolicy):
+    """The Kubernetes Horizontal Pod Autoscaler rule.
+
+    ``desired = ceil(replicas x metric / target)``, unchanged while ``|metric / target - 1|``
+    is within ``tolerance``. ``metric: concurrency`` is (in-flight + queued requests) per
+    serving replica; ``utilization`` is in-flight requests / (serving replicas x max_batch).
+    Scale-out is immediate; scale-in takes the highest recommendation of the last
+    ``stabilization`` seconds (the HPA's downscale stabilisation window).
+    """
+
+    class Params(Params):
+        metric: Literal["concurrency", "utilization"] = "concurrency"
+        target: float = Field(default=8.0, gt=0, description="metric value per replica")
+        tolerance: float = Field(default=0.1, ge=0)
+        stabilization: Duration = Field(default=300.0, description="scale-in window")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._recent: deque[tuple[float, int]] = deque()
+
+    def replicas(self, stats: ServiceStats) -> int:
+        p = self.params
+        demand = stats.in_flight + (stats.queue if p.metric == "concurrency" else 0)
+        if stats.ready == 0:
+            want = max(stats.replicas, 1 if stats.queue + stats.in_flight else 0)
+        else:
+            if p.metric == "concurrency":
+                metric = demand / stats.ready
+            else:
+                metric = demand / (stats.ready * stats.max_batch)
+            ratio = metric / p.target
+            if abs(ratio - 1) <= p.tolerance:
+                want = stats.replicas
+            else:
+                want = math.ceil(stats.ready * ratio - 1e-9)
+        self._recent.append((stats.now, want))
+        while self._recent[0][0] < stats.now - p.stabilization - 1e-9:
+            self._recent.popleft()
+        if want < stats.replicas:
+            want = min(max(w for _, w in self._recent), stats.replicas)
+        return want
+
+
+@register("replicas", "queue")
+class QueueLength(ReplicaPolicy):
+    """Enough replicas for the requests present: ``ceil((queued + in flight) / per_replica)``
+    (``per_replica`` defaults to ``max_batch``), with cooldowns per direction."""
+
+    class Params(Params):
+        per_replica: int | None = Field(default=None, ge=1, description="default max_batch")
+        up_cooldown: Duration = 60.0
+        down_cooldown: Duration = 300.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cool = _Cooldowns()
+
+    def replicas(self, stats: ServiceStats) -> int:
+        p = self.params
+        per = p.per_replica or stats.max_batch
+        want = math.ceil((stats.queue + stats.in_flight) / per)
+        return self._cool.apply(stats, want, p.up_cooldown, p.down_cooldown)
+
+
+@register("replicas", "slo")
+class SloDriven(ReplicaPolicy):
+    """Scale on the latency objective itself.
+
+    The policy watches the ``quantile`` of the TTFTs of requests whose first token came since the
+    last tick. Above
+    ``slo x (1 - headroom)``: add ``step`` replicas. Below ``slo x low`` with an empty queue:
+    remove one. Cooldowns per direction. ``ttft`` defaults to the service's ``slo.ttft``.
+    """
+
+    class Params(Params):
+        ttft: Duration | None = Field(default=None, description="default: the service's SLO")
+        quantile: float = Field(default=0.9, gt=0, lt=1)
+        headroom: float = Field(default=0.2, ge=0, lt=1)
+        low: float = Field(default=0.3, gt=0, lt=1)
+        step: int = Field(default=1, ge=1)
+        up_cooldown: Duration = 60.0
+        down_cooldown: Duration = 300.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._cool = _Cooldowns()
+
+    def replicas(self, stats: ServiceStats) -> int:
+        p = self.params
+        slo = p.ttft if p.ttft is not None else stats.slo_ttft_s
+        if slo is None:
+            raise ValueError("the slo replica policy needs params.ttft or the service's slo.ttft")
+        seen = stats.recent_ttft_s
+        ttft = float(np.quantile(seen, p.quantile)) if len(seen) else math.nan
+        want = stats.replicas
+        if stats.ready == 0 and stats.queue:
+            want = max(stats.replicas, 1)
+        elif ttft > slo * (1 - p.headroom):  # NaN compares false
+            want = stats.replicas + p.step
+        elif ttft < slo * p.low and stats.queue == 0:
+            want = stats.replicas - 1
+        return self._cool.apply(stats, want, p.up_cooldown, p.down_cooldown)
