@@ -35,6 +35,8 @@ METRICS = (
     "fairness",
     "cost_total",
 )
+# per inference service, as columns "<service>:<key>"
+SERVICE_METRICS = ("p99_ttft_s", "p99_tpot_s", "slo_attainment", "goodput_rps", "mean_replicas")
 
 
 def jain_fairness(x: np.ndarray) -> float:
@@ -72,8 +74,10 @@ def run_cell(spec: dict, overrides: dict[str, Any], seed: int) -> dict:
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(jct > 0, held_s / jct, 1.0)
     row = {k: r.summary[k] for k in METRICS if k in r.summary}
-    row["cost_total"] = np.nan if row["cost_total"] is None else row["cost_total"]
     row["fairness"] = jain_fairness(share)
+    for name, block in r.summary["services"].items():
+        row |= {f"{name}:{k}": block[k] for k in SERVICE_METRICS}
+    row = {k: np.nan if v is None else v for k, v in row.items()}
     return {**overrides, "seed": seed, **row, "jct": jct}
 
 
@@ -82,7 +86,8 @@ class BenchResult:
     """Outcome of :func:`bench`.
 
     Attributes:
-        runs: one row per (variant, seed): its label, axis values and :data:`METRICS`.
+        runs: one row per (variant, seed): its label, axis values, :data:`METRICS` and
+            per service :data:`SERVICE_METRICS` (columns "<service>:<metric>").
         table: one row per variant: ``<metric>`` (mean over seeds) and ``<metric>_ci95``.
         jct: per variant label, the JCTs of all finished jobs of all seeds (for CDFs).
     """
@@ -165,17 +170,16 @@ def bench(
         jct.setdefault(label, []).append(row.pop("jct"))
     runs = pd.DataFrame(rows)
     runs.insert(0, "variant", labels)
+    # metrics no run defines (no prices, no jobs, no services) get no column
+    metrics = [m for m in runs.columns if m in METRICS or ":" in m]
+    empty = [m for m in metrics if runs[m].isna().all()]
+    runs = runs.drop(columns=empty)
     table = {}
     for label, group in runs.groupby("variant", sort=False):
         cols = {}
-        for metric in METRICS:
+        for metric in (m for m in metrics if m not in empty):
             cols[metric], cols[f"{metric}_ci95"] = confidence_interval(group[metric])
         table[label] = cols
-    unpriced = [m for m in ("cost_total",) if runs[m].isna().all()]  # no prices: no column
-    runs = runs.drop(columns=unpriced)
-    for metric in unpriced:
-        for cols in table.values():
-            del cols[metric], cols[f"{metric}_ci95"]
     return BenchResult(
         runs,
         pd.DataFrame.from_dict(table, orient="index").rename_axis("variant"),

@@ -165,15 +165,14 @@ def plot_bench_jct_cdf(bench: BenchResult, ax: Axes | None = None) -> Axes:
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set(xlabel="JCT (hours)", ylabel="fraction of jobs", ylim=(0, 1.02), title="JCT CDF")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_lines():
+        ax.legend()
     return ax
 
 
 def plot_bench_metrics(bench: BenchResult, fig: Figure, metrics: tuple[str, ...] = ()) -> Figure:
     """One bar chart per metric: mean over seeds per variant, 95% confidence interval bars."""
-    from .bench import METRICS
-
-    metrics = metrics or tuple(m for m in METRICS if m in bench.table)
+    metrics = metrics or tuple(c for c in bench.table if not c.endswith("_ci95"))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     t = bench.table
     x = np.arange(len(t))
@@ -191,7 +190,8 @@ def save_bench_plots(bench: BenchResult, out_dir: str | Path) -> list[Path]:
     fig = Figure(figsize=(7, 4), layout="constrained")
     plot_bench_jct_cdf(bench, fig.add_subplot())
     fig.savefig(out / "jct_cdf.png", dpi=100)
-    fig = Figure(figsize=(14, 3.8), layout="constrained")
+    columns = sum(not c.endswith("_ci95") for c in bench.table)
+    fig = Figure(figsize=(2 * max(columns, 4), 3.8), layout="constrained")
     plot_bench_metrics(bench, fig)
     fig.savefig(out / "metrics.png", dpi=100)
     return [out / "jct_cdf.png", out / "metrics.png"]

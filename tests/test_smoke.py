@@ -18,7 +18,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_scenario_runs_on_a_short_horizon(path: Path, tmp_path):
     results = simulator.run(path, overrides={"horizon": "1d", "check_invariants": True})
-    assert results.summary["jobs_submitted"] > 0
+    assert results.summary["jobs_submitted"] > 0 or results.summary["services"]
     results.save(tmp_path / path.stem)
 
 

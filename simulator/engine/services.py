@@ -313,6 +313,11 @@ class Services:
         if self.sim._log is not None:
             self.sim._log.append((self.sim.env.now, event, -1, detail))
 
+    def pending_gpus(self) -> int:
+        waiting = (r.status == PENDING for svc in self.services for r in svc.replicas)
+        tp = (svc.spec.tp for svc in self.services for _ in svc.replicas)
+        return sum(t for t, w in zip(tp, waiting, strict=True) if w)
+
     def settled(self) -> bool:
         return all(svc.done() for svc in self.services)
 

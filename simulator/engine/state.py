@@ -213,6 +213,12 @@ class View:
     def free_total(self) -> int:
         return self._state.free_total
 
+    @property
+    def pending_service_gpus(self) -> int:
+        """Devices wanted by inference-service replicas waiting to be placed."""
+        services = getattr(self._sim, "services", None)
+        return 0 if services is None else services.pending_gpus()
+
     def attained_gpu_s(self) -> np.ndarray:
         """GPU-seconds of service every job has had so far (a fresh array)."""
         return oracle.attained_now(self._sim)

@@ -20,9 +20,10 @@ from .scheduling import _queued
 class QueueAutoscaler(AutoscalingPolicy):
     """Queue-based scaling, as the Kubernetes cluster autoscaler does for pending pods.
 
-    - **Out**: the *shortfall* is the GPUs asked by queued jobs minus the GPUs already being
-      provisioned. Once it has stayed positive for ``delay`` seconds, and at least ``cooldown``
-      seconds after the last scale-out, pools grow (in scenario order, each up to its max) by
+    - **Out**: the *shortfall* is the GPUs asked by queued jobs and by service replicas
+      waiting for devices, minus the GPUs already being provisioned. Once it has stayed
+      positive for ``delay`` seconds, and at least ``cooldown`` seconds after the last
+      scale-out, pools grow (in scenario order, each up to its max) by
       ``ceil(shortfall / GPUs per node)`` nodes.
     - **In**: once the queue has stayed empty with idle nodes for ``idle`` seconds, every idle
       node is released (each pool down to its min).
@@ -43,7 +44,8 @@ class QueueAutoscaler(AutoscalingPolicy):
         p, now = self.params, view.now
         queued = _queued(view)
         coming = sum(pool.provisioning * pool.gpus_per_node for pool in pools)
-        short = int(view.jobs.gpus[queued].sum()) - coming
+        wanted = int(view.jobs.gpus[queued].sum()) + view.pending_service_gpus
+        short = wanted - coming
         targets: dict[int, int] = {}
         wakes = []
         if short > 0:
@@ -63,7 +65,7 @@ class QueueAutoscaler(AutoscalingPolicy):
                 wakes.append(ready)
         else:
             self._short_since = None
-        if len(queued) == 0 and any(pool.idle for pool in pools):
+        if wanted == 0 and any(pool.idle for pool in pools):
             self._idle_since = now if self._idle_since is None else self._idle_since
             if now >= self._idle_since + p.idle - 1e-9:
                 for pool in pools:
@@ -100,7 +102,7 @@ class UtilizationAutoscaler(AutoscalingPolicy):
         # nodes that are not online show no free devices: take their devices back out
         held = int((view.topology.node_gpus - view.free_gpus)[elastic].sum())
         busy = held - sum((pool.max - pool.online) * pool.gpus_per_node for pool in pools)
-        return busy + int(view.jobs.gpus[queued].sum())
+        return busy + int(view.jobs.gpus[queued].sum()) + view.pending_service_gpus
 
     def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
         p, now = self.params, view.now

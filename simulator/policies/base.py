@@ -38,6 +38,8 @@ class ClusterView(Protocol):
     def jobs(self) -> JobTable: ...
     @property
     def topology(self) -> TopologyArrays: ...
+    @property
+    def pending_service_gpus(self) -> int: ...  # wanted by replicas waiting for devices
     def attained_gpu_s(self) -> np.ndarray: ...  # GPU-seconds of service so far, per job
     def remaining_s(self, job: int) -> float: ...  # oracle seconds left
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised

@@ -108,10 +108,12 @@ class QueueLength(ReplicaPolicy):
 class SloDriven(ReplicaPolicy):
     """Scale on the latency objective itself.
 
-    The policy watches the ``quantile`` of the TTFTs of requests whose first token came since the
-    last tick. Above
-    ``slo x (1 - headroom)``: add ``step`` replicas. Below ``slo x low`` with an empty queue:
-    remove one. Cooldowns per direction. ``ttft`` defaults to the service's ``slo.ttft``.
+    The policy watches the ``quantile`` of the TTFTs of requests whose first token came since
+    the last tick. Above ``slo x (1 - headroom)``: grow in proportion,
+    ``ceil(replicas x quantile / (slo x (1 - headroom)))``, at least ``step`` more. Below
+    ``slo x low`` with an empty queue, and if ``replicas - 1`` would still be at most ``fill``
+    full (requests in flight / their batch slots): remove one. Cooldowns per direction.
+    ``ttft`` defaults to the service's ``slo.ttft``.
     """
 
     class Params(Params):
@@ -119,6 +121,7 @@ class SloDriven(ReplicaPolicy):
         quantile: float = Field(default=0.9, gt=0, lt=1)
         headroom: float = Field(default=0.2, ge=0, lt=1)
         low: float = Field(default=0.3, gt=0, lt=1)
+        fill: float = Field(default=0.5, gt=0, le=1)
         step: int = Field(default=1, ge=1)
         up_cooldown: Duration = 60.0
         down_cooldown: Duration = 300.0
@@ -134,11 +137,16 @@ class SloDriven(ReplicaPolicy):
             raise ValueError("the slo replica policy needs params.ttft or the service's slo.ttft")
         seen = stats.recent_ttft_s
         ttft = float(np.quantile(seen, p.quantile)) if len(seen) else math.nan
+        target = slo * (1 - p.headroom)
         want = stats.replicas
         if stats.ready == 0 and stats.queue:
             want = max(stats.replicas, 1)
-        elif ttft > slo * (1 - p.headroom):  # NaN compares false
-            want = stats.replicas + p.step
-        elif ttft < slo * p.low and stats.queue == 0:
+        elif ttft > target:  # NaN compares false
+            want = max(stats.replicas + p.step, math.ceil(stats.replicas * ttft / target))
+        elif (
+            ttft < slo * p.low
+            and stats.queue == 0
+            and stats.in_flight <= (stats.replicas - 1) * stats.max_batch * p.fill
+        ):
             want = stats.replicas - 1
         return self._cool.apply(stats, want, p.up_cooldown, p.down_cooldown)
