@@ -279,3 +279,40 @@ def test_a_service_run_writes_its_requests_series_and_summary_block(tmp_path):
     loaded = simulator.Results.load(out)
     assert loaded.requests.equals(r.requests)
     assert (out / "plots" / "service_chat.png").exists()
+
+
+def test_request_processes_have_their_long_run_rates():
+    from simulator.spec.services import RequestArrivals
+    from simulator.workload.requests import arrival_times
+
+    rng = np.random.default_rng(3)
+    day = 86400.0
+    diurnal = RequestArrivals(diurnal={"mean": 2.0, "amplitude": 0.8, "peak": 50400})
+    t = arrival_times(diurnal, 10 * day, rng)
+    assert len(t) / (10 * day) == pytest.approx(2.0, rel=0.01)
+    hour = (t % day) // 3600
+    assert np.bincount(hour.astype(int)).argmax() in (13, 14)  # the peak hour
+    bursty = RequestArrivals(bursty={"rate": 1.0, "burst_rate": 20.0, "calm": 600, "burst": 60})
+    t = arrival_times(bursty, 20 * day, rng)
+    assert len(t) / (20 * day) == pytest.approx((600 * 1 + 60 * 20) / 660, rel=0.03)
+
+
+def test_a_service_replays_the_azure_trace(tmp_path):
+    import pandas as pd
+
+    from .conftest import SHARED
+
+    path = SHARED / "data" / "traces" / "azure_llm" / "AzureLLMInferenceTrace_conv.csv"
+    spec = scenario(
+        {"arrivals": {"trace": {"path": str(path), "limit": 300, "time_scale": 0.5}}},
+        nodes=2,
+        horizon=7200,
+    )
+    _, req = requests(spec)
+    rows = pd.read_csv(path, nrows=300)
+    t = pd.to_datetime(rows.TIMESTAMP)
+    assert len(req) == 300
+    assert req.prompt_tokens.tolist() == rows.ContextTokens.clip(lower=1).tolist()
+    assert req.output_tokens.tolist() == rows.GeneratedTokens.clip(lower=1).tolist()
+    gaps = (t - t.iloc[0]).dt.total_seconds().to_numpy() * 0.5
+    assert req.arrival_s.to_numpy() == pytest.approx(gaps, abs=1e-6)
