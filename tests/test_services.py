@@ -316,3 +316,28 @@ def test_a_service_replays_the_azure_trace(tmp_path):
     assert req.output_tokens.tolist() == rows.GeneratedTokens.clip(lower=1).tolist()
     gaps = (t - t.iloc[0]).dt.total_seconds().to_numpy() * 0.5
     assert req.arrival_s.to_numpy() == pytest.approx(gaps, abs=1e-6)
+
+
+def test_spot_reclaims_requeue_a_replicas_requests_and_none_is_lost():
+    spec = scenario(
+        {
+            "arrivals": {"poisson": {"rate": 1.0}, "until": 3000},
+            "replicas": 1,
+            "max_replicas": 2,
+            "autoscaler": {"name": "queue", "interval": 10},
+        },
+        nodes=2,
+        horizon=6000,
+        scheduler={"autoscaler": {"name": "queue", "params": {"delay": 0, "idle": 60}}},
+    )
+    group = spec["cluster"]["datacenters"][0]["node_groups"][0]
+    group |= {
+        "pricing": "spot",
+        "spot_reclaim_rate": "10/h",
+        "elastic": {"min": 0, "initial": 1, "provision": "1m"},
+    }
+    r = simulator.run(spec, record_events=True)
+    assert (r.events.event == "spot_reclaim").sum() >= 3
+    req = r.requests
+    assert (req.state == "served").all()  # every request restarted after a reclaim finished
+    assert (req.first_token_s >= req.admit_s).all()
