@@ -232,7 +232,8 @@ def _validate(args: argparse.Namespace) -> int:
         print(
             f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
             f"{len(s.workload.training)} synthetic workload streams"
-            f"{f', a {s.workload.trace.format} trace' if s.workload.trace else ''})"
+            f"{f', a {s.workload.trace.format} trace' if s.workload.trace else ''}"
+            f"{f', {len(s.workload.services)} inference services' if s.workload.services else ''})"
         )
     return 2 if problems else 0
 
