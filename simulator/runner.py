@@ -185,7 +185,7 @@ def _services(scenario: Scenario, cluster, rngs: RngStreams) -> Services | None:
     specs = scenario.workload.services
     if not specs:
         return None
-    groups = [g for dc in scenario.cluster.datacenters for g in dc.node_groups]
+    groups = scenario.cluster.node_groups
     made, problems = [], []
     for i, (spec, policy) in enumerate(zip(specs, _replica_policies(scenario, rngs), strict=True)):
         hosts = [k for k, g in enumerate(groups) if g.node == spec.node]

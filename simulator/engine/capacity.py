@@ -38,7 +38,7 @@ class Capacity:
         autoscaler: AutoscalingPolicy | None = None,
         rng_for: Callable[[int], np.random.Generator] | None = None,
     ):
-        groups = [g for dc in spec.datacenters for g in dc.node_groups]
+        groups = spec.node_groups
         self.reclaim_rate = {
             i: g.spot_reclaim_rate for i, g in enumerate(groups) if g.spot_reclaim_rate
         }

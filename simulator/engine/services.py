@@ -314,9 +314,9 @@ class Services:
             self.sim._log.append((self.sim.env.now, event, -1, detail))
 
     def pending_gpus(self) -> int:
-        waiting = (r.status == PENDING for svc in self.services for r in svc.replicas)
-        tp = (svc.spec.tp for svc in self.services for _ in svc.replicas)
-        return sum(t for t, w in zip(tp, waiting, strict=True) if w)
+        return sum(
+            svc.spec.tp * sum(r.status == PENDING for r in svc.replicas) for svc in self.services
+        )
 
     def settled(self) -> bool:
         return all(svc.done() for svc in self.services)

@@ -22,18 +22,25 @@ from .base import Params, ReplicaPolicy, ServiceStats
 from .registry import register
 
 
-class _Cooldowns:
-    """Scale-out and scale-in cooldowns: a change in one direction waits this long after the
-    last change in the same direction."""
+class _CooledDown(ReplicaPolicy):
+    """A policy with scale-out and scale-in cooldowns: a change in one direction waits
+    ``up_cooldown`` / ``down_cooldown`` after the last change in the same direction."""
 
-    def __init__(self):
+    class Params(Params):
+        up_cooldown: Duration = 60.0
+        down_cooldown: Duration = 300.0
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self._last = {1: -math.inf, -1: -math.inf}
 
-    def apply(self, stats: ServiceStats, want: int, up: float, down: float) -> int:
+    def _cooled(self, stats: ServiceStats, want: int) -> int:
+        """``want``, or the present count while the cooldown of its direction runs."""
         if want == stats.replicas:
             return want
         sign = 1 if want > stats.replicas else -1
-        if stats.now < self._last[sign] + (up if sign > 0 else down) - 1e-9:
+        wait = self.params.up_cooldown if sign > 0 else self.params.down_cooldown
+        if stats.now < self._last[sign] + wait - 1e-9:
             return stats.replicas
         self._last[sign] = stats.now
         return want
@@ -84,28 +91,21 @@ class Hpa(ReplicaPolicy):
 
 
 @register("replicas", "queue")
-class QueueLength(ReplicaPolicy):
+class QueueLength(_CooledDown):
     """Enough replicas for the requests present: ``ceil((queued + in flight) / per_replica)``
     (``per_replica`` defaults to ``max_batch``), with cooldowns per direction."""
 
-    class Params(Params):
+    class Params(_CooledDown.Params):
         per_replica: int | None = Field(default=None, ge=1, description="default max_batch")
-        up_cooldown: Duration = 60.0
-        down_cooldown: Duration = 300.0
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._cool = _Cooldowns()
 
     def replicas(self, stats: ServiceStats) -> int:
         p = self.params
         per = p.per_replica or stats.max_batch
-        want = math.ceil((stats.queue + stats.in_flight) / per)
-        return self._cool.apply(stats, want, p.up_cooldown, p.down_cooldown)
+        return self._cooled(stats, math.ceil((stats.queue + stats.in_flight) / per))
 
 
 @register("replicas", "slo")
-class SloDriven(ReplicaPolicy):
+class SloDriven(_CooledDown):
     """Scale on the latency objective itself.
 
     The policy watches the ``quantile`` of the TTFTs of requests whose first token came since
@@ -116,19 +116,13 @@ class SloDriven(ReplicaPolicy):
     ``ttft`` defaults to the service's ``slo.ttft``.
     """
 
-    class Params(Params):
+    class Params(_CooledDown.Params):
         ttft: Duration | None = Field(default=None, description="default: the service's SLO")
         quantile: float = Field(default=0.9, gt=0, lt=1)
         headroom: float = Field(default=0.2, ge=0, lt=1)
         low: float = Field(default=0.3, gt=0, lt=1)
         fill: float = Field(default=0.5, gt=0, le=1)
         step: int = Field(default=1, ge=1)
-        up_cooldown: Duration = 60.0
-        down_cooldown: Duration = 300.0
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._cool = _Cooldowns()
 
     def replicas(self, stats: ServiceStats) -> int:
         p = self.params
@@ -149,4 +143,4 @@ class SloDriven(ReplicaPolicy):
             and stats.in_flight <= (stats.replicas - 1) * stats.max_batch * p.fill
         ):
             want = stats.replicas - 1
-        return self._cool.apply(stats, want, p.up_cooldown, p.down_cooldown)
+        return self._cooled(stats, want)

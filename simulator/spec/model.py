@@ -139,10 +139,14 @@ class ClusterSpec(Spec):
         return self
 
     @property
+    def node_groups(self) -> list[NodeGroupSpec]:
+        """Every node group, data centre by data centre: the order of group ids in the
+        topology (``node_group``)."""
+        return [g for dc in self.datacenters for g in dc.node_groups]
+
+    @property
     def total_gpus(self) -> int:
-        return sum(
-            g.count * g.resolved_node().gpus for dc in self.datacenters for g in dc.node_groups
-        )
+        return sum(g.count * g.resolved_node().gpus for g in self.node_groups)
 
 
 # --------------------------------------------------------------------------- policies

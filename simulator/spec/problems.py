@@ -183,7 +183,7 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
 def _service_problems(scenario: Scenario, add) -> None:
     """Services need a horizon, nodes of their template big enough for a replica and (for
     traces) a file."""
-    groups = [g for dc in scenario.cluster.datacenters for g in dc.node_groups]
+    groups = scenario.cluster.node_groups
     for i, svc in enumerate(scenario.workload.services):
         at = ("workload", "services", i)
         if scenario.horizon is None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..spec.services import RequestArrivals, ServiceSpec, TokenSpec
+from .synthetic import _probs
 from .traces.requests import Requests, azure_llm
 
 RngFactory = Callable[..., np.random.Generator]
@@ -46,11 +47,16 @@ def _bursty(spec, start: float, end: float, rng: np.random.Generator) -> np.ndar
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def _end(spec: RequestArrivals, horizon: float | None) -> float:
+    """The last time a request may arrive: ``until``, the horizon, whichever is first."""
+    return min(x for x in (spec.until, horizon, np.inf) if x is not None)
+
+
 def arrival_times(
     spec: RequestArrivals, horizon: float | None, rng: np.random.Generator
 ) -> np.ndarray:
     """Arrival times of one service's requests, sorted, in ``[start, until or horizon]``."""
-    end = min(x for x in (spec.until, horizon, np.inf) if x is not None)
+    end = _end(spec, horizon)
     if spec.times is not None:
         t = spec.start + np.sort(np.asarray(spec.times, dtype=np.float64))
     elif spec.interval is not None:
@@ -69,8 +75,7 @@ def tokens(spec: TokenSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     if spec.constant is not None:
         x = np.full(n, spec.constant)
     elif spec.choice is not None:
-        w = None if spec.weights is None else np.asarray(spec.weights) / sum(spec.weights)
-        x = rng.choice(np.asarray(spec.choice), size=n, p=w)
+        x = rng.choice(np.asarray(spec.choice), size=n, p=_probs(spec.weights, len(spec.choice)))
     else:
         x = np.rint(rng.lognormal(np.log(spec.lognormal.median), spec.lognormal.sigma, n))
     return np.clip(x, 1, spec.max).astype(np.int64)
@@ -84,8 +89,7 @@ def build_requests(service: ServiceSpec, horizon: float | None, rng_for: RngFact
         req = azure_llm(tr.path)
         keep = slice(None, tr.limit)
         t = arrivals.start + req.arrival_s[keep] * tr.time_scale
-        end = min(x for x in (arrivals.until, horizon, np.inf) if x is not None)
-        inside = t <= end
+        inside = t <= _end(arrivals, horizon)
         return Requests(
             t[inside],
             np.maximum(req.prompt_tokens[keep][inside], 1),
