@@ -34,6 +34,8 @@ METRICS = (
     "gpu_utilization",
     "fairness",
     "cost_total",
+    "energy_facility_kwh",
+    "energy_gco2",
 )
 # per inference service, as columns "<service>:<key>"
 SERVICE_METRICS = ("p99_ttft_s", "p99_tpot_s", "slo_attainment", "goodput_rps", "mean_replicas")
@@ -73,7 +75,10 @@ def run_cell(spec: dict, overrides: dict[str, Any], seed: int) -> dict:
     # was preempted, or everybody equally)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(jct > 0, held_s / jct, 1.0)
-    row = {k: r.summary[k] for k in METRICS if k in r.summary}
+    flat = dict(r.summary)  # the cost and energy blocks as cost_<key>, energy_<key>
+    for block in ("cost", "energy"):
+        flat |= {f"{block}_{k}": v for k, v in (r.summary[block] or {}).items()}
+    row = {k: flat.get(k) for k in METRICS}
     row["fairness"] = jain_fairness(share)
     for name, block in r.summary["services"].items():
         row |= {f"{name}:{k}": block[k] for k in SERVICE_METRICS}

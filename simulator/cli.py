@@ -366,6 +366,10 @@ class _ProgressBar:
 def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:
     console = Console()
     blocks = {"": {k: v for k, v in summary.items() if not isinstance(v, dict)}}
+    for name in ("cost", "energy"):
+        block = summary.get(name)
+        if block:
+            blocks[name] = {k: v for k, v in block.items() if not isinstance(v, dict)}
     blocks |= {f"service {name}": block for name, block in summary.get("services", {}).items()}
     for title, values in blocks.items():
         table = Table(title=f"clustersim: {scenario.name} {title}".rstrip(), show_header=True)

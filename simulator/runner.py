@@ -26,11 +26,13 @@ import pyarrow as pa
 from . import __version__, kernels, policies
 from .engine import RngStreams, Simulation
 from .engine.capacity import Capacity
+from .engine.energy import Energy
 from .engine.services import Services
 from .engine.serving import Service
 from .engine.throughput import Throughput
 from .metrics import jobs_table, series_table, summarize
 from .metrics.services import requests_table, service_series, service_summary
+from .metrics.summary import used_gpu_seconds
 from .model.cluster import build_cluster
 from .model.jobs import JobTable
 from .perf.inference import LatencyModel
@@ -240,6 +242,7 @@ def run(
     scheduler, placer, autoscaler = _make_policies(scenario, rngs)
     capacity = Capacity(scenario.cluster, autoscaler, lambda node: rngs.generator("failures", node))
     services = _services(scenario, cluster, rngs)
+    energy = Energy(scenario.cluster)
     setup_s = time.perf_counter() - t0
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
@@ -257,6 +260,7 @@ def run(
         throughput=Throughput(cluster, jobs, models),
         capacity=capacity,
         services=services,
+        energy=energy if energy.modelled else None,
     )
     t1 = time.perf_counter()
     out = sim.run(progress)
@@ -274,6 +278,9 @@ def run(
         wall_s=wall_s,
         cost=capacity.cost(),
         billed_gpu_s=capacity.billed_gpu_s,
+        energy=energy.summary(
+            used_gpu_seconds(out.series_t, out.series["busy_gpus"], out.end_time_s)
+        ),
         services={
             svc.spec.name: service_summary(svc, 0.0, out.end_time_s)
             for svc in (services.services if services else [])

@@ -37,9 +37,9 @@ def jobs(spec, rows):
 def test_a_fixed_cluster_costs_nodes_times_hours_times_price():
     r = simulator.run(jobs(cluster(count=2), [(0, 8, 3 * 3600.0)]))
     s = r.summary
-    assert s["cost_total"] == pytest.approx(2 * 3 * 10.0)  # 2 nodes, 3 h, 10 per node-hour
-    assert s["cost_per_used_gpu_hour"] == pytest.approx(60 / (8 * 3))
-    assert s["cost_idle"] == pytest.approx(30.0)  # half the billed GPU-hours were unused
+    assert s["cost"]["total"] == pytest.approx(2 * 3 * 10.0)  # 2 nodes, 3 h, 10 per node-hour
+    assert s["cost"]["per_used_gpu_hour"] == pytest.approx(60 / (8 * 3))
+    assert s["cost"]["idle"] == pytest.approx(30.0)  # half the billed GPU-hours were unused
 
 
 def test_queue_autoscaler_scales_out_after_delay_plus_provisioning_and_back_in():
@@ -57,7 +57,7 @@ def test_queue_autoscaler_scales_out_after_delay_plus_provisioning_and_back_in()
         (3960.0, "finish", ""),
         (4560.0, "scale_in", "g-2"),
     ]
-    assert r.summary["cost_total"] == pytest.approx(2 * (4560 - 60) / 3600 * 10.0)
+    assert r.summary["cost"]["total"] == pytest.approx(2 * (4560 - 60) / 3600 * 10.0)
     online = r.series[r.series["metric"] == "online_gpus"].set_index("t_s")["value"]
     assert online.asof(359.0) == 0 and online.asof(360.0) == 16 and online.asof(4560.0) == 0
 
@@ -69,7 +69,7 @@ def test_decommission_is_billed_and_min_is_kept():
     scale = r.events[r.events["event"].str.startswith("scale")]
     assert scale[["t_s", "detail"]].values.tolist() == [[100.0, "g-1"]]  # down to min 1
     # node 1 billed 0 -> 100 s + 1 h; node 0 (kept) until the run ends at 100 s
-    assert r.summary["cost_total"] == pytest.approx((100 + 3600 + 100) / 3600 * 10.0)
+    assert r.summary["cost"]["total"] == pytest.approx((100 + 3600 + 100) / 3600 * 10.0)
 
 
 @settings(max_examples=25, deadline=None)
@@ -107,9 +107,9 @@ def test_elastic_pool_costs_less_than_the_same_pool_fixed(tmp_path):
     fixed = simulator.run(
         path, overrides={"cluster.datacenters.0.node_groups.0.elastic": None}
     ).summary
-    assert elastic["cost_total"] < 0.8 * fixed["cost_total"]
+    assert elastic["cost"]["total"] < 0.8 * fixed["cost"]["total"]
     assert elastic["mean_wait_s"] > fixed["mean_wait_s"]
-    assert fixed["cost_idle"] > elastic["cost_idle"]
+    assert fixed["cost"]["idle"] > elastic["cost"]["idle"]
 
 
 def test_an_elastic_group_without_an_autoscaler_is_refused():

@@ -10,7 +10,13 @@ import pytest
 
 import simulator
 from simulator.metrics import JOB_COLUMNS, SERIES_COLUMNS, SERIES_METRICS, SUMMARY_KEYS
-from simulator.metrics.schema import REQUEST_COLUMNS, SERVICE_KEYS, SERVICE_SERIES
+from simulator.metrics.schema import (
+    COST_KEYS,
+    ENERGY_KEYS,
+    REQUEST_COLUMNS,
+    SERVICE_KEYS,
+    SERVICE_SERIES,
+)
 
 from .conftest import ROOT, SHARED, tiny
 
@@ -78,6 +84,8 @@ def test_readme_glossary_matches_schema():
     expected |= {("jobs", k): u for k, (_, u, _) in JOB_COLUMNS.items()}
     expected |= {("series", k): u for k, (u, _) in SERIES_METRICS.items()}
     expected |= {("services", k): u for k, (u, _) in SERVICE_KEYS.items()}
+    expected |= {("cost", k): u for k, (u, _) in COST_KEYS.items()}
+    expected |= {("energy", k): u for k, (u, _) in ENERGY_KEYS.items()}
     expected |= {("requests", k): u for k, (_, u, _) in REQUEST_COLUMNS.items()}
     assert documented == expected
 
@@ -93,10 +101,22 @@ def test_golden_summary(name, update_golden):
     path = ROOT / "tests" / "golden" / f"{name}.json"
     if update_golden:
         path.write_text(json.dumps(summary, indent=2) + "\n")
-    expected = json.loads(path.read_text())
+    expected = _flat(json.loads(path.read_text()))
+    summary = _flat(summary)
     assert summary.keys() == expected.keys()
     for key, value in expected.items():
         assert summary[key] == (pytest.approx(value, rel=1e-12) if value is not None else None)
+
+
+def _flat(block: dict, prefix: str = "") -> dict:
+    """Nested blocks as dotted keys (an empty block stays a key)."""
+    out = {}
+    for key, value in block.items():
+        if isinstance(value, dict) and value:
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def test_empty_workload_runs():

@@ -49,6 +49,7 @@ class Capacity:
         self.group_price = np.array(
             [np.nan if g.price_per_hour is None else g.price_per_hour for g in groups]
         )
+        self.group_pricing = [g.pricing for g in groups]
         self.autoscaler = autoscaler
         self._wake_version = 0
         self._wake_at: float | None = None
@@ -118,17 +119,27 @@ class Capacity:
             sim.env.call_at(decision.wake_at, ARRIVAL, partial(self._on_wake, self._wake_version))
 
     def finish(self, end_time: float) -> None:
-        """Close the bill at the end of the run."""
+        """Close the bill at the end of the run. Reserved capacity is paid whether used or
+        not: every node of a reserved group is billed for the whole run."""
         billed = ~np.isnan(self.billed_from)
         self.billed_s[billed] += end_time - self.billed_from[billed]
         self.billed_from[billed] = np.nan
+        for gi, pricing in enumerate(self.group_pricing):
+            if pricing == "reserved":
+                self.billed_s[self.group == gi] = end_time
 
-    def cost(self) -> float | None:
-        """Total bill (price per node-hour x billed hours); None if no group has a price."""
+    def cost(self) -> dict[str, float | None] | None:
+        """The bill (price per node-hour x billed hours) per pricing class (None: no group of
+        that class has a price); None if no group has a price."""
         price = self.group_price[self.group]
         if np.isnan(price).all():
             return None
-        return float(np.nansum(price * self.billed_s) / 3600.0)
+        pricing = np.array(self.group_pricing)[self.group]
+        out = {}
+        for cls in ("on_demand", "reserved", "spot"):
+            mine = (pricing == cls) & ~np.isnan(price)
+            out[cls] = float((price * self.billed_s)[mine].sum() / 3600.0) if mine.any() else None
+        return out
 
     @property
     def billed_gpu_s(self) -> float:

@@ -15,10 +15,9 @@ completion (after a restart cost, if it is a restart). With a blocking decision 
 at the first job that cannot be placed.
 
 A running job keeps the rate it started with, except jobs whose rings cross shared uplinks:
-those are
-tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every pass in
-which it changed, with a single pending completion event for the whole pool (an older one is
-recognised as stale by its version and ignored).
+those are tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every
+pass in which it changed, with a single pending completion event for the whole pool (an older
+one is recognised as stale by its version and ignored).
 
 Must not import: numba.
 """
@@ -29,7 +28,6 @@ import math
 from array import array
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -39,7 +37,9 @@ from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .capacity import Capacity
+from .energy import Energy
 from .environment import ARRIVAL, COMPLETION, Environment
+from .outcome import Outcome
 from .services import Services
 from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
 from .throughput import Throughput
@@ -47,25 +47,6 @@ from .throughput import Throughput
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
 
 ProgressFn = Callable[[float, int], None]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Raw result of one run (arrays indexed by job id; series sampled after every pass)."""
-
-    start_s: np.ndarray
-    end_s: np.ndarray
-    state: np.ndarray
-    series_t: np.ndarray
-    series: dict[str, np.ndarray]
-    end_time_s: float
-    events: int
-    event_log: list[tuple[float, str, int, str]] | None
-    preemptions: np.ndarray
-    gpu_service_s: np.ndarray
-    restarts: np.ndarray
-    lost_s: np.ndarray
-    migrations: np.ndarray
 
 
 class Simulation:
@@ -87,6 +68,7 @@ class Simulation:
         throughput: Throughput | None = None,
         capacity: Capacity | None = None,
         services: Services | None = None,
+        energy: Energy | None = None,
     ):
         self.env = Environment()
         self.cluster = cluster
@@ -122,6 +104,7 @@ class Simulation:
         self.preemptions = np.zeros(n, dtype=np.int64)
         self.restarts = np.zeros(n, dtype=np.int64)
         self.migrations = np.zeros(n, dtype=np.int64)  # restarts on other nodes
+        self.resizes = np.zeros(n, dtype=np.int64)  # by the elastic policy
         self._stopped_on: dict[int, bytes] = {}  # sorted nodes of a preempted job
         self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
         self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
@@ -141,6 +124,7 @@ class Simulation:
         self._running = array("d")
         self._fragmented = array("d")
         self._online = array("d")
+        self._power = array("d")
         # hot-path locals
         self._submit = jobs.submit_s
         self._gpus = jobs.gpus.tolist()
@@ -148,10 +132,10 @@ class Simulation:
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
-        self.capacity, self.services = capacity, services
-        for part in (capacity, services):
-            if part is not None:
-                part.attach(self)
+        self.capacity, self.services, self.energy = capacity, services, energy
+        self.parts = [p for p in (capacity, services, energy) if p is not None]
+        for part in self.parts:
+            part.attach(self)  # in this order: energy reads the capacity's node states
 
     # ------------------------------------------------------------------ events
 
@@ -263,6 +247,8 @@ class Simulation:
         free = self.state.free
         frag = 0 if head is None else kernels.fragmented(free, self._node_gpus, self._gpus[head])
         self._fragmented.append(frag)
+        if self.energy is not None:
+            self._power.append(self.energy.sample())
         if self.check_invariants:
             check(self)
 
@@ -285,17 +271,21 @@ class Simulation:
             self.restarts[job] += 1
             if self._stopped_on.pop(job) != np.sort(placement.nodes).tobytes():
                 self.migrations[job] += 1
-            cost = self._restart_s[job]
-            if cost > 0:  # devices held, no progress, until the checkpoint is back
-                self._resume_at[job] = now + cost
-                resume = partial(self._on_resume, job, self._version[job], placement)
-                self.env.call_at(now + cost, COMPLETION, resume)
-                return
+            return self._hold(job, placement, self._restart_s[job])
         self._run(job, placement)
 
-    def _on_resume(self, job: int, version: int, placement, _event) -> None:
-        if version == self._version[job]:  # not preempted while restoring
-            self.lost_s[job] += self._restart_s[job]
+    def _hold(self, job: int, placement, cost: float) -> None:
+        """Devices held without progress for ``cost`` seconds (a checkpoint restored, a
+        communicator rebuilt), then the job runs."""
+        if cost <= 0:
+            return self._run(job, placement)
+        self._resume_at[job] = self.env.now + cost
+        resume = partial(self._on_resume, job, self._version[job], placement, cost)
+        self.env.call_at(self.env.now + cost, COMPLETION, resume)
+
+    def _on_resume(self, job: int, version: int, placement, cost: float, _event) -> None:
+        if version == self._version[job]:  # not stopped while restoring
+            self.lost_s[job] += cost
             self._run(job, placement)
             if self.pool.dirty:  # it joined the shared-link pool: settle it in a pass
                 self._request_pass()
@@ -312,7 +302,19 @@ class Simulation:
             self.env.call_at(at, COMPLETION, partial(self._on_complete, job, self._version[job]))
 
     def _preempt(self, job: int) -> None:
-        """Stop a running job: book its progress, free its devices, queue it again."""
+        """Stop a running job and queue it again."""
+        stopped = self._stop(job)
+        self._stopped_on[job] = np.sort(stopped.nodes).tobytes()
+        self.job_state[job] = JobState.QUEUED
+        self.preemptions[job] += 1
+        self._preempted = True
+        self.queue[job] = None
+        if self._log is not None:
+            self._log.append((self.env.now, "preempt", job, ""))
+
+    def _stop(self, job: int):
+        """Book a running job's progress, void its pending events and free its devices
+        (returns the placement it had)."""
         now = self.env.now
         if now < self._resume_at[job]:  # stopped before it could resume: the restore is lost
             self.lost_s[job] += now - self._held_since[job]
@@ -323,15 +325,8 @@ class Simulation:
         self._version[job] += 1  # its completion (or resume) event is void
         self._resume_at[job] = -np.inf
         self.attained_gpu_s[job] += self._amount[job] * (now - self._held_since[job])
-        stopped = self.state.release(job, self._gpus[job])
-        self._stopped_on[job] = np.sort(stopped.nodes).tobytes()
         self.throughput.finish(job)
-        self.job_state[job] = JobState.QUEUED
-        self.preemptions[job] += 1
-        self._preempted = True
-        self.queue[job] = None
-        if self._log is not None:
-            self._log.append((now, "preempt", job, ""))
+        return self.state.release(job, self._gpus[job])
 
     # ------------------------------------------------------------------ driver
 
@@ -347,8 +342,7 @@ class Simulation:
         limit = math.inf if self.horizon is None else self.horizon
         self._schedule_next_arrival()
         njobs = len(self.jobs)
-        parts = [p for p in (self.capacity, self.services) if p is not None]
-        settled = lambda: all(p.settled() for p in parts)  # noqa: E731
+        settled = lambda: all(p.settled() for p in self.parts)  # noqa: E731
         events = 0
         every = self.PROGRESS_EVERY
         while True:
@@ -372,7 +366,9 @@ class Simulation:
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
             "online_gpus": np.frombuffer(self._online, dtype=np.float64),
         }
-        for part in parts:
+        if self.energy is not None:
+            series["power_kw"] = np.frombuffer(self._power, dtype=np.float64)
+        for part in self.parts:
             part.finish(end_time)
         service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
         last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
@@ -392,4 +388,5 @@ class Simulation:
             self.restarts,
             self.lost_s,
             self.migrations,
+            self.resizes,
         )

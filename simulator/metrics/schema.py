@@ -76,6 +76,10 @@ SERIES_METRICS: dict[str, tuple[str, str]] = {
         "nodes: those on nodes with fewer free than min(its request, node size); 0 if none waits",
     ),
     "online_gpus": ("GPUs", "devices on online nodes (elastic node groups grow and shrink)"),
+    "power_kw": (
+        "kW",
+        "IT power of the chips: idle x powered devices + (peak - idle) x allocated devices",
+    ),
     "replicas": ("replicas", "a service's replicas wanted alive: waiting, loading or serving"),
     "ready_replicas": ("replicas", "a service's replicas serving requests"),
     "service_queue": ("requests", "a service's requests waiting for a batch slot"),
@@ -112,20 +116,38 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
     ),
     "installed_gpus": ("GPUs", "devices in the cluster"),
     "trace_rows_skipped": ("rows", "malformed trace rows skipped (workload.trace.on_error: skip)"),
-    "cost_total": (
-        "currency",
-        "price per node-hour x billed node-hours, from t=0 to the end of the run (null: no prices)",
-    ),
-    "cost_per_used_gpu_hour": ("currency/GPU-h", "cost_total / GPU-hours allocated to jobs"),
-    "cost_idle": (
-        "currency",
-        "the part of cost_total paying for billed GPU-hours no job used (one price per GPU-hour)",
-    ),
+    "cost": ("-", "the bill (see COST_KEYS); null if no node group has a price"),
+    "energy": ("-", "power, energy and carbon (see ENERGY_KEYS); null: a chip has no power figure"),
     "services": ("-", "one block per inference service, keyed by name (see SERVICE_KEYS)"),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
 }
 
+
+COST_KEYS: dict[str, tuple[str, str]] = {
+    "total": ("currency", "price per node-hour x billed node-hours, from t=0 to the run's end"),
+    "per_used_gpu_hour": ("currency/GPU-h", "total / GPU-hours allocated to jobs and replicas"),
+    "idle": (
+        "currency",
+        "the part of total paying for billed GPU-hours nothing used (one price per GPU-hour)",
+    ),
+    "on_demand": ("currency", "the bill of on_demand groups (billed from request to release)"),
+    "reserved": ("currency", "the bill of reserved groups (every node, the whole run)"),
+    "spot": ("currency", "the bill of spot groups (billed from request to release or reclaim)"),
+}
+
+ENERGY_KEYS: dict[str, tuple[str, str]] = {
+    "it_kwh": ("kWh", "chip energy: the integral of the power_kw series"),
+    "facility_kwh": ("kWh", "IT energy x the PUE of its data centre"),
+    "mean_it_power_kw": ("kW", "it_kwh / run length"),
+    "peak_it_power_kw": ("kW", "highest value of the power_kw series"),
+    "kwh_per_used_gpu_hour": ("kWh/GPU-h", "facility_kwh / GPU-hours allocated"),
+    "gco2": (
+        "gCO2",
+        "facility power x carbon intensity, integrated over time (data centres with an intensity)",
+    ),
+    "by_datacenter": ("-", "per data centre: facility_kwh and gco2 (null: no intensity given)"),
+}
 
 SERVICE_KEYS: dict[str, tuple[str, str]] = {
     "requests_arrived": ("requests", "requests that arrived within the run"),

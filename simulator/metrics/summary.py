@@ -129,8 +129,9 @@ def summarize(
     installed_gpus: int,
     events: int,
     wall_s: float,
-    cost: float | None = None,
+    cost: dict | None = None,
     billed_gpu_s: float = 0.0,
+    energy: dict | None = None,
     services: dict | None = None,
 ) -> dict:
     """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
@@ -165,7 +166,8 @@ def summarize(
         "window_end_s": window_end,
         "installed_gpus": installed_gpus,
         "trace_rows_skipped": jobs.skipped_rows,
-        **_cost(cost, billed_gpu_s, t, series["busy_gpus"], end_time_s),
+        "cost": _cost(cost, billed_gpu_s, used_gpu_seconds(t, series["busy_gpus"], end_time_s)),
+        "energy": energy,
         "services": services or {},
         "events": events,
         "wall_s": wall_s,
@@ -173,14 +175,23 @@ def summarize(
     return out
 
 
-def _cost(cost: float | None, billed_gpu_s: float, t, busy, end_time_s: float) -> dict:
-    """Cost keys: the bill, per GPU-hour used, and the share paying for unused GPU-hours."""
-    if cost is None:
-        return {"cost_total": None, "cost_per_used_gpu_hour": None, "cost_idle": None}
-    used_s = time_weighted_mean(t, busy, 0.0, end_time_s) * end_time_s if end_time_s > 0 else 0
-    used_s = 0.0 if math.isnan(used_s) else used_s
+def used_gpu_seconds(t: np.ndarray, busy: np.ndarray, end_time_s: float) -> float:
+    """Device-seconds allocated (to jobs and replicas) from t=0 to ``end_time_s``."""
+    if end_time_s <= 0:
+        return 0.0
+    used = time_weighted_mean(t, busy, 0.0, end_time_s) * end_time_s
+    return 0.0 if math.isnan(used) else used
+
+
+def _cost(by_class: dict | None, billed_gpu_s: float, used_s: float) -> dict | None:
+    """The ``cost`` block: the bill, per GPU-hour used, the share paying for unused GPU-hours,
+    and the bill per pricing class."""
+    if by_class is None:
+        return None
+    total = sum(v for v in by_class.values() if v is not None)
     return {
-        "cost_total": cost,
-        "cost_per_used_gpu_hour": cost / (used_s / 3600) if used_s > 0 else None,
-        "cost_idle": cost * (1 - used_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
+        "total": total,
+        "per_used_gpu_hour": total / (used_s / 3600) if used_s > 0 else None,
+        "idle": total * (1 - used_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
+        **by_class,
     }

@@ -10,7 +10,7 @@ Must not import: simpy, numba, anything from ``engine``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
@@ -162,4 +162,33 @@ class ReplicaPolicy(Policy):
     kind = "replicas"
 
     def replicas(self, stats: ServiceStats) -> int:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True, slots=True)
+class ElasticJobs:
+    """The running elastic training jobs as an elastic policy sees them (arrays per job).
+
+    ``rate(i, n)`` is job ``jobs[i]``'s speed at ``n`` GPUs (work units per second, from the
+    throughput model or Amdahl's law); ``free`` is what the policy may hand out on top of the
+    jobs' own devices, after the GPUs queued jobs wait for are set aside."""
+
+    jobs: np.ndarray  # job ids
+    gpus: np.ndarray  # current size
+    min_gpus: np.ndarray
+    max_gpus: np.ndarray
+    step: np.ndarray  # sizes are multiples of this (tp x pp for model jobs, else 1)
+    work_left: np.ndarray  # work units left
+    resize_s: np.ndarray  # what one resize costs (devices held, no progress)
+    free: int
+    rate: Callable[[int, int], float]
+
+
+class ElasticPolicy(Policy):
+    """Picks the size of every running elastic training job after each scheduling pass."""
+
+    kind = "elastic"
+
+    def sizes(self, view: ClusterView, jobs: ElasticJobs) -> np.ndarray:
+        """Target sizes, one per job of ``jobs`` (the engine resizes those that differ)."""
         raise NotImplementedError

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from .base import Policy
 
-KINDS = ("scheduling", "placement", "autoscaling", "replicas")
+KINDS = ("scheduling", "placement", "autoscaling", "replicas", "elastic")
 _REGISTRY: dict[str, dict[str, type[Policy]]] = {kind: {} for kind in KINDS}
 
 

@@ -40,6 +40,7 @@ Duration = quantity("duration")
 PositiveDuration = quantity("duration", positive=True)
 Rate = quantity("rate", positive=True)
 Bandwidth = quantity("bandwidth", positive=True)
+Power = quantity("power")
 
 
 def either(scalar: Any, mapping: Any) -> Any:

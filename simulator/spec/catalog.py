@@ -18,7 +18,7 @@ Must not import: simpy, numba, networkx.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 T = 1e12
@@ -43,6 +43,7 @@ class Chip:
     interconnect_bytes_per_s: float
     peak_int8_ops: float | None = None
     source: str = ""
+    idle_w: float | None = None  # power at 0 % utilisation (see _IDLE_W)
 
 
 @dataclass(frozen=True)
@@ -312,6 +313,33 @@ CHIPS: dict[str, Chip] = {
         ),
     ]
 }
+
+# Idle power per chip (W, 0 % utilisation), from the Cloud Carbon Footprint methodology,
+# Appendix III "GPUs and min/max watts" (Teads' AWS EC2 dataset, which scales TechPowerUp board
+# power by the idle/peak ratio Teads measured on bare-metal instances): T4 8, Tesla K80 35 per
+# two-die board (17.5 per die here), P40 30, P100 36, V100 35, A100 46, A10G 18 (used for the
+# A10). Chips not in that table get their TDP times the table's idle/peak ratio, 35/306, as
+# CCF itself does for GPUs Teads did not list; override with ``power.idle`` on a node group.
+_IDLE_W = {
+    "t4": 8.0,
+    "k80": 17.5,
+    "p40": 30.0,
+    "p100": 36.0,
+    "v100": 35.0,
+    "a100-40gb": 46.0,
+    "a100-80gb": 46.0,
+    "a10": 18.0,
+}
+IDLE_RATIO = 35.0 / 306.0
+
+
+def _idle_w(chip: Chip) -> float | None:
+    if chip.name in _IDLE_W:
+        return _IDLE_W[chip.name]
+    return None if chip.tdp_w is None else round(chip.tdp_w * IDLE_RATIO, 1)
+
+
+CHIPS = {name: replace(c, idle_w=_idle_w(c)) for name, c in CHIPS.items()}
 
 NODES: dict[str, NodeTemplate] = {
     n.name: n

@@ -161,13 +161,16 @@ def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
 
 
 def _anchor_paths(data: dict, base_dir: Path) -> None:
-    """Make relative data-file paths (model profiles, traces) relative to the file giving them."""
+    """Make relative data-file paths (model profiles, traces, carbon intensities) relative to
+    the file giving them."""
+    holders: list[tuple[Any, tuple[str, ...]]] = []
+    cluster = data.get("cluster")
+    dcs = cluster.get("datacenters") if isinstance(cluster, dict) else None
+    for dc in dcs if isinstance(dcs, list) else []:
+        holders.append((dc.get("carbon_intensity") if isinstance(dc, dict) else None, ("path",)))
     workload = data.get("workload")
-    if not isinstance(workload, dict):
-        return
-    holders: list[tuple[Any, tuple[str, ...]]] = [
-        (workload.get("trace"), ("path", "tasks", "throughputs"))
-    ]
+    workload = workload if isinstance(workload, dict) else {}
+    holders.append((workload.get("trace"), ("path", "tasks", "throughputs")))
     streams = workload.get("training")
     for stream in streams if isinstance(streams, list) else []:
         model = stream.get("model") if isinstance(stream, dict) else None

@@ -14,7 +14,18 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator, model_validator
 
 from . import catalog
-from .base import Bandwidth, Duration, PositiveDuration, Rate, ShorthandSpec, Spec, either, known
+from .base import (
+    Bandwidth,
+    Duration,
+    PositiveDuration,
+    Power,
+    Rate,
+    ShorthandSpec,
+    Spec,
+    either,
+    exactly_one_of,
+    known,
+)
 from .workload import (  # noqa: F401  (re-exported: the schema in one namespace)
     ArrivalSpec,
     DurationSpec,
@@ -55,6 +66,14 @@ class ElasticSpec(Spec):
     decommission: Duration = Field(default=0.0, description="billed after release")
 
 
+class PowerSpec(Spec):
+    """Power of one chip: ``idle`` at 0 % and ``peak`` at 100 % utilisation (defaults: the
+    catalog's cited idle figure and TDP)."""
+
+    idle: Power | None = None
+    peak: Power | None = None
+
+
 class NodeGroupSpec(Spec):
     """``count`` identical nodes, ``nodes_per_rack`` of them under each top-of-rack switch.
     With ``elastic``, ``count`` is the most the group can grow to."""
@@ -70,11 +89,17 @@ class NodeGroupSpec(Spec):
         default=None,
         description="spot nodes: reclaims per node-hour online (Poisson), e.g. 0.05/h",
     )
+    power: PowerSpec = PowerSpec()
 
     @model_validator(mode="after")
     def _elastic_bounds(self) -> NodeGroupSpec:
         if self.spot_reclaim_rate is not None and (self.pricing != "spot" or self.elastic is None):
             raise ValueError("spot_reclaim_rate needs pricing: spot and an elastic group")
+        chip = catalog.chip(self.resolved_node().chip)
+        idle = chip.idle_w if self.power.idle is None else self.power.idle
+        peak = chip.tdp_w if self.power.peak is None else self.power.peak
+        if idle is not None and peak is not None and idle > peak:
+            raise ValueError(f"power: idle ({idle:g} W) exceeds peak ({peak:g} W)")
         e = self.elastic
         if e is not None:
             initial = e.min if e.initial is None else e.initial
@@ -109,10 +134,38 @@ class NetworkSpec(Spec):
     hop_latency: Duration = Field(default=1e-6, description="per switch hop")
 
 
+class CarbonSpec(ShorthandSpec):
+    """Grid carbon intensity in gCO2/kWh: a number (constant), or a step series, ``values``
+    inline or ``path`` to a CSV with a ``g_per_kwh`` column, each value holding for ``step``
+    from t=0 and the series repeating (e.g. 24 hourly values for a daily profile)."""
+
+    SHORTHAND: ClassVar[dict] = {"type": "number", "minimum": 0}
+    values: list[float] | None = Field(default=None, min_length=1)
+    path: str | None = None
+    step: PositiveDuration = 3600.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"values": [value]} if isinstance(value, int | float) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CarbonSpec:
+        exactly_one_of(self, ("values", "path"))
+        if self.values is not None and min(self.values) < 0:
+            raise ValueError("values must be >= 0 gCO2/kWh")
+        return self
+
+
 class DataCenterSpec(Spec):
+    """A site: its node groups and fabric, its PUE (facility power / IT power) and the carbon
+    intensity of its grid (none: no gCO2 figures)."""
+
     name: str
     node_groups: list[NodeGroupSpec] = Field(min_length=1)
     network: NetworkSpec = NetworkSpec()
+    pue: float = Field(default=1.0, ge=1.0, description="power usage effectiveness")
+    carbon_intensity: CarbonSpec | None = None
 
 
 class WanSpec(Spec):

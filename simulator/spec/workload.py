@@ -154,6 +154,25 @@ class ModelJob(Spec):
         return samples / self.global_batch
 
 
+class ElasticJobSpec(Spec):
+    """A job an ``elastic`` policy may resize while it runs, between ``min_gpus`` and
+    ``max_gpus``. Each resize stops it for ``resize`` seconds (checkpoint and restore, or a
+    communicator rebuild; default: the scheduler's restart cost). A duration job's speed at n
+    GPUs follows Amdahl's law with ``serial_fraction`` relative to its requested size; a
+    model job's comes from the throughput model."""
+
+    min_gpus: int = Field(ge=1)
+    max_gpus: int = Field(ge=1)
+    resize: Duration | None = None
+    serial_fraction: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ElasticJobSpec:
+        if self.min_gpus > self.max_gpus:
+            raise ValueError(f"min_gpus ({self.min_gpus}) exceeds max_gpus ({self.max_gpus})")
+        return self
+
+
 class TrainingStream(Spec):
     """A stream of synthetic training jobs, generated up front from its own RNG streams.
 
@@ -173,15 +192,26 @@ class TrainingStream(Spec):
     )
     duration: DurationSpec | None = None
     model: ModelJob | None = None
+    elastic: ElasticJobSpec | None = None
 
     @model_validator(mode="after")
     def _duration_or_model(self) -> TrainingStream:
         exactly_one_of(self, ("duration", "model"))
         if self.gpu_milli < 1000 and (self.gpus != 1 or self.model is not None):
             raise ValueError("a share of a device (gpu_milli < 1000) is for 1-GPU duration jobs")
+        e = self.elastic
+        if e is not None:
+            if self.gpu_milli < 1000:
+                raise ValueError("elastic jobs hold whole devices (gpu_milli 1000)")
+            outside = [g for g in self.gpu_values if not e.min_gpus <= g <= e.max_gpus]
+            if outside:
+                raise ValueError(f"GPU counts {outside} are outside elastic min_gpus..max_gpus")
+            if self.model is not None and e.serial_fraction:
+                raise ValueError("serial_fraction is for duration jobs (model jobs: perf model)")
         if self.model is not None:
             shards = self.model.tp * self.model.pp
-            bad = [g for g in self.gpu_values if g % shards]
+            bounds = [] if e is None else [e.min_gpus, e.max_gpus]
+            bad = [g for g in [*self.gpu_values, *bounds] if g % shards]
             if bad:
                 raise ValueError(f"GPU counts {bad} are not multiples of tp x pp = {shards}")
         return self

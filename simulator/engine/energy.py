@@ -1,0 +1,147 @@
+"""Chip power, energy and carbon, integrated over the run.
+
+A chip draws ``idle + (peak - idle) x u`` watts, where ``u`` is 1 while it is allocated (to a
+training job or a service replica, or opened for shares) and 0 otherwise; a node draws
+nothing while offline and idle power while it boots (provisioning). ``idle`` and ``peak`` come
+from the node group's ``power`` or the catalog (cited idle figure and TDP). Facility energy is
+IT energy times the data centre's PUE; gCO2 integrates facility power against the data
+centre's carbon intensity, a step function of time.
+
+Levels change only at the instants of scheduling passes, so the integral is exact: after each
+pass the level since the previous pass is booked over the time between them.
+
+Must not import: numba.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..spec import catalog
+from ..spec.model import CarbonSpec, ClusterSpec
+from .capacity import OFFLINE
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+J_PER_KWH = 3.6e6
+
+
+class Intensity:
+    """Carbon intensity (gCO2/kWh) as a repeating step function and its running integral."""
+
+    def __init__(self, spec: CarbonSpec):
+        if spec.values is not None:
+            values = np.asarray(spec.values, dtype=float)
+        else:
+            import pyarrow.csv as csv
+
+            values = csv.read_csv(spec.path).column("g_per_kwh").to_numpy().astype(float)
+        self.values, self.step = values, spec.step
+        self._prefix = np.concatenate([[0.0], np.cumsum(values) * spec.step])
+
+    def integral(self, t: float) -> float:
+        """``∫_0^t intensity`` in gCO2/kWh x seconds."""
+        n = len(self.values)
+        cycles, rest = divmod(t, n * self.step)
+        i = min(int(rest // self.step), n - 1)
+        partial = self._prefix[i] + self.values[i] * (rest - i * self.step)
+        return float(cycles * self._prefix[-1] + partial)
+
+
+class Energy:
+    """Per node group: devices powered and busy, and the energy and carbon they add up to."""
+
+    def __init__(self, spec: ClusterSpec):
+        groups = spec.node_groups
+        self.idle_w = np.full(len(groups), np.nan)
+        self.peak_w = np.full(len(groups), np.nan)
+        for g, group in enumerate(groups):
+            chip = catalog.chip(group.resolved_node().chip)
+            idle = chip.idle_w if group.power.idle is None else group.power.idle
+            peak = chip.tdp_w if group.power.peak is None else group.power.peak
+            self.idle_w[g] = np.nan if idle is None else idle
+            self.peak_w[g] = np.nan if peak is None else peak
+        self.dc = np.array([d for d, dc in enumerate(spec.datacenters) for _ in dc.node_groups])
+        self.dc_names = [dc.name for dc in spec.datacenters]
+        self.pue = np.array([dc.pue for dc in spec.datacenters])
+        self.intensity = [
+            None if dc.carbon_intensity is None else Intensity(dc.carbon_intensity)
+            for dc in spec.datacenters
+        ]
+        # groups without a power figure: the energy block is then null
+        self.modelled = not (np.isnan(self.idle_w).any() or np.isnan(self.peak_w).any())
+        self.it_j = np.zeros(len(groups))  # IT energy per group
+        self.co2 = np.zeros(len(groups))  # facility W x s x gCO2/kWh per group
+        self.peak_power_w = 0.0
+
+    def attach(self, sim: Simulation) -> None:
+        self.sim = sim
+        topo = sim.cluster.topology
+        self.group = topo.node_group
+        self.installed = np.asarray(topo.node_gpus, dtype=float)
+        self._since = 0.0
+        self._power = np.zeros(len(self.idle_w))  # W per group since the last pass
+        self._carbon_since = self._carbon_integrals(0.0)
+
+    def _carbon_integrals(self, t: float) -> np.ndarray:
+        return np.array([0.0 if c is None else c.integral(t) for c in self.intensity])
+
+    def _book(self, now: float) -> None:
+        if now > self._since:
+            self.it_j += self._power * (now - self._since)
+            carbon = self._carbon_integrals(now)
+            self.co2 += self._power * self.pue[self.dc] * (carbon - self._carbon_since)[self.dc]
+            self._carbon_since = carbon
+            self._since = now
+
+    def sample(self) -> float:
+        """Book the level since the last pass and take the new one; the IT power (kW)."""
+        sim = self.sim
+        self._book(sim.env.now)
+        n = len(self.idle_w)
+        state = sim.state
+        busy = np.bincount(self.group, weights=state.capacity - state.free, minlength=n)
+        capacity = sim.capacity
+        on = self.installed if capacity is None else self.installed * (capacity.status != OFFLINE)
+        powered = np.bincount(self.group, weights=on, minlength=n)
+        self._power = np.nan_to_num(powered * self.idle_w + busy * (self.peak_w - self.idle_w))
+        total = float(self._power.sum())
+        self.peak_power_w = max(self.peak_power_w, total)
+        return total / 1e3
+
+    def finish(self, end_time: float) -> None:
+        self._book(end_time)
+
+    def settled(self) -> bool:
+        return True
+
+    def summary(self, used_gpu_s: float) -> dict | None:
+        """The ``energy`` summary block (see :data:`~simulator.metrics.schema.ENERGY_KEYS`)."""
+        if not self.modelled:
+            return None
+        it_kwh = float(self.it_j.sum()) / J_PER_KWH
+        facility = float((self.it_j * self.pue[self.dc]).sum()) / J_PER_KWH
+        known = [i for i, c in enumerate(self.intensity) if c is not None]
+        gco2 = float(self.co2[np.isin(self.dc, known)].sum()) / J_PER_KWH if known else None
+        span = self._since
+        return {
+            "it_kwh": it_kwh,
+            "facility_kwh": facility,
+            "mean_it_power_kw": it_kwh * 3600 / span if span > 0 else None,
+            "peak_it_power_kw": self.peak_power_w / 1e3,
+            "kwh_per_used_gpu_hour": facility / (used_gpu_s / 3600) if used_gpu_s > 0 else None,
+            "gco2": gco2,
+            "by_datacenter": {
+                name: {
+                    "facility_kwh": float((self.it_j * self.pue[self.dc])[self.dc == d].sum())
+                    / J_PER_KWH,
+                    "gco2": None
+                    if self.intensity[d] is None
+                    else float(self.co2[self.dc == d].sum()) / J_PER_KWH,
+                }
+                for d, name in enumerate(self.dc_names)
+            },
+        }
