@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import pyarrow as pa
 from . import __version__, kernels, policies
 from .engine import RngStreams, Simulation
 from .engine.capacity import Capacity
+from .engine.elastic import build_elastic
 from .engine.energy import Energy
 from .engine.services import Services
 from .engine.serving import Service
@@ -137,9 +139,14 @@ def _check_fits(jobs: JobTable, cluster) -> None:
 
 
 def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
-    """The scheduling, placement and (or None) autoscaling policies of a scenario."""
+    """The scheduling, placement, autoscaling (or None) and elastic policies of a scenario."""
     made, problems = [], []
-    kinds = (("scheduling", "policy"), ("placement", "placement"), ("autoscaling", "autoscaler"))
+    kinds = (
+        ("scheduling", "policy"),
+        ("placement", "placement"),
+        ("autoscaling", "autoscaler"),
+        ("elastic", "elastic"),
+    )
     for i, (kind, key) in enumerate(kinds):
         ref = getattr(scenario.scheduler, key)
         if ref is None:
@@ -239,8 +246,13 @@ def run(
     jobs = build_jobs(
         scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
     )
-    scheduler, placer, autoscaler = _make_policies(scenario, rngs)
-    capacity = Capacity(scenario.cluster, autoscaler, lambda node: rngs.generator("failures", node))
+    scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
+    capacity = Capacity(
+        scenario.cluster,
+        autoscaler,
+        lambda node: rngs.generator("failures", node),
+        scenario.scheduler.restart.save,
+    )
     services = _services(scenario, cluster, rngs)
     energy = Energy(scenario.cluster)
     setup_s = time.perf_counter() - t0
@@ -248,19 +260,23 @@ def run(
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
     models = [s.model for s in training] + [None] * traced
     _check_fits(jobs, cluster)
+    restart_s = _restart_s(scenario, len(jobs.stream_names))[jobs.stream]
+    elastic = build_elastic(training, jobs, restart_s, resizer)
+    serial = [s.elastic.serial_fraction if s.elastic else 0.0 for s in training] + [0.0] * traced
     sim = Simulation(
         cluster,
-        jobs,
+        jobs if elastic is None else replace(jobs, gpus=jobs.gpus.copy()),  # sizes will change
         scheduler,
         placer,
-        restart_s=_restart_s(scenario, len(jobs.stream_names))[jobs.stream],
+        restart_s=restart_s,
         horizon=scenario.horizon,
         check_invariants=scenario.check_invariants,
         record_events=record_events,
-        throughput=Throughput(cluster, jobs, models),
+        throughput=Throughput(cluster, jobs, models, serial),
         capacity=capacity,
         services=services,
         energy=energy if energy.modelled else None,
+        elastic=elastic,
     )
     t1 = time.perf_counter()
     out = sim.run(progress)
@@ -313,6 +329,7 @@ def run(
                 "preemptions": out.preemptions,
                 "restarts": out.restarts,
                 "migrations": out.migrations,
+                "resizes": out.resizes,
                 "lost_work_s": out.lost_s,
                 "gpu_service_s": out.gpu_service_s,
             },

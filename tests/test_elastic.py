@@ -158,6 +158,32 @@ def test_a_reclaimed_job_keeps_its_progress_and_pays_its_restart():
     assert same.jobs.equals(j)  # reclaim times come from the seeded "failures" streams
 
 
+@pytest.mark.parametrize("notice, lost", [("2m", 0.0), ("30s", 1000.0)])
+def test_reclaims_from_a_trace_keep_progress_only_if_the_notice_covers_a_checkpoint(notice, lost):
+    # one spot node, reclaimed at 1000 s; the job (3000 s) restarts on the replacement,
+    # usable 100 s later. A 60 s checkpoint fits in a 2 min notice (2000 s left), not in 30 s
+    # (the 1000 s run is done again)
+    spec = jobs(cluster(count=2, elastic={"min": 1, "initial": 1, "provision": 100}), [])
+    spec = jobs(spec, [(0, 8, 3000.0)])
+    group = spec["cluster"]["datacenters"][0]["node_groups"][0]
+    group |= {"pricing": "spot", "spot_reclaim_times": [1000], "spot_notice": notice}
+    spec["scheduler"] = {
+        "autoscaler": {"name": "queue", "params": {"delay": 0, "cooldown": 0}},
+        "restart": {"save": "1m"},
+    }
+    r = simulator.run(spec, record_events=True)
+    log = [(t, e) for t, e, _, _ in r.events.itertuples(index=False) if e != "submit"]
+    assert log[:4] == [
+        (0.0, "start"),
+        (1000.0, "preempt"),  # its jobs go first, then the node
+        (1000.0, "spot_reclaim"),
+        (1000.0, "scale_out"),
+    ]
+    assert log[4] == (1100.0, "start")
+    assert r.jobs["end_s"][0] == pytest.approx(1100 + 60 + 2000 + lost)  # pays save + restore 0
+    assert r.jobs["lost_work_s"][0] == pytest.approx(60 + lost)
+
+
 def test_utilization_target_sizes_the_pool_to_demand_over_target():
     # 3 jobs of 8 GPUs at t=0 on 8-GPU nodes, target 0.75: ceil(24 / 0.75) = 32 GPUs,
     # 4 nodes at once; when two jobs end at 100 s the need is ceil(8 / 0.75) = 11 GPUs, 2

@@ -37,11 +37,15 @@ class Capacity:
         spec: ClusterSpec,
         autoscaler: AutoscalingPolicy | None = None,
         rng_for: Callable[[int], np.random.Generator] | None = None,
+        checkpoint_save_s: float = 0.0,
     ):
         groups = spec.node_groups
         self.reclaim_rate = {
             i: g.spot_reclaim_rate for i, g in enumerate(groups) if g.spot_reclaim_rate
         }
+        self.reclaim_times = {i: g.spot_reclaim_times or [] for i, g in enumerate(groups)}
+        self.notice = [g.spot_notice for g in groups]
+        self.save_s = checkpoint_save_s
         self.rng_for = rng_for or (lambda node: np.random.default_rng(node))
         self._rngs: dict[int, np.random.Generator] = {}
         self.elastic = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
@@ -75,6 +79,9 @@ class Capacity:
         self._online_gpus = int(self.gpus[self.status == ONLINE].sum())
         for node in np.flatnonzero(self.status == ONLINE).tolist():
             self._arm_reclaim(node, 0.0)
+        for gi, times in self.reclaim_times.items():
+            for t in times:
+                sim.env.call_at(t, ARRIVAL, partial(self._on_trace_reclaim, gi))
 
     @property
     def online_gpus(self) -> int:
@@ -201,14 +208,25 @@ class Capacity:
             reclaim = partial(self._on_reclaim, node, int(self.version[node]))
             self.sim.env.call_at(at, ARRIVAL, reclaim)
 
+    def _on_trace_reclaim(self, gi: int, _event) -> None:
+        """A reclaim of the trace: the group's most recently added online node goes."""
+        online = np.flatnonzero((self.group == gi) & (self.status == ONLINE))
+        if len(online):
+            self._on_reclaim(int(online[-1]), int(self.version[online[-1]]), None)
+
     def _on_reclaim(self, node: int, version: int, _event) -> None:
-        """The provider takes a spot node back: its jobs are stopped (their progress is kept,
-        as if checkpointed within the provider's notice) and queued again."""
+        """The provider takes a spot node back: its jobs are stopped and queued again. They
+        keep their progress if the notice leaves time to write a checkpoint (``save``);
+        otherwise the work of their current run is lost."""
         if version != self.version[node] or self.status[node] != ONLINE:
             return  # released (or re-provisioned) since
         sim, now = self.sim, self.sim.env.now
+        saved = self.notice[int(self.group[node])] >= self.save_s
         for job in [j for j, p in sim.state.running.items() if node in p.nodes]:
             sim._preempt(job)
+            if not saved:
+                sim.lost_s[job] += now - sim._since[job]  # its run, done again
+                sim._left[job] = sim._run_left[job]
         if sim.services is not None:
             sim.services.evict(node)
         sim.state.set_online(node, False)

@@ -37,6 +37,7 @@ from ..model.cluster import Cluster
 from ..model.jobs import JobState, JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .capacity import Capacity
+from .elastic import Elastic
 from .energy import Energy
 from .environment import ARRIVAL, COMPLETION, Environment
 from .outcome import Outcome
@@ -69,6 +70,7 @@ class Simulation:
         capacity: Capacity | None = None,
         services: Services | None = None,
         energy: Energy | None = None,
+        elastic: Elastic | None = None,
     ):
         self.env = Environment()
         self.cluster = cluster
@@ -96,6 +98,7 @@ class Simulation:
         # second; a completion event carries the job's _version and is ignored once stale
         # (the job was preempted since)
         self._left = self.throughput.works()
+        self._run_left = self._left.copy()  # work left when the current run began
         self._rate = np.ones(n)
         self._since = np.zeros(n)
         self._version = [0] * n  # a list: read and bumped one job at a time
@@ -132,8 +135,9 @@ class Simulation:
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
-        self.capacity, self.services, self.energy = capacity, services, energy
-        self.parts = [p for p in (capacity, services, energy) if p is not None]
+        parts = (capacity, services, energy, elastic)
+        self.capacity, self.services, self.energy, self.elastic = parts
+        self.parts = [p for p in parts if p is not None]
         for part in self.parts:
             part.attach(self)  # in this order: energy reads the capacity's node states
 
@@ -230,6 +234,8 @@ class Simulation:
             del queue[job]
         if self.services is not None:
             self.services.after_pass()
+        if self.elastic is not None:
+            self.elastic.after_pass()  # resizes running elastic jobs
         if self.pool.dirty:
             self._pool_version += 1
             at = self.pool.settle(self.env.now)
@@ -294,7 +300,7 @@ class Simulation:
         """The job makes progress from now on, at its modelled rate."""
         now = self.env.now
         self._since[job] = now
-        left = self._left[job]
+        left = self._run_left[job] = self._left[job]
         rate = self.throughput.start(job, placement, left)
         if rate is not None:  # otherwise the shared-link pool owns its progress
             self._rate[job] = rate

@@ -1,6 +1,8 @@
 """How fast each running job progresses: the throughput model, wired into the engine.
 
-A job with a bare ``duration`` has ``duration`` units of work done at rate 1 wherever it runs.
+A job with a bare ``duration`` has ``duration`` units of work done at rate 1 wherever it runs
+on its requested GPUs; an elastic one on n GPUs runs at S(n) / S(requested), with Amdahl's
+speedup S(n) = 1 / (s + (1 - s) / n) for its stream's serial fraction s.
 A job with a ``model`` has ``steps`` units of work done at ``1 / step_time`` steps per second,
 where the step time comes from :mod:`simulator.perf` for the chips and placement it got.
 
@@ -34,10 +36,17 @@ from .sharing import SharedLinks
 class Throughput:
     """Speed of running jobs; owns the shared-link state."""
 
-    def __init__(self, cluster: Cluster, jobs: JobTable, stream_models: list[ModelJob | None]):
+    def __init__(
+        self,
+        cluster: Cluster,
+        jobs: JobTable,
+        stream_models: list[ModelJob | None],
+        serial: list[float] | None = None,
+    ):
         self.topo = cluster.topology
-        self.jobs = jobs
+        self.jobs = jobs  # as requested: the reference size of elastic duration jobs
         self.models = stream_models
+        self.serial = serial or [0.0] * len(stream_models)  # Amdahl's s, per stream
         t = self.topo
         # shared links, numbered as in ring_hops: ToR uplinks, pod uplinks, WAN pairs
         wan = np.full(len(t.dc_names) ** 2, t.wan_bw)
@@ -62,11 +71,12 @@ class Throughput:
         second, or None when it joined the shared-link pool, which then owns its progress."""
         return self._rate(job, placement, work)
 
-    def estimate_rate(self, job: int, chip: int | None = None) -> float:
-        """Work units per second ``job`` would get consolidated on the cluster's first nodes
-        (of chip type ``chip``, if given) with no other traffic: the oracle speed policies may
-        use before it runs; 0 if those nodes have too few devices."""
-        gpus, per_node = int(self.jobs.gpus[job]), self.topo.node_gpus
+    def estimate_rate(self, job: int, chip: int | None = None, gpus: int | None = None) -> float:
+        """Work units per second ``job`` would get on ``gpus`` devices (default: its request)
+        consolidated on the cluster's first nodes (of chip type ``chip``, if given) with no
+        other traffic: the oracle speed policies may use; 0 if those nodes have too few."""
+        gpus = int(self.jobs.gpus[job]) if gpus is None else gpus
+        per_node = self.topo.node_gpus
         ok = per_node > 0 if chip is None else (per_node > 0) & (self.topo.node_chip == chip)
         ids = np.flatnonzero(ok)
         before = np.cumsum(per_node[ids]) - per_node[ids]
@@ -81,7 +91,8 @@ class Throughput:
         model = self.models[stream]
         measured = self._profiled(stream, placement) if self._profiles[stream] else None
         if model is None:
-            return 1.0
+            n, ref, s = int(placement.counts.sum()), int(self.jobs.gpus[job]), self.serial[stream]
+            return 1.0 if n == ref else (s + (1 - s) / ref) / (s + (1 - s) / n)
         if measured is not None:
             return measured
         if len(placement.nodes) == 1:

@@ -36,6 +36,7 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "preemptions": (pa.int64(), "-", "times the scheduler stopped the job while it ran"),
     "restarts": (pa.int64(), "-", "times it started again after a preemption"),
     "migrations": (pa.int64(), "-", "restarts on other nodes than it was stopped on"),
+    "resizes": (pa.int64(), "-", "times the elastic policy resized it while it ran"),
     "lost_work_s": (
         pa.float64(),
         "s",

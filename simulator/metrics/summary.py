@@ -26,8 +26,8 @@ def jobs_table(
 ) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times).
 
-    ``usage`` holds the per-job ``preemptions``, ``restarts``, ``migrations``, ``lost_work_s`` and
-    ``gpu_service_s`` arrays (zeros if absent)."""
+    ``usage`` holds the per-job ``preemptions``, ``restarts``, ``migrations``, ``resizes``,
+    ``lost_work_s`` and ``gpu_service_s`` arrays (zeros if absent)."""
     n = len(jobs)
     streams = pa.array(
         np.asarray(jobs.stream_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
@@ -66,6 +66,7 @@ def jobs_table(
         "preemptions": pa.array(used("preemptions"), pa.int64()),
         "restarts": pa.array(used("restarts"), pa.int64()),
         "migrations": pa.array(used("migrations"), pa.int64()),
+        "resizes": pa.array(used("resizes"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
         "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
         "chips": pa.array(jobs.chips, pa.string()),

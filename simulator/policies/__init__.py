@@ -6,6 +6,7 @@ decorating the class with ``@register(kind, name)``; scenario files then refer t
 
 from . import (  # noqa: F401  (registers the built-ins)
     autoscaling,
+    elastic,
     gavel,
     placement,
     quotas,

@@ -89,12 +89,19 @@ class NodeGroupSpec(Spec):
         default=None,
         description="spot nodes: reclaims per node-hour online (Poisson), e.g. 0.05/h",
     )
+    spot_reclaim_times: list[Duration] | None = Field(
+        default=None, description="spot nodes: times the provider takes one back (a trace)"
+    )
+    spot_notice: Duration = Field(
+        default=120.0, description="warning before a reclaim (AWS gives 2 min)"
+    )
     power: PowerSpec = PowerSpec()
 
     @model_validator(mode="after")
     def _elastic_bounds(self) -> NodeGroupSpec:
-        if self.spot_reclaim_rate is not None and (self.pricing != "spot" or self.elastic is None):
-            raise ValueError("spot_reclaim_rate needs pricing: spot and an elastic group")
+        reclaims = self.spot_reclaim_rate is not None or self.spot_reclaim_times is not None
+        if reclaims and (self.pricing != "spot" or self.elastic is None):
+            raise ValueError("spot reclaims need pricing: spot and an elastic group")
         chip = catalog.chip(self.resolved_node().chip)
         idle = chip.idle_w if self.power.idle is None else self.power.idle
         peak = chip.tdp_w if self.power.peak is None else self.power.peak
@@ -239,6 +246,10 @@ class SchedulerSpec(Spec):
     restart: RestartSpec = RestartSpec()
     autoscaler: PolicyRef | None = Field(
         default=None, description="resizes the elastic node groups (e.g. queue)"
+    )
+    elastic: PolicyRef = Field(
+        default=PolicyRef(name="marginal"),
+        description="resizes running elastic training jobs (workload.training.*.elastic)",
     )
     round: PositiveDuration | None = Field(
         default=None,

@@ -1,0 +1,212 @@
+"""Elastic training jobs: an elastic policy resizes them while they run.
+
+After each scheduling pass:
+
+1. An elastic job still queued asks for its ``min_gpus`` from then on (it starts small and
+   grows later), and another pass is requested if that now fits.
+2. The GPUs queued jobs wait for are set aside: the longest queue prefix whose requests fit in
+   the free GPUs plus what elastic jobs could give back above their minimum. ``free`` (what
+   the policy may hand out) is the free GPUs minus that demand; negative means jobs must
+   shrink.
+3. The policy picks a size for every running elastic job; jobs resized less than
+   ``interval`` ago keep theirs (a wake-up is set for when they may change).
+4. Shrinking jobs keep a subset of their devices (the nodes where they hold fewest are
+   emptied first); growing jobs are placed again at the new size by the placement policy (if
+   that fails they keep their devices, without cost). A resized job holds its devices for its
+   resize cost without progress, then runs at the speed of its new placement.
+
+Must not import: numba.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..model.jobs import JobTable
+from ..policies.base import ElasticJobs, ElasticPolicy, Placement
+from ..spec.workload import TrainingStream
+from .environment import ARRIVAL
+from .state import EngineError
+
+if TYPE_CHECKING:
+    from .simulation import Simulation
+
+
+class Elastic:
+    """Per job: size bounds, size step and resize cost; the policy's decisions applied."""
+
+    def __init__(
+        self,
+        policy: ElasticPolicy,
+        min_gpus: np.ndarray,
+        max_gpus: np.ndarray,
+        step: np.ndarray,
+        resize_s: np.ndarray,
+        interval: float,
+    ):
+        self.policy = policy
+        self.min_gpus, self.max_gpus, self.step = min_gpus, max_gpus, step
+        self.resize_s = resize_s
+        self.interval = interval
+        self.elastic = min_gpus < max_gpus
+        self._rates: dict[tuple[int, int, int], float] = {}
+        self._wake_at: float | None = None
+
+    def attach(self, sim: Simulation) -> None:
+        self.sim = sim
+        sim.jobs.gpus.setflags(write=True)  # the engine's own copy: the current sizes
+        self._last = np.full(len(self.elastic), -np.inf)  # last resize
+
+    def settled(self) -> bool:
+        return self._wake_at is None
+
+    def finish(self, end_time: float) -> None:
+        pass
+
+    # ------------------------------------------------------------------ the decision
+
+    def after_pass(self) -> None:
+        sim = self.sim
+        gpus, state = sim.jobs.gpus, sim.state
+        for job in sim.queue:  # queued elastic jobs start small
+            if self.elastic[job] and gpus[job] > self.min_gpus[job]:
+                self._set_size(job, int(self.min_gpus[job]))
+                if state.free_total >= gpus[job]:
+                    sim._request_pass()
+        running = np.array([j for j in state.running if self.elastic[j]], dtype=np.int64)
+        if len(running) == 0:
+            return
+        reclaimable = int((gpus[running] - self.min_gpus[running]).sum())
+        budget, demand = state.free_total + reclaimable, 0
+        for job in sim.queue:
+            if demand + gpus[job] > budget:
+                break
+            demand += int(gpus[job])
+        jobs = ElasticJobs(
+            running,
+            gpus[running].copy(),
+            self.min_gpus[running],
+            self.max_gpus[running],
+            self.step[running],
+            sim.view.work_left(running),
+            self.resize_s[running],
+            state.free_total - demand,
+            lambda i, n: self._rate(int(running[i]), n),
+        )
+        sizes = np.asarray(self.policy.sizes(sim.view, jobs), dtype=np.int64)
+        self._apply(running, jobs.gpus, sizes)
+
+    def _apply(self, running: np.ndarray, current: np.ndarray, sizes: np.ndarray) -> None:
+        sim, now = self.sim, self.sim.env.now
+        bad = (sizes < self.min_gpus[running]) | (sizes > self.max_gpus[running])
+        bad |= sizes % self.step[running] != 0
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise EngineError(
+                f"{self.policy.name} sized job {running[i]} at {sizes[i]} GPUs: outside "
+                f"{self.min_gpus[running[i]]}..{self.max_gpus[running[i]]} "
+                f"in steps of {self.step[running[i]]}"
+            )
+        ready = self._last[running] + self.interval <= now  # as the wake-up time is computed
+        changed = sizes != current
+        blocked = changed & ~ready
+        if blocked.any():
+            self._wake(float(self._last[running[blocked]].min() + self.interval))
+        order = np.argsort(sizes - current, kind="stable")  # shrinks first
+        shrunk = False
+        for i in order[(changed & ready)[order]].tolist():
+            shrunk |= bool(sizes[i] < current[i])
+            self._resize(int(running[i]), int(sizes[i]))
+        if shrunk:
+            sim._request_pass()  # queued jobs may fit now
+
+    # ------------------------------------------------------------------ mechanics
+
+    def _resize(self, job: int, new: int) -> None:
+        sim, now = self.sim, self.sim.env.now
+        old_placement = sim.state.running[job]
+        old = int(sim.jobs.gpus[job])
+        sim._stop(job)
+        self._set_size(job, new)
+        if new < old:
+            placement = _shrunk(old_placement, old - new)
+        else:
+            nodes = sim._allowed.get(job)
+            view = sim.view if nodes is None else sim.view.on_nodes(nodes)
+            placement = sim.placer.place(view, job)
+        if placement is None:  # no room to grow after all: carry on as it was
+            self._set_size(job, old)
+            sim.state.allocate(job, old_placement, old)
+            sim._held_since[job] = now
+            return sim._run(job, old_placement)
+        sim.state.allocate(job, placement, new)
+        sim._held_since[job] = now
+        sim.resizes[job] += 1
+        self._last[job] = now
+        if sim._log is not None:
+            sim._log.append((now, "resize", job, f"{old}->{new}"))
+        sim._hold(job, placement, float(self.resize_s[job]))
+
+    def _set_size(self, job: int, gpus: int) -> None:
+        sim = self.sim
+        sim.jobs.gpus[job] = gpus
+        sim._gpus[job] = gpus
+        sim._amount[job] = float(gpus)
+
+    def _rate(self, job: int, gpus: int) -> float:
+        """Work units per second at ``gpus`` devices, consolidated (cached per stream and
+        requested size)."""
+        throughput = self.sim.throughput
+        key = (int(self.sim.jobs.stream[job]), int(throughput.jobs.gpus[job]), gpus)
+        if key not in self._rates:
+            self._rates[key] = throughput.estimate_rate(job, gpus=gpus)
+        return self._rates[key]
+
+    def _wake(self, at: float) -> None:
+        if self._wake_at is not None and self._wake_at <= at:
+            return
+        self._wake_at = at
+        self.sim.env.call_at(at, ARRIVAL, partial(self._on_wake, at))
+
+    def _on_wake(self, at: float, _event) -> None:
+        if self._wake_at == at:
+            self._wake_at = None
+            self.sim._request_pass()
+
+
+def _shrunk(placement: Placement, remove: int) -> Placement:
+    """``placement`` less ``remove`` devices, taken from the nodes where it holds fewest."""
+    counts = placement.counts.copy()
+    for i in np.argsort(counts, kind="stable").tolist():
+        take = min(int(counts[i]), remove)
+        counts[i] -= take
+        remove -= take
+        if remove == 0:
+            break
+    keep = counts > 0
+    return Placement(placement.nodes[keep], counts[keep])
+
+
+def build_elastic(
+    training: list[TrainingStream], jobs: JobTable, restart_s: np.ndarray, policy: ElasticPolicy
+) -> Elastic | None:
+    """The elastic part for the training streams ``training`` (the first streams of
+    ``jobs``); None if none is elastic. A resize costs the stream's ``resize``, else the
+    job's restart cost."""
+    if not any(s.elastic for s in training):
+        return None
+    low, high = jobs.gpus.copy(), jobs.gpus.copy()
+    step, resize = np.ones(len(jobs), dtype=np.int64), np.array(restart_s, dtype=float)
+    for i, stream in enumerate(training):
+        e, mine = stream.elastic, jobs.stream == i
+        if e is None:
+            continue
+        low[mine], high[mine] = e.min_gpus, e.max_gpus
+        if stream.model is not None:
+            step[mine] = stream.model.tp * stream.model.pp
+        if e.resize is not None:
+            resize[mine] = e.resize
+    return Elastic(policy, low, high, step, resize, getattr(policy.params, "interval", 0.0))
