@@ -85,6 +85,17 @@ class Energy:
         self._since = 0.0
         self._power = np.zeros(len(self.idle_w))  # W per group since the last pass
         self._carbon_since = self._carbon_integrals(0.0)
+        # which nodes draw power changes only in elastic groups: otherwise idle power is fixed
+        capacity = sim.capacity
+        self._fixed = capacity is None or not capacity.elastic
+        self._idle_power = self._powered() * self.idle_w
+
+    def _powered(self) -> np.ndarray:
+        """Devices per group on nodes that are online or booting."""
+        capacity, on = self.sim.capacity, self.installed
+        if capacity is not None:
+            on = on * (capacity.status != OFFLINE)
+        return np.bincount(self.group, weights=on, minlength=len(self.idle_w))
 
     def _carbon_integrals(self, t: float) -> np.ndarray:
         return np.array([0.0 if c is None else c.integral(t) for c in self.intensity])
@@ -101,13 +112,12 @@ class Energy:
         """Book the level since the last pass and take the new one; the IT power (kW)."""
         sim = self.sim
         self._book(sim.env.now)
-        n = len(self.idle_w)
         state = sim.state
-        busy = np.bincount(self.group, weights=state.capacity - state.free, minlength=n)
-        capacity = sim.capacity
-        on = self.installed if capacity is None else self.installed * (capacity.status != OFFLINE)
-        powered = np.bincount(self.group, weights=on, minlength=n)
-        self._power = np.nan_to_num(powered * self.idle_w + busy * (self.peak_w - self.idle_w))
+        busy = np.bincount(
+            self.group, weights=state.capacity - state.free, minlength=len(self.idle_w)
+        )
+        idle = self._idle_power if self._fixed else self._powered() * self.idle_w
+        self._power = idle + busy * (self.peak_w - self.idle_w)
         total = float(self._power.sum())
         self.peak_power_w = max(self.peak_power_w, total)
         return total / 1e3
@@ -122,10 +132,12 @@ class Energy:
         """The ``energy`` summary block (see :data:`~simulator.metrics.schema.ENERGY_KEYS`)."""
         if not self.modelled:
             return None
+        n = len(self.dc_names)
         it_kwh = float(self.it_j.sum()) / J_PER_KWH
-        facility = float((self.it_j * self.pue[self.dc]).sum()) / J_PER_KWH
-        known = [i for i, c in enumerate(self.intensity) if c is not None]
-        gco2 = float(self.co2[np.isin(self.dc, known)].sum()) / J_PER_KWH if known else None
+        facility_kwh = np.bincount(self.dc, weights=self.it_j, minlength=n) * self.pue / J_PER_KWH
+        gco2_dc = np.bincount(self.dc, weights=self.co2, minlength=n) / J_PER_KWH  # 0 unknown
+        known = [c is not None for c in self.intensity]
+        facility = float(facility_kwh.sum())
         span = self._since
         return {
             "it_kwh": it_kwh,
@@ -133,14 +145,11 @@ class Energy:
             "mean_it_power_kw": it_kwh * 3600 / span if span > 0 else None,
             "peak_it_power_kw": self.peak_power_w / 1e3,
             "kwh_per_used_gpu_hour": facility / (used_gpu_s / 3600) if used_gpu_s > 0 else None,
-            "gco2": gco2,
+            "gco2": float(gco2_dc[known].sum()) if any(known) else None,
             "by_datacenter": {
                 name: {
-                    "facility_kwh": float((self.it_j * self.pue[self.dc])[self.dc == d].sum())
-                    / J_PER_KWH,
-                    "gco2": None
-                    if self.intensity[d] is None
-                    else float(self.co2[self.dc == d].sum()) / J_PER_KWH,
+                    "facility_kwh": float(facility_kwh[d]),
+                    "gco2": float(gco2_dc[d]) if known[d] else None,
                 }
                 for d, name in enumerate(self.dc_names)
             },
