@@ -12,6 +12,7 @@ Must not import: numba (runs go through :func:`simulator.run`).
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .outdir import staged
 from .spec import Problem, Scenario, ScenarioError
 
 METRICS = (
@@ -102,17 +104,21 @@ class BenchResult:
     jct: dict[str, np.ndarray]
 
     def save(self, out: str | Path, plots: bool = True) -> Path:
-        """Write ``table.csv``, ``runs.csv`` and (with ``plots``) ``jct_cdf.png`` and
-        ``metrics.png`` into ``out``."""
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        self.table.to_csv(out / "table.csv")
-        self.runs.to_csv(out / "runs.csv", index=False)
-        if plots:
-            from .plotting import save_bench_plots
+        """Write ``table.csv``, ``runs.csv``, ``manifest.json`` and (with ``plots``)
+        ``jct_cdf.png`` and ``metrics.png`` into ``out``, atomically; an existing ``out`` is
+        replaced only if it is a bench directory itself (see :mod:`simulator.outdir`)."""
+        from . import __version__
 
-            save_bench_plots(self, out)
-        return out
+        with staged(out, "bench") as tmp:
+            self.table.to_csv(tmp / "table.csv")
+            self.runs.to_csv(tmp / "runs.csv", index=False)
+            manifest = {"clustersim": __version__, "kind": "bench", "runs": len(self.runs)}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            if plots:
+                from .plotting import save_bench_plots
+
+                save_bench_plots(self, tmp)
+        return Path(out)
 
 
 def bench(
@@ -155,6 +161,11 @@ def bench(
     seeds = seeds if seeds is not None else (sweep.seeds if sweep else 5)
     variants = [dict(zip(grid, values, strict=True)) for values in product(*grid.values())]
     problems = [Problem("bench", "seeds", "must be at least 1")] if seeds < 1 else []
+    if workers is not None and workers < 1:
+        problems.append(Problem("bench", "workers", f"must be at least 1, got {workers}"))
+    for path, values in grid.items():
+        if not values:
+            problems.append(Problem("bench", path, "no values given for this axis"))
     for variant in variants:  # every variant must be a valid scenario before anything runs
         try:
             resolve(base, overrides=variant)
@@ -192,6 +203,19 @@ def bench(
     )
 
 
+def _connect(address: str):
+    """A Dask client of ``address``; an unusable address is bad input (one line, exit 2)."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="10s")
+    except (OSError, ValueError, TypeError, TimeoutError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ScenarioError(
+            [Problem("--dask", address, f"cannot reach a Dask scheduler there: {reason}")]
+        ) from None
+
+
 def _part(path: str, value: Any) -> str:
     """Label of one axis value: policy names alone, other axes as ``name=value``."""
     if path in ("scheduler.policy", "scheduler.placement"):
@@ -207,7 +231,7 @@ def _execute(cells: list[tuple], workers: int | None, dask: str | Any | None) ->
     if dask is not None:
         from distributed import Client
 
-        client = dask if isinstance(dask, Client) else Client(dask)
+        client = dask if isinstance(dask, Client) else _connect(dask)
         try:
             futures = client.map(run_cell, *zip(*cells, strict=True), pure=False)
             return client.gather(futures)

@@ -1,7 +1,8 @@
 """``clustersim`` command line: thin sub-commands over the public API, no simulation logic.
 
-Exit status: 0 success, 2 bad input (each problem on its own line, no traceback), 1 other
-failures.
+Exit status: 0 success, 2 bad input or a refused output path (each problem on its own line,
+no traceback), 3 an internal error (one line; ``CLUSTERSIM_TRACEBACK=1`` shows the traceback),
+1 an operating-system failure (a full disk), 130 interrupted, 143 terminated. A closed stdout (``| head``) ends a command quietly.
 """
 
 from __future__ import annotations
@@ -9,17 +10,21 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 import time
+import traceback
 from pathlib import Path
 
-import yaml
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from . import __version__, cli_trace
+from .outdir import Terminated, check_out, safe_name
 from .spec import Problem, Scenario, ScenarioError
+from .spec.load import load_value
 from .spec.units import format_duration
 
 PROGRESS_AFTER_S = 2.0
@@ -144,35 +149,63 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    commands = {
+        "run": _run,
+        "bench": _bench,
+        "validate": _validate,
+        "schema": _schema,
+        "perf": _perf,
+        "trace": cli_trace.run,
+    }
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        commands = {
-            "run": _run,
-            "bench": _bench,
-            "validate": _validate,
-            "schema": _schema,
-            "perf": _perf,
-            "trace": cli_trace.run,
-        }
         return commands[args.command](args)
     except ScenarioError as e:
         for problem in e.problems:
             _error(problem)
         return 2
+    except BrokenPipeError:
+        # the reader went away (``| head``): stop quietly, and keep Python from complaining
+        # again when it flushes stdout at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Terminated:
+        _err.print("terminated")
+        return 143
     except KeyboardInterrupt:
         _err.print("interrupted")
         return 130
+    except OSError as e:  # the machine, not the input: a full disk, a vanished directory
+        _error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        return 1
+    except Exception as e:  # an engine bug, not bad input: one line, its own exit status
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        _error(
+            f"internal error: {type(e).__name__}: {e} (at {Path(where.filename).name}:"
+            f"{where.lineno}); please report it with the scenario, or rerun with "
+            "CLUSTERSIM_TRACEBACK=1 for the traceback"
+        )
+        if os.environ.get("CLUSTERSIM_TRACEBACK"):
+            traceback.print_exc()
+        return 3
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated()
 
 
 def _run(args: argparse.Namespace) -> int:
     from .runner import resolve, run
 
     scenario = resolve(args.scenario, args.seed, args.overrides)
-    out = Path(args.out or Path("runs") / scenario.name)
+    out = check_out(args.out or Path("runs") / safe_name(scenario.name), "run")
     with _ProgressBar(scenario, enabled=not args.quiet) as bar:
         results = run(scenario, progress=bar.update)
     results.save(out, plots=not args.no_plots)
     if not args.quiet:
-        _print_summary(results.summary, scenario, out)
+        _print_summary(results.summary, scenario, Path(args.out or out))
     return 0
 
 
@@ -180,25 +213,39 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench import bench
     from .runner import resolve
 
-    split = lambda text: [x.strip() for x in text.split(",") if x.strip()] if text else None  # noqa: E731
     scenario = resolve(args.scenario, overrides=args.overrides)
-    axes = {}
+    problems, axes = [], {}
+    names = {}
+    for flag in ("policies", "placements"):
+        text = getattr(args, flag)
+        names[flag] = None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+        if names[flag] == []:
+            problems.append(Problem(f"--{flag}", text, "no names given; e.g. fifo,sjf"))
     for item in args.axes:
         key, sep, values = item.partition("=")
-        if not sep or not key.strip():
-            raise ScenarioError([Problem("--axis", item, "expected KEY=V1,V2,...")])
-        axes[key.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+        if not sep or not key.strip() or not values.strip():
+            problems.append(Problem("--axis", item, "expected KEY=V1,V2,..."))
+            continue
+        try:
+            axes[key.strip()] = [load_value(v) for v in values.split(",")]
+        except ValueError as e:
+            problems.append(Problem("--axis", item, str(e)))
+    if problems:
+        raise ScenarioError(problems)
+    default = Path("runs") / safe_name(f"bench-{scenario.name}")
+    out = check_out(args.out or default, "bench")
     result = bench(
         scenario,
-        split(args.policies),
-        split(args.placements),
+        names["policies"],
+        names["placements"],
         args.seeds,
         axes=axes,
         workers=args.workers,
         dask=args.dask,
     )
     seeds = len(set(result.runs["seed"]))
-    out = result.save(args.out or Path("runs") / f"bench-{scenario.name}", plots=not args.no_plots)
+    result.save(out, plots=not args.no_plots)
+    out = Path(args.out or default)
     table = Table(title=f"clustersim bench: {scenario.name}, {seeds} seeds, mean ± 95% CI")
     table.add_column("metric")
     for variant in result.table.index:

@@ -3,8 +3,9 @@
 A run directory holds ``summary.json``, ``jobs.parquet``, ``series.parquet``,
 ``config.resolved.yaml`` (re-runnable on its own), ``manifest.json``, ``plots/*.png``; when
 events were recorded, ``events.parquet``; with inference services, ``requests.parquet``.
-Saving writes into a temporary sibling directory and swaps it in at the end, so a failure
-never leaves a half-written or corrupted run directory.
+Saving goes through :func:`simulator.outdir.staged`: it replaces only a run directory, writes
+into a temporary sibling and swaps it in at the end, so a failure never leaves a half-written
+run directory and never touches files clustersim did not write.
 
 Must not import: simpy, numba, anything from ``engine``.
 """
@@ -12,8 +13,6 @@ Must not import: simpy, numba, anything from ``engine``.
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -24,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .outdir import staged
 from .spec import Scenario, dump_scenario, load_scenario
 
 FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml", "manifest.json")
@@ -79,13 +79,18 @@ class Results:
         return self.jobs_table.column(name).to_numpy()
 
     def save(self, out_dir: str | Path, *, plots: bool = True) -> Path:
-        """Write the run directory atomically (replacing an existing one only on success)."""
-        out = Path(out_dir)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
+        """Write the run directory atomically. An existing ``out_dir`` is replaced only if it
+        is a run directory itself (see :mod:`simulator.outdir`); the output is written beside
+        it and swapped in at the end, so a failure or an interrupt never leaves a half-written
+        run directory or a temporary behind.
+
+        Raises:
+            OutputError: ``out_dir`` exists and is not a run directory, or is not writable.
+        """
+        with staged(out_dir, "run") as tmp:
             (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
-            (tmp / "manifest.json").write_text(json.dumps(self.manifest, indent=2) + "\n")
+            manifest = {**self.manifest, "kind": "run"}
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
             (tmp / "config.resolved.yaml").write_text(dump_scenario(self.scenario))
             pq.write_table(self.jobs_table, tmp / "jobs.parquet")
             pq.write_table(self.series_table, tmp / "series.parquet")
@@ -97,17 +102,7 @@ class Results:
                 from .plotting import save_plots
 
                 save_plots(self, tmp / "plots")
-            old = None
-            if out.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-                out.rename(old / out.name)
-            tmp.rename(out)
-            if old is not None:
-                shutil.rmtree(old)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return out
+        return Path(out_dir)
 
     @classmethod
     def load(cls, run_dir: str | Path) -> Results:

@@ -19,10 +19,14 @@ from pydantic import (
 
 from .units import EXAMPLES, parse_quantity
 
+MAX_DURATION_S = 1e9  # ~31.7 years: longer is a unit mistake, and float time loses the second
+
 
 def quantity(dimension: str, *, positive: bool = False) -> Any:
     def parse(value: object) -> float:
         result = parse_quantity(value, dimension)
+        if dimension == "duration" and result > MAX_DURATION_S:
+            raise ValueError(f"at most {MAX_DURATION_S:.0e} s (31 years), got {value!r}")
         if positive and result <= 0:
             raise ValueError(f"must be > 0, got {value!r}")
         if result < 0:

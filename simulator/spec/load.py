@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,8 +21,17 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from . import limits
 from .model import Scenario
-from .problems import Origins, Path_, Problem, ScenarioError, problems_from, semantic_problems
+from .problems import (
+    Origins,
+    Path_,
+    Problem,
+    ScenarioError,
+    locate,
+    problems_from,
+    semantic_problems,
+)
 
 
 def load_scenario(
@@ -49,11 +59,11 @@ def load_scenario(
         label = "<mapping>"
         data = dict(source)
         origins = _paths(data, (), label, {})
-        data, origins = _resolve_includes(data, origins, label, Path.cwd(), [])
+        data, origins = _resolve_includes(data, origins, label, Path.cwd(), [], [])
     else:
         path = Path(source)
         label = str(source)
-        data, origins = _load_with_includes(path, [])
+        data, origins = _load_with_includes(path, [], [])
     pairs = _override_pairs(overrides)
     if seed is not None:
         pairs.append(("seed", seed))
@@ -64,6 +74,7 @@ def load_scenario(
             origins[_split(dotted)] = ("--set", None)
         except (KeyError, IndexError, TypeError) as e:
             problems.append(Problem("--set", dotted, e.args[0]))
+    problems += limits.data_problems(data, lambda path: locate(path, origins, label))
     if problems:
         raise ScenarioError(problems)
     try:
@@ -85,23 +96,18 @@ def dump_scenario(scenario: Scenario) -> str:
 
 
 def _read(path: Path) -> tuple[Any, Origins]:
-    """Parse one file; YAML also yields the line of every key."""
+    """Parse one file (bounded, see :mod:`.limits`); YAML also yields the line of every key."""
     label = str(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError([Problem(label, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as e:
-        reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
-        raise ScenarioError([Problem(label, "", f"cannot read file: {reason}")]) from None
+    text = limits.read_text(path, label)
     suffix = path.suffix.lower()
+    node = None
     try:
         if suffix in (".toml", ".json"):
             data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
             return data, _paths(data, (), label, {})
-        loader = yaml.SafeLoader(text)  # one parse gives both the data and the key lines
+        node = limits.compose_yaml(text, label)
+        loader = yaml.SafeLoader("")
         try:
-            node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
         finally:
             loader.dispose()
@@ -114,10 +120,43 @@ def _read(path: Path) -> tuple[Any, Origins]:
         raise ScenarioError([Problem(label, "", f"TOML syntax error: {e}")]) from None
     except json.JSONDecodeError as e:
         raise ScenarioError([Problem(label, "", f"JSON syntax error: {e.msg}", e.lineno)]) from None
+    except RecursionError:
+        message = f"nested deeper than {limits.MAX_DEPTH} levels"
+        raise ScenarioError([Problem(label, "", message)]) from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise ScenarioError([Problem(label, "", f"cannot read a value: {e}")]) from None
     origins: Origins = {}
     if node is not None:
         _yaml_lines(node, (), label, origins)
     return data, origins
+
+
+def load_value(text: str) -> Any:
+    """A ``--set``/``--axis`` value: YAML, bounded like a scenario file (a plain string if
+    it is not YAML). Raises ValueError with a one-line reason for values over a limit."""
+    if not text.strip():
+        return ""
+    if len(text) > limits.MAX_STRING:
+        raise ValueError(
+            f"the value is {len(text):,} characters long (at most {limits.MAX_STRING:,})"
+        )
+    try:
+        node = limits.compose_yaml(text, "--set")
+        loader = yaml.SafeLoader("")
+        try:
+            value = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except ScenarioError as e:
+        raise ValueError(e.problems[0].message) from None
+    except yaml.YAMLError:
+        return text
+    except ValueError as e:
+        raise ValueError(f"cannot read the value: {e}") from None
+    found = limits.data_problems(value, lambda path: ("--set", None))
+    if found:
+        raise ValueError(found[0].message)
+    return value
 
 
 def _yaml_lines(node: yaml.Node, path: Path_, label: str, out: Origins) -> None:
@@ -146,18 +185,27 @@ def _paths(data: Any, path: Path_, label: str, out: Origins) -> Origins:
     return out
 
 
-def _load_with_includes(path: Path, stack: list[Path]) -> tuple[dict, Origins]:
+def _load_with_includes(path: Path, stack: list[Path], files: list[Path]) -> tuple[dict, Origins]:
+    """Read ``path`` and what it includes; ``stack`` is the chain of including files and
+    ``files`` every file read so far (both bounded)."""
     resolved = path.resolve()
     if resolved in stack:
         chain = " -> ".join(str(p) for p in [*stack, resolved])
         raise ScenarioError([Problem(str(path), "include", f"include cycle: {chain}")])
+    if len(stack) >= limits.MAX_INCLUDE_DEPTH:
+        message = f"includes nest deeper than {limits.MAX_INCLUDE_DEPTH} files"
+        raise ScenarioError([Problem(str(path), "include", message)])
+    if len(files) >= limits.MAX_INCLUDES:
+        message = f"more than {limits.MAX_INCLUDES} files are included in all"
+        raise ScenarioError([Problem(str(path), "include", message)])
+    files.append(resolved)
     data, origins = _read(path)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError([Problem(str(path), "", "the top level must be a mapping of keys")])
     _anchor_paths(data, path.parent)
-    return _resolve_includes(data, origins, str(path), path.parent, [*stack, resolved])
+    return _resolve_includes(data, origins, str(path), path.parent, [*stack, resolved], files)
 
 
 def _anchor_paths(data: dict, base_dir: Path) -> None:
@@ -187,7 +235,7 @@ def _anchor_paths(data: dict, base_dir: Path) -> None:
 
 
 def _resolve_includes(
-    data: dict, origins: Origins, label: str, base_dir: Path, stack: list[Path]
+    data: dict, origins: Origins, label: str, base_dir: Path, stack: list[Path], files: list[Path]
 ) -> tuple[dict, Origins]:
     includes = data.pop("include", None)
     if includes is None:
@@ -204,7 +252,7 @@ def _resolve_includes(
     problems: list[Problem] = []
     for i, inc in enumerate(includes):
         try:
-            sub, sub_origins = _load_with_includes(base_dir / inc, stack)
+            sub, sub_origins = _load_with_includes(base_dir / inc, stack, files)
         except ScenarioError as e:
             line = origins.get(("include", i), origins.get(("include",), (label, None)))[1]
             problems.append(Problem(label, f"include.{i}", f"cannot include {inc!r}", line))
@@ -249,28 +297,53 @@ def _split(dotted: str) -> Path_:
     return tuple(int(p) if p.lstrip("-").isdigit() else p for p in dotted.split("."))
 
 
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^-?\d+$")
+
+
 def _override_pairs(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
-    if isinstance(overrides, Mapping):
-        return list(overrides.items())
-    pairs = []
-    for item in overrides:
+    """``(dotted key, value)`` pairs; every malformed one is reported."""
+    items = (
+        [(str(k), v, f"{k}=...") for k, v in overrides.items()]
+        if isinstance(overrides, Mapping)
+        else []
+    )
+    problems = []
+    for item in [] if isinstance(overrides, Mapping) else overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ScenarioError(
-                [
-                    Problem(
-                        "--set",
-                        item,
-                        "expected KEY=VALUE, e.g. "
-                        "scheduler.policy=fifo or workload.training.0.count=50",
-                    )
-                ]
+            problems.append(
+                Problem(
+                    "--set",
+                    item,
+                    "expected KEY=VALUE, e.g. scheduler.policy=fifo or "
+                    "workload.training.0.count=50",
+                )
             )
+            continue
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError:
-            value = text
-        pairs.append((key.strip(), value))
+            items.append((key.strip(), load_value(text), item))
+        except ValueError as e:
+            problems.append(Problem("--set", key.strip(), str(e)))
+    pairs = []
+    for key, value, item in items:
+        parts = key.split(".")
+        if not all(_KEY.match(p) for p in parts):
+            problems.append(
+                Problem(
+                    "--set",
+                    item,
+                    "KEY must be a dotted path of names and list indices, e.g. "
+                    "cluster.datacenters.0.name",
+                )
+            )
+        elif parts[0] == "include":
+            problems.append(
+                Problem("--set", item, "include cannot be overridden; edit the scenario file")
+            )
+        else:
+            pairs.append((key, value))
+    if problems:
+        raise ScenarioError(problems)
     return pairs
 
 

@@ -136,8 +136,8 @@ class NetworkSpec(Spec):
     """
 
     racks_per_pod: int | None = Field(default=None, ge=1)
-    tor_oversubscription: float = Field(default=1.0, ge=1.0)
-    pod_oversubscription: float = Field(default=1.0, ge=1.0)
+    tor_oversubscription: float = Field(default=1.0, ge=1.0, le=1000.0)
+    pod_oversubscription: float = Field(default=1.0, ge=1.0, le=1000.0)
     hop_latency: Duration = Field(default=1e-6, description="per switch hop")
 
 
@@ -278,6 +278,18 @@ class SweepSpec(Spec):
 # --------------------------------------------------------------------------- scenario
 
 
+class LimitsSpec(Spec):
+    """Refuse scenarios whose estimated size exceeds these, before anything is generated
+    (an accidental ``count: 1e9`` or a rate in the wrong unit fails in well under a second
+    instead of exhausting memory). Raise one to run a bigger scenario on purpose, e.g.
+    ``--set limits.max_jobs=20000000``. Estimates: :mod:`simulator.spec.estimate`."""
+
+    max_jobs: int = Field(default=5_000_000, ge=0, description="training jobs (synthetic + trace)")
+    max_requests: int = Field(default=20_000_000, ge=0, description="inference requests")
+    max_nodes: int = Field(default=100_000, ge=0, description="nodes (elastic groups: most)")
+    max_events: int = Field(default=200_000_000, ge=0, description="simulation events")
+
+
 class Scenario(Spec):
     """A complete, validated scenario. Build it with :func:`simulator.load_scenario`."""
 
@@ -294,3 +306,4 @@ class Scenario(Spec):
     scheduler: SchedulerSpec = SchedulerSpec()
     workload: WorkloadSpec
     sweep: SweepSpec | None = Field(default=None, description="variants for clustersim bench")
+    limits: LimitsSpec = Field(default=LimitsSpec(), description="size limits (see LimitsSpec)")

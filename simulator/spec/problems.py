@@ -10,6 +10,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 from __future__ import annotations
 
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable
@@ -20,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from . import catalog
+from .estimate import estimate
 from .model import Scenario
 
 Path_ = tuple[str | int, ...]
@@ -52,7 +54,7 @@ def problems_from(error: ValidationError, data: Any, origins: Origins, label: st
     merged: dict[tuple[str, str], Problem] = {}
     for err in error.errors(include_url=False):
         path = _data_path(err["loc"], data)
-        file, line = _origin(path, origins, label)
+        file, line = locate(path, origins, label)
         message = _message(err, path)
         key = (file, ".".join(map(str, path)))
         if key in merged and message not in merged[key].message:
@@ -78,7 +80,8 @@ def _data_path(loc: tuple, data: Any) -> Path_:
     return tuple(out)
 
 
-def _origin(path: Path_, origins: Origins, label: str) -> tuple[str, int | None]:
+def locate(path: Path_, origins: Origins, label: str) -> tuple[str, int | None]:
+    """(file, line) where ``path`` or its nearest given parent is defined."""
     for n in range(len(path), -1, -1):
         if path[:n] in origins:
             return origins[path[:n]]
@@ -129,7 +132,7 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
     problems: list[Problem] = []
 
     def add(path: Path_, message: str) -> None:
-        file, line = _origin(path, origins, label)
+        file, line = locate(path, origins, label)
         problems.append(Problem(file, ".".join(map(str, path)), message, line))
 
     total = scenario.cluster.total_gpus
@@ -172,12 +175,51 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
             "an elastic node group needs scheduler.autoscaler (e.g. queue) to change size",
         )
     _service_problems(scenario, add)
+    _size_problems(scenario, add)
     trace = scenario.workload.trace
     for key in ("path", "tasks", "throughputs") if trace is not None else ():
         where = getattr(trace, key)
         if where is not None and not Path(where).is_file():
             add(("workload", "trace", key), f"file not found: {where}")
     return problems
+
+
+def _size_problems(scenario: Scenario, add) -> None:
+    """The estimated size of the run against ``limits`` (see :mod:`.estimate`)."""
+    est, limits = estimate(scenario), scenario.limits
+    raise_it = "or raise limits.{0} (e.g. --set limits.{0}={1})"
+    if limits.max_jobs < est.jobs < math.inf:
+        i = max(range(len(est.jobs_by_stream)), key=est.jobs_by_stream.__getitem__)
+        add(
+            ("workload", "training", i),
+            f"about {est.jobs:,.0f} jobs expected ({est.jobs_by_stream[i]:,.0f} from this "
+            f"stream), over limits.max_jobs = {limits.max_jobs:,}; lower its count, rate or "
+            "the horizon, " + raise_it.format("max_jobs", f"{math.ceil(est.jobs):d}"),
+        )
+    if est.requests > limits.max_requests:
+        i = max(range(len(est.requests_by_service)), key=est.requests_by_service.__getitem__)
+        add(
+            ("workload", "services", i, "arrivals"),
+            f"about {est.requests:,.0f} requests expected, over limits.max_requests = "
+            f"{limits.max_requests:,}; lower the rate or the horizon, "
+            + raise_it.format("max_requests", f"{math.ceil(est.requests):d}"),
+        )
+    if est.nodes > limits.max_nodes:
+        add(
+            ("cluster",),
+            f"{est.nodes:,} nodes, over limits.max_nodes = {limits.max_nodes:,}; lower the node "
+            "counts, "
+            + raise_it.format("max_nodes", est.nodes),
+        )
+    sized = est.jobs <= limits.max_jobs and est.requests <= limits.max_requests
+    if sized and limits.max_events < est.events < math.inf:
+        add(
+            ("limits", "max_events"),
+            f"about {est.events:,.0f} simulation events expected (jobs, requests, rounds, "
+            f"autoscaler ticks, spot reclaims), over limits.max_events = "
+            f"{limits.max_events:,}; "
+            + raise_it.format("max_events", f"{math.ceil(est.events):d}"),
+        )
 
 
 def _service_problems(scenario: Scenario, add) -> None:

@@ -56,7 +56,7 @@ class RequestTrace(Spec):
 
     format: Literal["azure_llm"] = "azure_llm"
     path: str
-    time_scale: float = Field(default=1.0, gt=0, description="multiply inter-arrival times")
+    time_scale: float = Field(default=1.0, gt=0, le=1e6, description="multiply inter-arrival times")
     limit: int | None = Field(default=None, ge=0, description="keep the first N requests")
 
 
@@ -81,7 +81,7 @@ class RequestArrivals(Spec):
 
 class LogNormalTokens(Spec):
     median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    sigma: float = Field(ge=0, le=5)
 
 
 class TokenSpec(ShorthandSpec):

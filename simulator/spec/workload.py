@@ -58,7 +58,7 @@ class Exponential(Spec):
 
 class LogNormal(Spec):
     median: PositiveDuration
-    sigma: float = Field(ge=0)
+    sigma: float = Field(ge=0, le=5, description="above 5, p99 is 10^5 x the median")
 
 
 class DurationSpec(ShorthandSpec):
@@ -264,7 +264,7 @@ class TraceSpec(Spec):
     )
     max_gpus: int | None = Field(default=None, ge=1, description="drop jobs asking for more")
     time_scale: float = Field(
-        default=1.0, gt=0, description="multiply inter-arrival times (0.5: twice the load)"
+        default=1.0, gt=0, le=1e6, description="multiply inter-arrival times (0.5: twice the load)"
     )
     sample: float | None = Field(
         default=None, gt=0, le=1, description="keep this fraction of jobs (seeded)"
