@@ -2,7 +2,8 @@
 
 Exit status: 0 success, 2 bad input or a refused output path (each problem on its own line,
 no traceback), 3 an internal error (one line; ``CLUSTERSIM_TRACEBACK=1`` shows the traceback),
-1 an operating-system failure (a full disk), 130 interrupted, 143 terminated. A closed stdout (``| head``) ends a command quietly.
+1 an operating-system failure (a full disk), 130 interrupted, 143 terminated. A closed stdout
+(``| head``) ends a command quietly.
 """
 
 from __future__ import annotations
@@ -265,12 +266,13 @@ def _mean_ci(row, metric: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .runner import resolve
+    from .runner import build, resolve
 
     problems = 0
     for f in args.files:
         try:
             s = resolve(f, overrides=args.overrides)
+            build(s, label=f)  # everything a run does before its clock starts
         except ScenarioError as e:
             problems += len(e.problems)
             for problem in e.problems:

@@ -53,9 +53,18 @@ def _cdf(ax: Axes, seconds: np.ndarray, label: str) -> None:
         ax.step(x, y, where="post", label=label)
 
 
+def _no_jobs(ax: Axes, results: Results) -> bool:
+    """Write "no jobs" across an empty run's axes; True if it had none."""
+    if results.summary.get("jobs_submitted"):
+        return False
+    ax.text(0.5, 0.5, "no jobs", transform=ax.transAxes, ha="center", va="center", fontsize=14)
+    return True
+
+
 def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
     """Empirical CDFs of job completion time and wait (finished / started jobs)."""
     ax = _axes(ax)
+    _no_jobs(ax, results)
     for column, label in (("jct_s", "JCT"), ("wait_s", "wait")):
         _cdf(ax, results.column(column), label)
     ax.set_xscale("symlog", linthresh=0.01)
@@ -72,6 +81,7 @@ def plot_jct_cdf(results: Results, ax: Axes | None = None) -> Axes:
 def plot_utilization(results: Results, ax: Axes | None = None) -> Axes:
     """Allocated-GPU fraction (left axis) and queue length (right axis) over time."""
     ax = _axes(ax)
+    _no_jobs(ax, results)
     end = results.summary["window_end_s"]
     installed = results.summary["installed_gpus"]
     t, busy = results.level("busy_gpus")

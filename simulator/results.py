@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from .metrics.schema import SERIES_METRICS
 from .outdir import staged
 from .spec import Scenario, dump_scenario, load_scenario
 
@@ -62,11 +63,11 @@ class Results:
         return None if self.events_table is None else self.events_table.to_pandas()
 
     def level(self, metric: str, entity: str = "cluster") -> tuple[np.ndarray, np.ndarray]:
-        """Step series of one metric: value ``v[i]`` holds from ``t[i]`` until ``t[i+1]``."""
+        """Step series of one metric: value ``v[i]`` holds from ``t[i]`` until ``t[i+1]``
+        (empty arrays if the run never recorded it, e.g. a run without jobs)."""
         table = self.series_table
-        if metric not in table.column("metric").unique().to_pylist():
-            known = sorted(table.column("metric").unique().to_pylist())
-            raise KeyError(f"no series metric {metric!r}; have {known}")
+        if metric not in SERIES_METRICS:
+            raise KeyError(f"no series metric {metric!r}; known: {', '.join(SERIES_METRICS)}")
         mask = pc.and_(
             pc.equal(table.column("metric"), metric), pc.equal(table.column("entity"), entity)
         )

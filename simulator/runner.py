@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -109,15 +109,24 @@ def _check_profiles(scenario: Scenario, label: str) -> None:
         raise ScenarioError(problems)
 
 
-def _check_fits(jobs: JobTable, cluster) -> None:
+def _check_fits(jobs: JobTable, cluster, max_jobs: int, label: str) -> None:
     """Trace jobs larger than the cluster, or limited to GPU models it does not have, would
-    wait for ever (and block a FIFO queue): refuse them."""
+    wait for ever (and block a FIFO queue): refuse them; and more jobs than the limits."""
     problems, total = [], cluster.total_gpus
+    if len(jobs) > max_jobs:
+        problems.append(
+            Problem(
+                label,
+                "limits.max_jobs",
+                f"{len(jobs):,} jobs (synthetic and trace), over limits.max_jobs = "
+                f"{max_jobs:,}; use workload.trace.limit or window, or raise limits.max_jobs",
+            )
+        )
     too_big = jobs.gpus > total
     if too_big.any():
         problems.append(
             Problem(
-                "<scenario>",
+                label,
                 "workload.trace.max_gpus",
                 f"{int(too_big.sum())} trace jobs ask for more than the cluster's {total} "
                 f"GPUs (up to {int(jobs.gpus.max())}); set max_gpus to drop them",
@@ -129,7 +138,7 @@ def _check_fits(jobs: JobTable, cluster) -> None:
             n = int((jobs.chips == spec).sum())
             problems.append(
                 Problem(
-                    "<scenario>",
+                    label,
                     "workload.trace",
                     f"{n} trace jobs may only run on {spec}, which the cluster does not have",
                 )
@@ -189,7 +198,7 @@ def _replica_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scena
     return made
 
 
-def _services(scenario: Scenario, cluster, rngs: RngStreams) -> Services | None:
+def _services(scenario: Scenario, cluster, rngs: RngStreams, label: str) -> Services | None:
     """The run's inference services (None if it has none)."""
     specs = scenario.workload.services
     if not specs:
@@ -206,13 +215,80 @@ def _services(scenario: Scenario, cluster, rngs: RngStreams) -> Services | None:
         try:
             made.append(Service(spec, requests, latency, nodes, policy))
         except ValueError as e:
-            problems.append(Problem("<scenario>", f"workload.services.{i}.tp", str(e)))
+            problems.append(Problem(label, f"workload.services.{i}.tp", str(e)))
+    arrived = sum(len(svc.arrival) for svc in made)
+    if arrived > scenario.limits.max_requests:
+        problems.append(
+            Problem(
+                label,
+                "limits.max_requests",
+                f"{arrived:,} requests, over limits.max_requests = "
+                f"{scenario.limits.max_requests:,}; lower a trace's limit or raise the limit",
+            )
+        )
     if problems:
         raise ScenarioError(problems)
     return Services(made)
 
 
 _PARTS = {"arrivals": 0, "prompt": 1, "output": 2}
+
+
+@dataclass(frozen=True)
+class World:
+    """A scenario built and checked, ready to simulate: everything :func:`run` needs."""
+
+    sim: Simulation
+    cluster: Any
+    jobs: JobTable
+    models: list
+    capacity: Capacity
+    services: Services | None
+    energy: Energy
+
+
+def build(scenario: Scenario, *, record_events: bool = False, label: str = "<scenario>") -> World:
+    """Build everything a run of the (resolved) scenario needs, raising :class:`ScenarioError`
+    for whatever would stop it before the clock starts: trace contents, jobs the cluster
+    cannot host, services that do not fit their nodes, chips without the figures a model
+    needs. ``clustersim validate`` calls it too, so a scenario that validates gets this far."""
+    rngs = RngStreams(scenario.seed)
+    cluster = build_cluster(scenario.cluster)
+    jobs = build_jobs(
+        scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
+    )
+    scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
+    capacity = Capacity(
+        scenario.cluster,
+        autoscaler,
+        lambda node: rngs.generator("failures", node),
+        scenario.scheduler.restart.save,
+    )
+    services = _services(scenario, cluster, rngs, label)
+    energy = Energy(scenario.cluster)
+    training = scenario.workload.training
+    traced = len(jobs.stream_names) - len(training)  # trace streams come after
+    models = [s.model for s in training] + [None] * traced
+    _check_fits(jobs, cluster, scenario.limits.max_jobs, label)
+    restart_s = _restart_s(scenario, len(jobs.stream_names))[jobs.stream]
+    elastic = build_elastic(training, jobs, restart_s, resizer)
+    serial = [s.elastic.serial_fraction if s.elastic else 0.0 for s in training] + [0.0] * traced
+    sim = Simulation(
+        cluster,
+        jobs if elastic is None else replace(jobs, gpus=jobs.gpus.copy()),  # sizes will change
+        scheduler,
+        placer,
+        restart_s=restart_s,
+        horizon=scenario.horizon,
+        check_invariants=scenario.check_invariants,
+        record_events=record_events,
+        throughput=Throughput(cluster, jobs, models, serial),
+        capacity=capacity,
+        services=services,
+        energy=energy if energy.modelled else None,
+        elastic=elastic,
+    )
+    return World(sim, cluster, jobs, models, capacity, services, energy)
 
 
 def run(
@@ -240,44 +316,11 @@ def run(
     """
     scenario = resolve(scenario, seed, overrides)
     compile_s = kernels.warmup()
-    rngs = RngStreams(scenario.seed)
     t0 = time.perf_counter()
-    cluster = build_cluster(scenario.cluster)
-    jobs = build_jobs(
-        scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
-    )
-    scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
-    capacity = Capacity(
-        scenario.cluster,
-        autoscaler,
-        lambda node: rngs.generator("failures", node),
-        scenario.scheduler.restart.save,
-    )
-    services = _services(scenario, cluster, rngs)
-    energy = Energy(scenario.cluster)
+    world = build(scenario, record_events=record_events)
     setup_s = time.perf_counter() - t0
-    training = scenario.workload.training
-    traced = len(jobs.stream_names) - len(training)  # trace streams come after
-    models = [s.model for s in training] + [None] * traced
-    _check_fits(jobs, cluster)
-    restart_s = _restart_s(scenario, len(jobs.stream_names))[jobs.stream]
-    elastic = build_elastic(training, jobs, restart_s, resizer)
-    serial = [s.elastic.serial_fraction if s.elastic else 0.0 for s in training] + [0.0] * traced
-    sim = Simulation(
-        cluster,
-        jobs if elastic is None else replace(jobs, gpus=jobs.gpus.copy()),  # sizes will change
-        scheduler,
-        placer,
-        restart_s=restart_s,
-        horizon=scenario.horizon,
-        check_invariants=scenario.check_invariants,
-        record_events=record_events,
-        throughput=Throughput(cluster, jobs, models, serial),
-        capacity=capacity,
-        services=services,
-        energy=energy if energy.modelled else None,
-        elastic=elastic,
-    )
+    sim, jobs, cluster, models = world.sim, world.jobs, world.cluster, world.models
+    capacity, services, energy = world.capacity, world.services, world.energy
     t1 = time.perf_counter()
     out = sim.run(progress)
     wall_s = time.perf_counter() - t1

@@ -46,8 +46,8 @@ def test_philly_csv_fixture_and_malformed_rows(tmp_path):
         read("philly", path)
     lines = str(e.value).splitlines()
     assert lines == [
-        f"{path}:3: column duration: cannot read 'abc'",
-        f"{path}:4: column num_gpus: cannot read '0'",
+        f"{path}:3: column duration: 'abc' is not a finite number (0 <= x <= 1e+10)",
+        f"{path}:4: column num_gpus: '0' is not an integer (1 <= x <= 1e+06)",
     ]
     t = read("philly", path, on_error="skip")
     assert t.skipped == 2 and t.gpus.tolist() == [1, 4] and t.vc.tolist() == ["vcA", "vcB"]
@@ -78,8 +78,8 @@ def test_a_malformed_trace_exits_2_with_one_line_per_problem(tmp_path, capsys):
     assert main(["run", str(scenario), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
-        f"error: {bad}:3: column num_gpu: cannot read 'x'",
-        f"error: {bad}:4: column submit_time: cannot read '-4'",
+        f"error: {bad}:3: column num_gpu: 'x' is not an integer (1 <= x <= 1e+06)",
+        f"error: {bad}:4: column submit_time: '-4' is not a finite number (0 <= x <= 1e+10)",
     ]
     assert not out.exists()
 

@@ -20,13 +20,37 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..spec import catalog
+from ..spec.limits import regular_file
 from ..spec.model import CarbonSpec, ClusterSpec
+from ..spec.problems import Problem, ScenarioError
 from .capacity import OFFLINE
 
 if TYPE_CHECKING:
     from .simulation import Simulation
 
 J_PER_KWH = 3.6e6
+
+
+def _read_intensity(path: str) -> np.ndarray:
+    """The ``g_per_kwh`` column of a CSV: finite values >= 0, at least one."""
+    import pyarrow as pa
+    import pyarrow.csv as csv
+
+    regular_file(path, path, limit=64 * 2**20)
+    try:
+        values = csv.read_csv(path).column("g_per_kwh").to_numpy(zero_copy_only=False)
+        values = np.asarray(values, dtype=float)
+    except (pa.ArrowInvalid, KeyError, ValueError, TypeError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ScenarioError(
+            [Problem(path, "g_per_kwh", f"needs a numeric g_per_kwh column: {reason}")]
+        ) from None
+    bad = ~np.isfinite(values) | (values < 0)
+    if not len(values) or bad.any():
+        where = f"row {int(np.argmax(bad)) + 1}" if bad.any() else "no rows"
+        message = f"g_per_kwh must be finite numbers >= 0 ({where})"
+        raise ScenarioError([Problem(path, "g_per_kwh", message)])
+    return values
 
 
 class Intensity:
@@ -36,9 +60,7 @@ class Intensity:
         if spec.values is not None:
             values = np.asarray(spec.values, dtype=float)
         else:
-            import pyarrow.csv as csv
-
-            values = csv.read_csv(spec.path).column("g_per_kwh").to_numpy().astype(float)
+            values = _read_intensity(spec.path)
         self.values, self.step = values, spec.step
         self._prefix = np.concatenate([[0.0], np.cumsum(values) * spec.step])
 

@@ -22,31 +22,73 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..spec.limits import read_text, regular_file
+from ..spec.problems import Problem, ScenarioError
+
+MAX_PROFILE_BYTES = 256 * 2**20
+
 
 @dataclass(frozen=True)
 class GavelTable:
-    """Steps per second alone, by (chip, consolidated?, job type, GPUs)."""
+    """Steps per second alone, by (chip, consolidated?, job type, GPUs); ``tables`` keeps
+    the file's own layout (table name such as ``v100_unconsolidated`` -> (type, GPUs) ->
+    steps/s)."""
 
     rates: dict[tuple[str, bool, str, int], float]
+    tables: dict[str, dict[tuple[str, int], float]]
 
     @classmethod
     def read(cls, path: str | Path) -> GavelTable:
-        data = json.loads(Path(path).read_text())
-        rates = {}
+        """Read and check a ``simulation_throughputs.json`` against the shape above: every
+        key ``('<job type>', <GPUs>)``, every entry with ``"null"`` >= 0 (0, a configuration that
+        does not run, is left out as unmeasured). Raises
+        :class:`ScenarioError` listing the problems."""
+        label = str(path)
+        text = read_text(Path(path), label, limit=MAX_PROFILE_BYTES)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ScenarioError([Problem(label, "", f"invalid JSON: {e.msg}", e.lineno)]) from None
+        except (RecursionError, ValueError) as e:
+            raise ScenarioError([Problem(label, "", f"unreadable JSON: {e}")]) from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise ScenarioError(
+                [Problem(label, "", 'expected {chip: {"(job type, GPUs)": {"null": steps/s}}}')]
+            )
+        tables, problems = {}, []
         for table, jobs in data.items():
-            chip, _, variant = table.partition("_")
+            tables[table] = {}
             for key, entry in jobs.items():
-                job_type, scale = ast.literal_eval(key)
-                rates[(chip, variant != "unconsolidated", job_type, int(scale))] = float(
-                    entry["null"]
-                )
-        return cls(rates)
+                where = f"{table}.{key}"
+                try:
+                    job_type, scale = ast.literal_eval(key)
+                    if not isinstance(job_type, str) or not isinstance(scale, int) or scale < 1:
+                        raise ValueError
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    problems.append(Problem(label, where, "key is not ('<job type>', <GPUs>)"))
+                    continue
+                speed = entry.get("null") if isinstance(entry, dict) else None
+                if isinstance(speed, bool) or not isinstance(speed, int | float):
+                    problems.append(Problem(label, where, 'needs "null": steps/s alone'))
+                elif not math.isfinite(speed) or speed < 0:
+                    problems.append(Problem(label, f"{where}.null", f"must be >= 0, got {speed}"))
+                elif speed > 0:  # 0: the configuration does not run (e.g. out of memory)
+                    tables[table][(job_type, scale)] = float(speed)
+        if problems:
+            raise ScenarioError(problems[:20])
+        rates = {}
+        for table, jobs in tables.items():
+            chip, _, variant = table.partition("_")
+            for (job_type, scale), speed in jobs.items():
+                rates[(chip, variant != "unconsolidated", job_type, scale)] = speed
+        return cls(rates, tables)
 
     @property
     def job_types(self) -> set[str]:
@@ -65,7 +107,36 @@ class PlacementTable:
 
     @classmethod
     def read(cls, path: str | Path, chip: str = "t4") -> PlacementTable:
-        d = pd.read_csv(path, dtype={"placement": str})
+        """Read ``placements.csv``; a missing column, a placement that is not digits or a
+        step time that is not a positive number is a :class:`ScenarioError`."""
+        label = str(path)
+        regular_file(path, label, limit=MAX_PROFILE_BYTES)
+        try:
+            d = pd.read_csv(path, dtype={"placement": str}, encoding_errors="replace")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as e:
+            message = f"not a readable table: {str(e).splitlines()[0] if str(e) else e}"
+            raise ScenarioError([Problem(label, "", message)]) from None
+        missing = [c for c in ("placement", "local_bsz", "step_time") if c not in d.columns]
+        if missing:
+            raise ScenarioError([Problem(label, "header", f"missing column(s) {missing}", 1)])
+        bsz = pd.to_numeric(d["local_bsz"], errors="coerce")
+        step = pd.to_numeric(d["step_time"], errors="coerce")
+        bad = ~(np.isfinite(bsz) & (bsz > 0) & np.isfinite(step) & (step > 0))
+        bad |= ~d["placement"].fillna("").str.fullmatch(r"[1-9]+")
+        if bad.any():
+            rows = np.flatnonzero(bad.to_numpy())[:20]
+            raise ScenarioError(
+                [
+                    Problem(
+                        label,
+                        "row",
+                        "needs digits placement, local_bsz > 0, step_time > 0",
+                        int(r) + 2,
+                    )
+                    for r in rows
+                ]
+            )
+        d = d.assign(local_bsz=bsz, step_time=step)
         med = d.groupby(["placement", "local_bsz"])["step_time"].median().reset_index()
         points = {
             p: (g["local_bsz"].to_numpy(float), g["step_time"].to_numpy(float))

@@ -35,8 +35,9 @@ MAX_INT = 2**63 - 1  # magnitude of any integer
 MAX_STRING = 10_000  # characters in any one string (keys and values)
 
 
-def read_text(path: Path, label: str, *, limit: int = MAX_FILE_BYTES) -> str:
-    """The UTF-8 text of a regular file of at most ``limit`` bytes."""
+def regular_file(path: str | Path, label: str, *, limit: int | None = None) -> int:
+    """The size of ``path`` after checking it is a regular file (not a directory, FIFO or
+    device, which would hang or never end) of at most ``limit`` bytes."""
 
     def fail(message: str) -> ScenarioError:
         return ScenarioError([Problem(label, "", message)])
@@ -51,15 +52,21 @@ def read_text(path: Path, label: str, *, limit: int = MAX_FILE_BYTES) -> str:
         raise fail("is a directory, not a file")
     if not stat.S_ISREG(info.st_mode):
         raise fail("is not a regular file (a device, FIFO or socket); give a file")
-    if info.st_size > limit:
+    if limit is not None and info.st_size > limit:
         raise fail(f"is {info.st_size:,} bytes; files here may be at most {limit:,} bytes")
+    return info.st_size
+
+
+def read_text(path: Path, label: str, *, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes."""
+    regular_file(path, label, limit=limit)
     try:
         with open(path, "rb") as f:
             raw = f.read(limit + 1)
     except OSError as e:
-        raise fail(f"cannot read file: {e.strerror}") from None
+        raise ScenarioError([Problem(label, "", f"cannot read file: {e.strerror}")]) from None
     if len(raw) > limit:
-        raise fail(f"grew past {limit:,} bytes while being read")
+        raise ScenarioError([Problem(label, "", f"grew past {limit:,} bytes while being read")])
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -155,6 +155,8 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
                 ("workload", "training", i, "count"),
                 f"count {stream.count} exceeds the {len(times)} explicit arrival times",
             )
+        if stream.model is not None:
+            _flop_problems(scenario, stream.model, ("workload", "training", i, "model"), add)
         profile = stream.model.profile if stream.model is not None else None
         if profile is not None and not Path(profile.path).is_file():
             add(
@@ -184,6 +186,21 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
     return problems
 
 
+def _flop_problems(scenario: Scenario, model, at: Path_, add) -> None:
+    """A model job's speed needs the peak FLOP/s of its precision on every chip it may get."""
+    chips = {g.resolved_node().chip for g in scenario.cluster.node_groups}
+    for name in sorted(chips):
+        chip = catalog.chip(name)
+        peak = chip.peak_fp16_flops if model.precision == "mixed" else chip.peak_fp32_flops
+        if peak is None:
+            add(
+                at,
+                f"{name} publishes no {model.precision}-precision peak FLOP/s, so the "
+                "throughput model cannot time a model job on it; give the stream a duration "
+                "instead, or use a cluster without that chip",
+            )
+
+
 def _size_problems(scenario: Scenario, add) -> None:
     """The estimated size of the run against ``limits`` (see :mod:`.estimate`)."""
     est, limits = estimate(scenario), scenario.limits
@@ -208,8 +225,7 @@ def _size_problems(scenario: Scenario, add) -> None:
         add(
             ("cluster",),
             f"{est.nodes:,} nodes, over limits.max_nodes = {limits.max_nodes:,}; lower the node "
-            "counts, "
-            + raise_it.format("max_nodes", est.nodes),
+            "counts, " + raise_it.format("max_nodes", est.nodes),
         )
     sized = est.jobs <= limits.max_jobs and est.requests <= limits.max_requests
     if sized and limits.max_events < est.events < math.inf:

@@ -1,8 +1,9 @@
 """What every trace reader returns, and the checked, chunked CSV reading they share.
 
-A malformed row (a value that does not parse, a missing required value, an impossible time) is
-reported with the file, its line and the column; with ``on_error="skip"`` it is dropped and
-counted instead. Nothing is dropped silently.
+A malformed row (a value that does not parse, a missing required value, an impossible time or
+size, bytes that are not UTF-8) is reported with the file, its true line and the column; with
+``on_error="skip"`` it is dropped and counted instead. Nothing is dropped silently; blank lines
+are not rows (and do not shift the reported line numbers).
 
 Must not import: simpy, numba, anything from ``engine``/``policies``.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...spec.limits import regular_file
 from ...spec.problems import Problem, ScenarioError
 
 CHUNK_ROWS = 250_000  # rows parsed at a time: memory follows the job table, not the file
@@ -63,22 +65,40 @@ class Trace:
 Parser = Callable[[pd.Series], tuple[np.ndarray, np.ndarray]]  # -> (values, bad mask)
 
 
-def number(kind: type = float, *, minimum: float | None = 0.0, required: bool = True) -> Parser:
-    """Numbers (``kind`` int or float), at least ``minimum``; empty is bad if ``required``
-    (else NaN, or -1 for ints)."""
+MAX_GPUS = 1_000_000  # more devices than any cluster: a corrupt row
+MAX_SECONDS = 1e10  # ~317 years: a run time beyond is a corrupt row
+MAX_CLOCK = 1e12  # a clock reading beyond (the year 33,658 in Unix time) is a corrupt row
+
+
+def number(
+    kind: type = float,
+    *,
+    minimum: float | None = 0.0,
+    maximum: float | None = None,
+    required: bool = True,
+) -> Parser:
+    """Finite numbers (``kind`` int or float) in ``[minimum, maximum]`` (ints: at most
+    :data:`MAX_GPUS` unless given); empty is bad if ``required`` (else NaN, or -1 for ints)."""
+    if maximum is None:
+        maximum = MAX_GPUS if kind is int else MAX_SECONDS
 
     def parse(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         text = raw.str.strip()
         empty = text.eq("") | text.str.lower().isin(["none", "nan", "null"])
         values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(np.float64)
         bad = np.isnan(values) & (~empty.to_numpy() | required)
+        bad |= np.isinf(values) | (values > maximum)
         if minimum is not None:
             bad |= values < minimum
         if kind is int:
             bad |= ~np.isnan(values) & (values != np.round(values))
-            return np.where(np.isnan(values), -1, values).astype(np.int64), bad
+            values = np.where(np.isnan(values) | bad, -1, values)
+            return values.astype(np.int64), bad
         return values, bad
 
+    what = "an integer" if kind is int else "a finite number"
+    low = "" if minimum is None else f"{minimum:g} <= "
+    parse.expects = f"{what} ({low}x <= {maximum:g})"  # type: ignore[attr-defined]
     return parse
 
 
@@ -95,8 +115,10 @@ def timestamp(*, required: bool = True) -> Parser:
             seconds = (parsed - pd.Timestamp(0)).dt.total_seconds().to_numpy(np.float64)
             values[dates] = seconds
         bad = np.isnan(values) & (~empty | required)
+        bad |= np.isinf(values) | (np.abs(values) > MAX_CLOCK)
         return values, bad
 
+    parse.expects = f"a time (seconds up to {MAX_CLOCK:g}, or a date)"  # type: ignore[attr-defined]
     return parse
 
 
@@ -123,8 +145,7 @@ def read_columns(
     Returns the parsed columns of the good rows and the number of rows skipped.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError([Problem(str(path), "", "trace file not found")])
+    regular_file(path, str(path))
     first_line = 1 if header is None else 0  # line number of the header (0: none)
     try:
         reader = pd.read_csv(
@@ -135,6 +156,8 @@ def read_columns(
             header=None if header is not None else "infer",
             names=header,
             skipinitialspace=True,
+            skip_blank_lines=False,  # dropped below, so reported line numbers stay true
+            encoding_errors="replace",  # a bad byte makes its row malformed, not the file
             chunksize=CHUNK_ROWS,
             on_bad_lines="error",
             engine="c",
@@ -156,13 +179,15 @@ def read_columns(
                         )
                     ]
                 )
+            blank = (chunk == "").all(axis=1).to_numpy()
             parsed, bad_any = {}, np.zeros(len(chunk), dtype=bool)
             reasons: list[tuple[np.ndarray, str, str]] = []
             for name, parser in parsers.items():
                 values, bad = parser(chunk[name])
                 parsed[name] = values
-                reasons.append((bad, name, ""))
-            reasons += check(parsed) if check else []
+                expects = getattr(parser, "expects", "")
+                reasons.append((bad & ~blank, name, f"is not {expects}" if expects else ""))
+            reasons += [(b & ~blank, n, m) for b, n, m in (check(parsed) if check else [])]
             for bad, name, message in reasons:
                 bad_any |= bad
                 if on_error == "raise":
@@ -172,13 +197,15 @@ def read_columns(
                             Problem(
                                 str(path),
                                 f"column {name}",
-                                message or f"cannot read {value!r}",
+                                f"{value!r} {message}"
+                                if message.startswith("is not")
+                                else message or f"cannot read {value!r}",
                                 offset + i,
                             )
                         )
             skipped += int(bad_any.sum())
             for name in parsers:
-                out[name].append(parsed[name][~bad_any])
+                out[name].append(parsed[name][~bad_any & ~blank])
             offset += len(chunk)
     except (pd.errors.ParserError, UnicodeDecodeError) as e:
         raise ScenarioError([Problem(str(path), "", f"not a readable table: {e}")]) from None

@@ -6,11 +6,11 @@ Must not import: simpy, numba, anything from ``engine``/``policies``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ...spec.limits import regular_file
 from ...spec.problems import Problem, ScenarioError
 from ...spec.workload import TraceSpec
 from .base import Trace
@@ -74,11 +74,10 @@ def _seconds(value) -> float:
 
 def _json_array(path: str, chunk: int = 1 << 20):
     """Yield ``(line, element)`` of a top-level JSON array without loading the whole file."""
-    if not Path(path).is_file():
-        raise ScenarioError([Problem(path, "", "trace file not found")])
+    regular_file(path, path)
     decoder = json.JSONDecoder()
     buf, line, opened = "", 1, False  # line: the line number at buf[0]
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8", errors="replace") as f:  # bad bytes: invalid JSON
         while True:
             more = f.read(chunk)
             buf += more

@@ -5,13 +5,10 @@ Must not import: simpy, numba, anything from ``engine``/``policies``.
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
+from ...spec.limits import regular_file
 from ...spec.problems import Problem, ScenarioError
 from ...spec.workload import TraceSpec
 from .base import Trace, number, read_columns, text, timestamp
@@ -104,8 +101,8 @@ def pai(spec: TraceSpec) -> Trace:
         spec.tasks,
         {
             "job_name": text(),
-            "inst_num": number(required=False),
-            "plan_gpu": number(required=False),
+            "inst_num": number(required=False, maximum=1e5),
+            "plan_gpu": number(required=False, maximum=1e5),  # percent of one GPU
             "gpu_type": text(),
         },
         on_error=spec.on_error,
@@ -150,7 +147,17 @@ def openb(spec: TraceSpec) -> Trace:
         },
         on_error=spec.on_error,
         check=lambda c: [
-            (c["deletion_time"] < c["creation_time"], "deletion_time", "deleted before created")
+            (c["deletion_time"] < c["creation_time"], "deletion_time", "deleted before created"),
+            (
+                c["scheduled_time"] > c["deletion_time"],
+                "scheduled_time",
+                "scheduled after deletion",
+            ),
+            (
+                c["scheduled_time"] < c["creation_time"],
+                "scheduled_time",
+                "scheduled before creation",
+            ),
         ],
     )
     trace = Trace(
@@ -202,18 +209,7 @@ def gavel(spec: TraceSpec) -> Trace:
         header=GAVEL,
         sep="\t",
     )
-    table = json.loads(Path(spec.throughputs).read_text())
-    if spec.reference_chip not in table:
-        raise ScenarioError(
-            [
-                Problem(
-                    spec.throughputs,
-                    "workload.trace.reference_chip",
-                    f"no chip {spec.reference_chip!r}; known: {', '.join(sorted(table))}",
-                )
-            ]
-        )
-    rates = {ast.literal_eval(k): v["null"] for k, v in table[spec.reference_chip].items()}
+    rates = gavel_speeds(spec.throughputs, spec.reference_chip)
     keys = list(zip(cols["job_type"].tolist(), cols["scale_factor"].tolist(), strict=True))
     unknown = sorted({f"{t} x{s}" for t, s in keys if (t, s) not in rates})
     if unknown:
@@ -228,6 +224,20 @@ def gavel(spec: TraceSpec) -> Trace:
         vc=cols["job_type"],
         skipped=skipped,
     )
+
+
+def gavel_speeds(path: str, table: str) -> dict[tuple[str, int], float]:
+    """``(job type, scale factor) -> iterations/s alone`` in one table (a chip such as
+    ``v100``) of a Gavel ``simulation_throughputs.json`` (shape-checked on reading)."""
+    from ...perf.profiled import GavelTable
+
+    tables = GavelTable.read(path).tables
+    if table not in tables:
+        known = ", ".join(sorted(tables))
+        raise ScenarioError(
+            [Problem(path, "workload.trace.reference_chip", f"no chip {table!r}; known: {known}")]
+        )
+    return tables[table]
 
 
 def tiresias(spec: TraceSpec) -> Trace:
@@ -270,11 +280,12 @@ def pollux(spec: TraceSpec) -> Trace:
 
 
 def _has_header(path: str, first: str) -> bool:
+    regular_file(path, path)  # before opening: a FIFO would block
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.readline().split(",")[0].strip() == first
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.readline(1 << 16).split(",")[0].strip() == first
     except OSError:
-        return True  # read_columns reports the missing file
+        return True  # read_columns reports the missing file or the FIFO
 
 
 def _drop(trace: Trace, mask: np.ndarray, reason: str) -> Trace:
