@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -25,6 +26,7 @@ from rich.table import Table
 from . import __version__, cli_trace
 from .outdir import Terminated, check_out, safe_name
 from .spec import Problem, Scenario, ScenarioError
+from .spec.limits import regular_file
 from .spec.load import load_value
 from .spec.units import format_duration
 
@@ -303,6 +305,38 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _perf_problems(args: argparse.Namespace) -> list[Problem]:
+    """Every bad ``clustersim perf`` argument, one problem each."""
+    from .spec import catalog, zoo
+
+    problems = []
+
+    def bad(flag: str, value: object, message: str) -> None:
+        problems.append(Problem(f"clustersim perf {args.perf_command}", flag, message))
+
+    lookups = [("--model", zoo.model, getattr(args, "model", None))]
+    lookups += [("--chip", catalog.chip, args.chip), ("--node", catalog.node_template, args.node)]
+    for flag, lookup, value in lookups:
+        if value is not None:
+            try:
+                lookup(value)
+            except KeyError as e:
+                bad(flag, value, e.args[0])
+    least = {"gpus": 1, "nodes": 1, "tp": 1, "pp": 1, "prompt": 1, "output": 0}
+    if args.perf_command == "infer":
+        least["batch"] = 1
+    for name, low in least.items():
+        value = getattr(args, name, None)
+        if value is not None and not low <= value <= 10**7:
+            bad(f"--{name}", value, f"must be an integer in [{low}, 10^7], got {value}")
+    if args.perf_command == "step":
+        if not (math.isfinite(args.batch) and 0 < args.batch <= 1e9):
+            bad("--batch", args.batch, f"must be a number in (0, 1e9], got {args.batch}")
+        if not 0.0 <= args.overlap <= 1.0:
+            bad("--overlap", args.overlap, f"must be in [0, 1], got {args.overlap}")
+    return problems
+
+
 def _perf(args: argparse.Namespace) -> int:
     from . import perf
     from .perf.inference import infer
@@ -310,6 +344,9 @@ def _perf(args: argparse.Namespace) -> int:
 
     if args.perf_command == "calibrate":
         return _calibrate(Path(args.data))
+    problems = _perf_problems(args)
+    if problems:
+        raise ScenarioError(problems)
     node = None if args.chip else args.node
     common = {"node": node, "chip": args.chip}
     if args.perf_command != "infer":
@@ -326,6 +363,8 @@ def _perf(args: argparse.Namespace) -> int:
             ).as_dict()
         elif args.perf_command == "allreduce":
             size = parse_quantity(args.size, "bytes")
+            if not 0 < size <= 2**50:
+                raise ValueError(f"--size must be in (0, 1PiB], got {args.size!r}")
             result = perf.allreduce(size, **common)
         else:
             result = perf.step(
@@ -340,8 +379,12 @@ def _perf(args: argparse.Namespace) -> int:
     except (KeyError, ValueError, UnitError) as e:
         _error(f"clustersim perf {args.perf_command}: {e.args[0]}")
         return 2
+    odd = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
+    if odd:
+        _error(f"clustersim perf {args.perf_command}: no finite {', '.join(odd)} for these inputs")
+        return 2
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2, allow_nan=False))
         return 0
     table = Table(title=f"clustersim perf {args.perf_command}")
     table.add_column("quantity")
@@ -357,20 +400,30 @@ def _calibrate(data: Path) -> int:
 
     nccl = data / "profiles/nccl/a100_dgx/all_reduce.csv"
     prefill = data / "profiles/llm_inference/perf_model_a100.csv"
-    missing = [p for p in (nccl, prefill) if not p.exists()]
-    if missing:
-        for p in missing:
-            _error(f"{p}: file not found")
+    for p in (nccl, prefill):
+        regular_file(p, str(p), limit=256 * 2**20)
+    try:
+        fit = calibrate.fit_collectives(nccl)
+        flop_fraction = calibrate.fit_compute_fraction(prefill)
+    except (KeyError, ValueError, TypeError, IndexError, pd_errors()) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        _error(f"clustersim perf calibrate: cannot fit to {data}: {type(e).__name__}: {reason}")
         return 2
-    fit = calibrate.fit_collectives(nccl)
     table = Table(title="calibration")
     table.add_column("constant")
     table.add_column("value", justify="right")
     for key in ("intra_efficiency", "intra_latency_s", "inter_efficiency", "inter_latency_s"):
         table.add_row(key, f"{getattr(fit, key):.6g}")
-    table.add_row("achievable_flop_fraction", f"{calibrate.fit_compute_fraction(prefill):.6g}")
+    table.add_row("achievable_flop_fraction", f"{flop_fraction:.6g}")
     Console().print(table)
     return 0
+
+
+def pd_errors() -> type[Exception]:
+    """pandas' parser error (imported only when a command reads tables)."""
+    import pandas as pd
+
+    return pd.errors.ParserError
 
 
 class _ProgressBar:

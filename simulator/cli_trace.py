@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from rich.console import Console
@@ -31,38 +32,65 @@ def add_parser(sub) -> None:
     ts.add_argument("--plot", metavar="DIR", help="also write the figures to DIR")
 
 
+def finite(value):
+    """``value`` with NaN and infinite floats (nested too) as None, for strict JSON."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    import yaml
     from pydantic import ValidationError
 
-    from .cli import _error
+    from .spec import Problem, ScenarioError
+    from .spec.load import load_value
     from .spec.workload import TraceSpec
     from .workload import traces
     from .workload.traces.requests import azure_llm
     from .workload.traces.stats import plot_stats, stats
 
     label = f"clustersim trace stats {args.file}"
-    options = {}
+    options, problems = {}, []
     for item in args.option:
         key, sep, value = item.partition("=")
-        if not sep:
-            _error(f"{label}: --option {item!r} is not KEY=VALUE")
-            return 2
-        options[key.strip()] = yaml.safe_load(value)
+        key = key.strip()
+        if not sep or not key:
+            problems.append(Problem(label, "--option", f"{item!r} is not KEY=VALUE"))
+        elif key in ("path", "format"):
+            problems.append(Problem(label, "--option", f"{key} is given by FILE and --format"))
+        else:
+            try:
+                options[key] = load_value(value)
+            except ValueError as e:
+                problems.append(Problem(label, f"--option {key}", str(e)))
+    if args.plot and Path(args.plot).exists() and not Path(args.plot).is_dir():
+        problems.append(Problem(label, "--plot", f"{args.plot} exists and is not a directory"))
+    if args.format == "azure_llm" and set(options) - {"on_error"}:
+        extra = ", ".join(sorted(set(options) - {"on_error"}))
+        problems.append(Problem(label, "--option", f"azure_llm takes only on_error, not {extra}"))
+    if problems:
+        raise ScenarioError(problems)
     if args.format == "azure_llm":
+        if options.get("on_error", "raise") not in ("raise", "skip"):
+            raise ScenarioError([Problem(label, "--option on_error", "must be raise or skip")])
         trace = azure_llm(args.file, options.get("on_error", "raise"))
     else:
         try:
             trace = traces.read(TraceSpec(format=args.format, path=args.file, **options))
         except ValidationError as e:
-            for err in e.errors(include_url=False):
-                _error(f"{label}: {'.'.join(map(str, err['loc'])) or 'format'}: {err['msg']}")
-            return 2
+            raise ScenarioError(
+                Problem(label, ".".join(map(str, err["loc"])) or "--format", err["msg"])
+                for err in e.errors(include_url=False)
+            ) from None
     result = stats(trace)
     if args.plot:
         plot_stats(trace, args.plot, Path(args.file).name)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(finite(result), indent=2, allow_nan=False))
         return 0
     table = Table(title=f"{Path(args.file).name} ({args.format})")
     table.add_column("statistic")

@@ -211,8 +211,8 @@ def _services(scenario: Scenario, cluster, rngs: RngStreams, label: str) -> Serv
         requests = build_requests(
             spec, scenario.horizon, lambda part, i=i: rngs.generator("services", i, _PARTS[part])
         )
-        latency = LatencyModel(spec.model, node=spec.node, tp=spec.tp)
         try:
+            latency = LatencyModel(spec.model, node=spec.node, tp=spec.tp)
             made.append(Service(spec, requests, latency, nodes, policy))
         except ValueError as e:
             problems.append(Problem(label, f"workload.services.{i}.tp", str(e)))

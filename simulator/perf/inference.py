@@ -72,6 +72,8 @@ class LatencyModel:
         cluster, ids, counts = hardware(node, tp, 1, chip)
         topo = cluster.topology
         part = catalog.chip(topo.chips[int(topo.node_chip[ids[0]])])
+        if part.peak_fp16_flops is None:
+            raise ValueError(f"{part.name} publishes no fp16 peak FLOP/s; it cannot serve {model}")
         self.path = comm_path(topo, ids, counts)
         self.flops_s = tp * part.peak_fp16_flops * ACHIEVABLE_FLOP_FRACTION
         self.bytes_s = tp * part.memory_bytes_per_s * memory_fraction
@@ -119,6 +121,13 @@ def infer(
     if min(tp, prompt, batch) < 1 or output < 0:
         raise ValueError("tp, prompt and batch must be >= 1 and output >= 0")
     lat = LatencyModel(model, node=node, chip=chip, tp=tp, memory_fraction=memory_fraction)
+    need = lat.weight_bytes + batch * lat.kv_bytes(prompt + output)
+    if need > lat.memory_bytes:
+        raise ValueError(
+            f"{model} with {batch} x {prompt + output} tokens of KV cache needs "
+            f"{need / 2**30:,.1f} GiB but {tp} devices hold {lat.memory_bytes / 2**30:,.1f} GiB; "
+            "raise --tp or lower --batch, --prompt or --output"
+        )
     prefill, prefill_compute = lat.prefill_s(np.full(batch, prompt))
     decode, decode_compute = lat.decode_token_s(batch, prompt + output / 2)
     return InferenceTime(

@@ -86,8 +86,11 @@ def check_weights(choice: list, weights: list[float] | None) -> None:
         return
     if len(weights) != len(choice):
         raise ValueError(f"weights has {len(weights)} entries but choice has {len(choice)}")
-    if sum(weights) <= 0:
+    total = sum(weights)
+    if total <= 0:
         raise ValueError("weights must not all be zero")
+    if total == float("inf"):
+        raise ValueError("weights are too large (their sum overflows)")
 
 
 def known(lookup: Any, name: str) -> str:

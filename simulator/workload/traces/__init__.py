@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...spec.problems import Problem, ScenarioError
 from ...spec.workload import TraceSpec
 from . import philly_json, readers
 from .base import Trace
@@ -40,6 +41,7 @@ def select(trace: Trace, spec: TraceSpec, rng: np.random.Generator) -> Trace:
     ``max_gpus`` filters; then the first ``limit`` jobs; then a seeded ``sample``; then
     inter-arrival times scaled by ``time_scale``. Recorded start times move with their job,
     so recorded waits are kept."""
+    _check_names(trace, spec)
     order = np.argsort(trace.submit_s, kind="stable")
     trace = trace.take(order)
     t0 = trace.submit_s[0] if len(trace) else 0.0
@@ -65,6 +67,30 @@ def select(trace: Trace, spec: TraceSpec, rng: np.random.Generator) -> Trace:
         if wait is not None:
             out.start_s = out.submit_s + wait
     return out
+
+
+def _check_names(trace: Trace, spec: TraceSpec) -> None:
+    """``vcs`` and ``states`` must name values the trace has: a typo would keep no job."""
+    problems = []
+    for key, values in (("vcs", trace.vc), ("states", trace.state)):
+        wanted = getattr(spec, key)
+        if wanted is None or values is None:
+            continue
+        present = set(values.tolist())
+        unknown = [w for w in wanted if w not in present]
+        if unknown:
+            shown = sorted(map(str, present))
+            more = f" (and {len(shown) - 20} more)" if len(shown) > 20 else ""
+            problems.append(
+                Problem(
+                    spec.path,
+                    f"workload.trace.{key}",
+                    f"the trace has no {', '.join(map(repr, unknown))}; it has "
+                    f"{', '.join(shown[:20]) or 'none'}{more}",
+                )
+            )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _constraints_to_chips(trace: Trace) -> Trace:
