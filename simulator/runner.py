@@ -41,6 +41,7 @@ from .perf.inference import LatencyModel
 from .policies.rounds import Rounds
 from .results import Results
 from .spec import Problem, Scenario, ScenarioError, dump_scenario, load_scenario
+from .spec.estimate import estimate
 from .workload import build_jobs
 from .workload.requests import build_requests
 
@@ -63,10 +64,35 @@ def resolve(
     else:
         scenario = load_scenario(scenario, overrides or (), seed=seed)
     label = str(source) if isinstance(source, str | Path) else "<scenario>"
-    _make_policies(scenario, RngStreams(scenario.seed), label)
+    scheduler = _make_policies(scenario, RngStreams(scenario.seed), label)[0]
+    _check_policy_ticks(scenario, scheduler, label)
     _replica_policies(scenario, RngStreams(scenario.seed), label)
     _check_profiles(scenario, label)
     return scenario
+
+
+def _check_policy_ticks(scenario: Scenario, scheduler, label: str) -> None:
+    """A time-slicing policy passes every quantum (or lease) while work is left: count those
+    passes with the other estimated events against ``limits.max_events``."""
+    params = getattr(getattr(scheduler, "inner", scheduler), "params", None)
+    period = getattr(params, "quantum", None) or getattr(params, "lease", None)
+    if not period:
+        return
+    est = estimate(scenario)
+    events = est.events + est.length_s / period
+    if events > scenario.limits.max_events:
+        raise ScenarioError(
+            [
+                Problem(
+                    label,
+                    "scheduler.policy",
+                    f"about {events:,.0f} simulation events expected ({est.length_s / period:,.0f}"
+                    f" passes of {period:g} s over {est.length_s:,.0f} s of simulated time), over "
+                    f"limits.max_events = {scenario.limits.max_events:,}; shorten the run or "
+                    "lengthen the quantum, or raise limits.max_events",
+                )
+            ]
+        )
 
 
 def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:

@@ -4,7 +4,8 @@ Role: expected jobs, requests, nodes and simulation events of a validated scenar
 against its ``limits`` block so that an accidental 10^8-job or 10^9-node scenario is refused
 before anything is generated. Expected counts of random processes (Poisson, diurnal, bursty)
 are their means; without a horizon, periodic events (rounds, replica autoscaler ticks, spot
-reclaims) are counted over the span of the arrivals. Trace jobs are counted when the trace is
+reclaims, a time-slicing policy's quanta) are counted over the span of the arrivals plus the
+time the duration jobs' work keeps every GPU busy. Trace jobs are counted when the trace is
 read (see :func:`simulator.runner.prepare`).
 
 Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
@@ -12,6 +13,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .model import Scenario
@@ -28,6 +30,7 @@ class Estimate:
     requests_by_service: tuple[float, ...]
     nodes: int
     events: float
+    length_s: float  # the horizon, or the arrival span plus the work over the installed GPUs
 
     @property
     def jobs(self) -> float:
@@ -59,7 +62,7 @@ def estimate(scenario: Scenario) -> Estimate:
         elif a.interval is not None and n < float("inf"):
             spans.append(a.start + n * a.interval)
         jobs.append(n)
-    length = horizon if horizon is not None else max(spans)
+    length = horizon if horizon is not None else max(spans) + _work(scenario, jobs)
     requests = [_requests(svc, horizon) for svc in scenario.workload.services]
     groups = scenario.cluster.node_groups
     periodic = 0.0
@@ -72,7 +75,34 @@ def estimate(scenario: Scenario) -> Estimate:
         periodic += (g.spot_reclaim_rate or 0.0) * g.count * length
         periodic += len(g.spot_reclaim_times or ())
     events = EVENTS_PER_JOB * sum(jobs) + EVENTS_PER_REQUEST * sum(requests) + periodic
-    return Estimate(tuple(jobs), tuple(requests), sum(g.count for g in groups), events)
+    return Estimate(tuple(jobs), tuple(requests), sum(g.count for g in groups), events, length)
+
+
+def _work(scenario: Scenario, jobs: list[float]) -> float:
+    """Seconds the duration jobs keep every installed GPU busy (a lower bound on how long
+    they take once they have all arrived)."""
+    gpu_s = 0.0
+    for stream, n in zip(scenario.workload.training, jobs, strict=True):
+        d = stream.duration
+        if d is None or n == float("inf"):
+            continue
+        if d.constant is not None:
+            mean = d.constant
+        elif d.exponential is not None:
+            mean = d.exponential.mean
+        elif d.lognormal is not None:
+            mean = d.lognormal.median * math.exp(d.lognormal.sigma**2 / 2)
+        else:
+            mean = _weighted_mean(d.choice, d.weights)
+        g = stream.gpus
+        gpus = g if isinstance(g, int) else _weighted_mean(g.choice, g.weights)
+        gpu_s += n * mean * gpus
+    return gpu_s / max(scenario.cluster.total_gpus, 1)
+
+
+def _weighted_mean(values: list[float], weights: list[float] | None) -> float:
+    w = weights or [1.0] * len(values)
+    return sum(v * x for v, x in zip(values, w, strict=True)) / sum(w)
 
 
 def _requests(svc, horizon: float | None) -> float:
