@@ -61,10 +61,10 @@ def scenario(label: str) -> dict:
 
 def one(label: str) -> dict:
     from simulator import kernels
+    from simulator.build import _make_policies, resolve
     from simulator.engine import RngStreams, Simulation
     from simulator.engine.throughput import Throughput
     from simulator.model.cluster import build_cluster
-    from simulator.runner import _make_policies, resolve
     from simulator.workload import build_jobs
 
     kernels.warmup()
@@ -72,7 +72,7 @@ def one(label: str) -> dict:
     rngs = RngStreams(spec.seed)
     cluster = build_cluster(spec.cluster)
     jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
-    scheduler, placer, _ = _make_policies(spec, rngs)
+    scheduler, placer, *_ = _make_policies(spec, rngs)
     sim = Simulation(
         cluster,
         jobs,

@@ -9,9 +9,9 @@ no traceback), 3 an internal error (one line; ``CLUSTERSIM_TRACEBACK=1`` shows t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -23,19 +23,27 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, cli_trace
+from . import __version__, cli_perf, cli_trace
 from .outdir import Terminated, check_out, safe_name
 from .spec import Problem, Scenario, ScenarioError
-from .spec.limits import regular_file
 from .spec.load import load_value
 from .spec.units import format_duration
 
 PROGRESS_AFTER_S = 2.0
 
-_err = Console(stderr=True, highlight=False)
+
+class QuietConsole(Console):
+    """A rich console whose closed stdout raises BrokenPipeError for :func:`main` to handle
+    (rich's own handling exits with status 1)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError
 
 
-def _error(message: object) -> None:
+_err = QuietConsole(stderr=True, highlight=False)
+
+
+def error(message: object) -> None:
     """One problem, one line on stderr (never wrapped, no markup)."""
     _err.print(f"error: {message}", markup=False, soft_wrap=True)
 
@@ -93,54 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")
     s.add_argument("--out", help="write to this file instead of stdout")
 
-    perf = sub.add_parser("perf", help="query the throughput model (no scenario needed)")
-    psub = perf.add_subparsers(dest="perf_command", required=True)
-    for name, text in (
-        ("allreduce", "time of one all-reduce"),
-        ("step", "time of one training step"),
-    ):
-        q = psub.add_parser(name, help=text)
-        q.add_argument("--node", default="dgx-h100", help="node template (default dgx-h100)")
-        q.add_argument("--chip", help="inline nodes of this chip instead of a template")
-        q.add_argument("--gpus", type=int, default=8, help="GPUs in total (default 8)")
-        q.add_argument("--nodes", type=int, help="spread the GPUs evenly over this many nodes")
-        q.add_argument("--algorithm", choices=["auto", "ring", "tree"], default="auto")
-        q.add_argument("--json", action="store_true", help="print JSON instead of a table")
-        if name == "allreduce":
-            q.add_argument("--size", required=True, help="message size, e.g. 64MiB")
-        else:
-            q.add_argument("--model", required=True, help="zoo model, e.g. gpt-7b")
-            q.add_argument("--batch", type=float, required=True, help="global batch (samples)")
-            q.add_argument("--tp", type=int, default=1, help="tensor-parallel degree")
-            q.add_argument("--pp", type=int, default=1, help="pipeline-parallel degree")
-            q.add_argument("--precision", choices=["mixed", "fp32"], default="mixed")
-            q.add_argument(
-                "--overlap",
-                type=float,
-                default=0.0,
-                help="fraction of the all-reduce hidden behind backward (0..1)",
-            )
-    inf = psub.add_parser("infer", help="LLM inference: prefill, per-token decode, end to end")
-    inf.add_argument("--model", required=True, help="zoo language model, e.g. llama2-70b")
-    inf.add_argument("--node", default="dgx-a100", help="node template (default dgx-a100)")
-    inf.add_argument("--chip", help="an inline node of this chip instead of a template")
-    for flag, default, text in (
-        ("--tp", 8, "tensor-parallel GPUs in the node"),
-        ("--prompt", 512, "prompt tokens per request"),
-        ("--batch", 1, "requests in the batch"),
-        ("--output", 128, "output tokens per request"),
-    ):
-        inf.add_argument(flag, type=int, default=default, help=f"{text} (default {default})")
-    inf.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    cal = psub.add_parser(
-        "calibrate",
-        help="fit link efficiencies, latencies and the achievable FLOP fraction to measurements",
-    )
-    cal.add_argument(
-        "--data",
-        default="../shared/data",
-        help="folder with profiles/nccl/a100_dgx and profiles/llm_inference",
-    )
+    cli_perf.add_parser(sub)
     cli_trace.add_parser(sub)
     return p
 
@@ -157,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": _bench,
         "validate": _validate,
         "schema": _schema,
-        "perf": _perf,
+        "perf": cli_perf.run,
         "trace": cli_trace.run,
     }
     previous = signal.signal(signal.SIGTERM, _terminated)
@@ -165,12 +126,13 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     except ScenarioError as e:
         for problem in e.problems:
-            _error(problem)
+            error(problem)
         return 2
     except BrokenPipeError:
         # the reader went away (``| head``): stop quietly, and keep Python from complaining
         # again when it flushes stdout at exit
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError, ValueError):  # stdout may be no file (captured)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Terminated:
         _err.print("terminated")
@@ -179,11 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         _err.print("interrupted")
         return 130
     except OSError as e:  # the machine, not the input: a full disk, a vanished directory
-        _error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
         return 1
     except Exception as e:  # an engine bug, not bad input: one line, its own exit status
         where = traceback.extract_tb(e.__traceback__)[-1]
-        _error(
+        error(
             f"internal error: {type(e).__name__}: {e} (at {Path(where.filename).name}:"
             f"{where.lineno}); please report it with the scenario, or rerun with "
             "CLUSTERSIM_TRACEBACK=1 for the traceback"
@@ -255,7 +217,7 @@ def _bench(args: argparse.Namespace) -> int:
         table.add_column(str(variant), justify="right")
     for metric in (c for c in result.table if not c.endswith("_ci95")):
         table.add_row(metric, *(_mean_ci(row, metric) for _, row in result.table.iterrows()))
-    Console().print(table)
+    QuietConsole().print(table)
     print(f"results in {out}/")
     return 0
 
@@ -268,7 +230,7 @@ def _mean_ci(row, metric: str) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .runner import build, resolve
+    from .build import build, resolve
 
     problems = 0
     for f in args.files:
@@ -278,7 +240,7 @@ def _validate(args: argparse.Namespace) -> int:
         except ScenarioError as e:
             problems += len(e.problems)
             for problem in e.problems:
-                _error(problem)
+                error(problem)
             continue
         print(
             f"ok: {f} ({s.name}: {s.cluster.total_gpus} GPUs, "
@@ -299,131 +261,18 @@ def _schema(args: argparse.Namespace) -> int:
     }
     text = json.dumps(schema, indent=2) + "\n"
     if args.out:
-        Path(args.out).write_text(text)
+        out = Path(args.out)
+        if out.is_dir() or (out.exists() and not out.is_file()):
+            raise ScenarioError([Problem(args.out, "--out", "is not a regular file")])
+        tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+        try:
+            tmp.write_text(text)
+            tmp.replace(out)  # atomic: the old schema stays whole until the new one is there
+        finally:
+            tmp.unlink(missing_ok=True)
     else:
         sys.stdout.write(text)
     return 0
-
-
-def _perf_problems(args: argparse.Namespace) -> list[Problem]:
-    """Every bad ``clustersim perf`` argument, one problem each."""
-    from .spec import catalog, zoo
-
-    problems = []
-
-    def bad(flag: str, value: object, message: str) -> None:
-        problems.append(Problem(f"clustersim perf {args.perf_command}", flag, message))
-
-    lookups = [("--model", zoo.model, getattr(args, "model", None))]
-    lookups += [("--chip", catalog.chip, args.chip), ("--node", catalog.node_template, args.node)]
-    for flag, lookup, value in lookups:
-        if value is not None:
-            try:
-                lookup(value)
-            except KeyError as e:
-                bad(flag, value, e.args[0])
-    least = {"gpus": 1, "nodes": 1, "tp": 1, "pp": 1, "prompt": 1, "output": 0}
-    if args.perf_command == "infer":
-        least["batch"] = 1
-    for name, low in least.items():
-        value = getattr(args, name, None)
-        if value is not None and not low <= value <= 10**7:
-            bad(f"--{name}", value, f"must be an integer in [{low}, 10^7], got {value}")
-    if args.perf_command == "step":
-        if not (math.isfinite(args.batch) and 0 < args.batch <= 1e9):
-            bad("--batch", args.batch, f"must be a number in (0, 1e9], got {args.batch}")
-        if not 0.0 <= args.overlap <= 1.0:
-            bad("--overlap", args.overlap, f"must be in [0, 1], got {args.overlap}")
-    return problems
-
-
-def _perf(args: argparse.Namespace) -> int:
-    from . import perf
-    from .perf.inference import infer
-    from .spec.units import UnitError, parse_quantity
-
-    if args.perf_command == "calibrate":
-        return _calibrate(Path(args.data))
-    problems = _perf_problems(args)
-    if problems:
-        raise ScenarioError(problems)
-    node = None if args.chip else args.node
-    common = {"node": node, "chip": args.chip}
-    if args.perf_command != "infer":
-        common |= {"gpus": args.gpus, "nodes": args.nodes, "algorithm": args.algorithm}
-    try:
-        if args.perf_command == "infer":
-            result = infer(
-                args.model,
-                tp=args.tp,
-                prompt=args.prompt,
-                batch=args.batch,
-                output=args.output,
-                **common,
-            ).as_dict()
-        elif args.perf_command == "allreduce":
-            size = parse_quantity(args.size, "bytes")
-            if not 0 < size <= 2**50:
-                raise ValueError(f"--size must be in (0, 1PiB], got {args.size!r}")
-            result = perf.allreduce(size, **common)
-        else:
-            result = perf.step(
-                args.model,
-                batch=args.batch,
-                tp=args.tp,
-                pp=args.pp,
-                precision=args.precision,
-                overlap=args.overlap,
-                **common,
-            ).as_dict()
-    except (KeyError, ValueError, UnitError) as e:
-        _error(f"clustersim perf {args.perf_command}: {e.args[0]}")
-        return 2
-    odd = [k for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)]
-    if odd:
-        _error(f"clustersim perf {args.perf_command}: no finite {', '.join(odd)} for these inputs")
-        return 2
-    if args.json:
-        print(json.dumps(result, indent=2, allow_nan=False))
-        return 0
-    table = Table(title=f"clustersim perf {args.perf_command}")
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:.6g}" if isinstance(value, float) else str(value))
-    Console().print(table)
-    return 0
-
-
-def _calibrate(data: Path) -> int:
-    from .perf import calibrate
-
-    nccl = data / "profiles/nccl/a100_dgx/all_reduce.csv"
-    prefill = data / "profiles/llm_inference/perf_model_a100.csv"
-    for p in (nccl, prefill):
-        regular_file(p, str(p), limit=256 * 2**20)
-    try:
-        fit = calibrate.fit_collectives(nccl)
-        flop_fraction = calibrate.fit_compute_fraction(prefill)
-    except (KeyError, ValueError, TypeError, IndexError, pd_errors()) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        _error(f"clustersim perf calibrate: cannot fit to {data}: {type(e).__name__}: {reason}")
-        return 2
-    table = Table(title="calibration")
-    table.add_column("constant")
-    table.add_column("value", justify="right")
-    for key in ("intra_efficiency", "intra_latency_s", "inter_efficiency", "inter_latency_s"):
-        table.add_row(key, f"{getattr(fit, key):.6g}")
-    table.add_row("achievable_flop_fraction", f"{flop_fraction:.6g}")
-    Console().print(table)
-    return 0
-
-
-def pd_errors() -> type[Exception]:
-    """pandas' parser error (imported only when a command reads tables)."""
-    import pandas as pd
-
-    return pd.errors.ParserError
 
 
 class _ProgressBar:
@@ -466,7 +315,7 @@ class _ProgressBar:
 
 
 def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:
-    console = Console()
+    console = QuietConsole()
     blocks = {"": {k: v for k, v in summary.items() if not isinstance(v, dict)}}
     for name in ("cost", "energy"):
         block = summary.get(name)

@@ -10,7 +10,6 @@ import json
 import math
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
 
@@ -46,6 +45,7 @@ def finite(value):
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from .cli import QuietConsole
     from .spec import Problem, ScenarioError
     from .spec.load import load_value
     from .spec.workload import TraceSpec
@@ -106,5 +106,5 @@ def run(args: argparse.Namespace) -> int:
             if isinstance(value, int)
             else value,
         )
-    Console().print(table)
+    QuietConsole().print(table)
     return 0

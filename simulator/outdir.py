@@ -75,10 +75,14 @@ def check_out(out: str | Path, kind: str = "run") -> Path:
             raise refuse("exists and is not a directory; clustersim never replaces a file")
         found = kind_of(path)
         if found != kind and any(path.iterdir()):
-            what = f"a clustersim {found} directory" if found else "not a clustersim directory"
+            what = (
+                f"is a clustersim {found} directory, not a {kind} directory"
+                if found
+                else f"is not a clustersim {kind} directory (it has no clustersim {MANIFEST})"
+            )
             raise refuse(
-                f"exists and is {what} (no {kind} {MANIFEST}); clustersim replaces only its "
-                f"own {kind} directories: choose another path or remove it yourself"
+                f"exists and {what}; clustersim replaces only its own {kind} directories: "
+                "choose another path or remove it yourself"
             )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -135,6 +135,7 @@ def test_cli_bench_writes_table_runs_and_plots(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {
         "table.csv",
         "runs.csv",
+        "manifest.json",
         "jct_cdf.png",
         "metrics.png",
     }

@@ -6,7 +6,7 @@ before anything is generated. Expected counts of random processes (Poisson, diur
 are their means; without a horizon, periodic events (rounds, replica autoscaler ticks, spot
 reclaims, a time-slicing policy's quanta) are counted over the span of the arrivals plus the
 time the duration jobs' work keeps every GPU busy. Trace jobs are counted when the trace is
-read (see :func:`simulator.runner.prepare`).
+read (see :func:`simulator.build.build`).
 
 Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
 """

@@ -15,7 +15,6 @@ import types
 import typing
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -158,11 +157,11 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
         if stream.model is not None:
             _flop_problems(scenario, stream.model, ("workload", "training", i, "model"), add)
         profile = stream.model.profile if stream.model is not None else None
-        if profile is not None and not Path(profile.path).is_file():
+        wrong = _not_a_file(profile.path) if profile is not None else None
+        if wrong:
             add(
                 ("workload", "training", i, "model", "profile", "path"),
-                f"file not found: {profile.path} (a relative path is relative to the scenario "
-                "file)",
+                f"{profile.path}: {wrong} (a relative path is relative to the scenario file)",
             )
     elastic = [
         (d, g)
@@ -181,8 +180,14 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
     trace = scenario.workload.trace
     for key in ("path", "tasks", "throughputs") if trace is not None else ():
         where = getattr(trace, key)
-        if where is not None and not Path(where).is_file():
-            add(("workload", "trace", key), f"file not found: {where}")
+        wrong = _not_a_file(where) if where is not None else None
+        if wrong:
+            add(("workload", "trace", key), f"{where}: {wrong}")
+    for d, dc in enumerate(scenario.cluster.datacenters):
+        where = dc.carbon_intensity.path if dc.carbon_intensity is not None else None
+        wrong = _not_a_file(where) if where is not None else None
+        if wrong:
+            add(("cluster", "datacenters", d, "carbon_intensity", "path"), f"{where}: {wrong}")
     return problems
 
 
@@ -251,5 +256,17 @@ def _service_problems(scenario: Scenario, add) -> None:
         elif catalog.node_template(svc.node).gpus < svc.tp:
             add((*at, "tp"), f"a {svc.node} node has fewer than tp={svc.tp} devices")
         trace = svc.arrivals.trace
-        if trace is not None and not Path(trace.path).is_file():
-            add((*at, "arrivals", "trace", "path"), f"file not found: {trace.path}")
+        wrong = _not_a_file(trace.path) if trace is not None else None
+        if wrong:
+            add((*at, "arrivals", "trace", "path"), f"{trace.path}: {wrong}")
+
+
+def _not_a_file(path: str) -> str | None:
+    """Why ``path`` cannot be read as a data file (missing, a directory, a FIFO), or None."""
+    from .limits import regular_file  # limits imports this module
+
+    try:
+        regular_file(path, path)
+    except ScenarioError as e:
+        return e.problems[0].message
+    return None

@@ -1,0 +1,303 @@
+"""The build step: a scenario -> a checked, runnable world (cluster, jobs, policies, parts).
+
+Everything that can stop a run before its clock starts happens here, so that
+``clustersim validate`` (which calls :func:`build` too) accepts exactly what ``run`` can
+simulate: policies and their parameters, profiles and traces, jobs the cluster cannot host,
+services that do not fit their nodes, and the estimated size against ``limits``.
+
+Must not import: numba (kernels are reached through their wrappers).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import policies
+from .engine import RngStreams, Simulation
+from .engine.capacity import Capacity
+from .engine.elastic import build_elastic
+from .engine.energy import Energy
+from .engine.services import Services
+from .engine.serving import Service
+from .engine.throughput import Throughput
+from .model.cluster import build_cluster
+from .model.jobs import JobTable
+from .perf.inference import LatencyModel
+from .policies.rounds import Rounds
+from .spec import Problem, Scenario, ScenarioError, load_scenario
+from .spec.estimate import estimate
+from .workload import build_jobs
+from .workload.requests import build_requests
+
+
+def resolve(
+    scenario: str | Path | Scenario | Mapping[str, Any],
+    seed: int | None = None,
+    overrides: Iterable[str] | Mapping[str, Any] | None = None,
+) -> Scenario:
+    """A validated scenario from a path, mapping or Scenario, with seed/overrides applied,
+    whose policies exist in the registry with valid parameters."""
+    source = scenario
+    if isinstance(scenario, Scenario):
+        if overrides or seed is not None:
+            scenario = load_scenario(scenario.model_dump(mode="json"), overrides or (), seed=seed)
+    else:
+        scenario = load_scenario(scenario, overrides or (), seed=seed)
+    label = str(source) if isinstance(source, str | Path) else "<scenario>"
+    scheduler = _make_policies(scenario, RngStreams(scenario.seed), label)[0]
+    _check_policy_ticks(scenario, scheduler, label)
+    _replica_policies(scenario, RngStreams(scenario.seed), label)
+    _check_profiles(scenario, label)
+    return scenario
+
+
+def _check_policy_ticks(scenario: Scenario, scheduler, label: str) -> None:
+    """A time-slicing policy passes every quantum (or lease) while work is left: count those
+    passes with the other estimated events against ``limits.max_events``."""
+    params = getattr(getattr(scheduler, "inner", scheduler), "params", None)
+    period = getattr(params, "quantum", None) or getattr(params, "lease", None)
+    if not period:
+        return
+    est = estimate(scenario)
+    events = est.events + est.length_s / period
+    if events > scenario.limits.max_events:
+        raise ScenarioError(
+            [
+                Problem(
+                    label,
+                    "scheduler.policy",
+                    f"about {events:,.0f} simulation events expected ({est.length_s / period:,.0f}"
+                    f" passes of {period:g} s over {est.length_s:,.0f} s of simulated time), over "
+                    f"limits.max_events = {scenario.limits.max_events:,}; shorten the run or "
+                    "lengthen the quantum, or raise limits.max_events",
+                )
+            ]
+        )
+
+
+def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:
+    """Seconds a restart after a preemption costs, per workload stream (trace streams, after
+    the synthetic ones, pay the constant part)."""
+    from .perf.step import checkpoint_bytes
+    from .spec import zoo
+
+    cost = scenario.scheduler.restart
+    out = [cost.save + cost.restore] * streams
+    for i, stream in enumerate(scenario.workload.training):
+        if cost.storage_bandwidth and stream.model is not None:
+            size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
+            out[i] += 2 * size / cost.storage_bandwidth
+    return np.asarray(out, dtype=np.float64)
+
+
+def _check_profiles(scenario: Scenario, label: str) -> None:
+    """Gavel profiles must name a job type their file has."""
+    from .perf.profiled import GavelTable
+
+    problems = []
+    for i, stream in enumerate(scenario.workload.training):
+        profile = stream.model.profile if stream.model is not None else None
+        if profile is None or profile.format != "gavel":
+            continue
+        known = GavelTable.read(profile.path).job_types
+        if profile.job_type not in known:
+            close = difflib.get_close_matches(profile.job_type, sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            problems.append(
+                Problem(
+                    label,
+                    f"workload.training.{i}.model.profile.job_type",
+                    f"{profile.path} has no job type {profile.job_type!r}; "
+                    f"{hint}known: {', '.join(sorted(known))}",
+                )
+            )
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _check_fits(jobs: JobTable, cluster, max_jobs: int, label: str) -> None:
+    """Trace jobs larger than the cluster, or limited to GPU models it does not have, would
+    wait for ever (and block a FIFO queue): refuse them; and more jobs than the limits."""
+    problems, total = [], cluster.total_gpus
+    if len(jobs) > max_jobs:
+        problems.append(
+            Problem(
+                label,
+                "limits.max_jobs",
+                f"{len(jobs):,} jobs (synthetic and trace), over limits.max_jobs = "
+                f"{max_jobs:,}; use workload.trace.limit or window, or raise limits.max_jobs",
+            )
+        )
+    too_big = jobs.gpus > total
+    if too_big.any():
+        problems.append(
+            Problem(
+                label,
+                "workload.trace.max_gpus",
+                f"{int(too_big.sum())} trace jobs ask for more than the cluster's {total} "
+                f"GPUs (up to {int(jobs.gpus.max())}); set max_gpus to drop them",
+            )
+        )
+    present = set(cluster.topology.chips)
+    for spec in sorted(set(jobs.chips[jobs.chips != ""].tolist())):
+        if not set(spec.split("|")) & present:
+            n = int((jobs.chips == spec).sum())
+            problems.append(
+                Problem(
+                    label,
+                    "workload.trace",
+                    f"{n} trace jobs may only run on {spec}, which the cluster does not have",
+                )
+            )
+    if problems:
+        raise ScenarioError(problems)
+
+
+def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>"):
+    """The scheduling, placement, autoscaling (or None) and elastic policies of a scenario."""
+    made, problems = [], []
+    kinds = (
+        ("scheduling", "policy"),
+        ("placement", "placement"),
+        ("autoscaling", "autoscaler"),
+        ("elastic", "elastic"),
+    )
+    for i, (kind, key) in enumerate(kinds):
+        ref = getattr(scenario.scheduler, key)
+        if ref is None:
+            made.append(None)
+            continue
+        try:
+            made.append(policies.create(kind, ref.name, ref.params, rngs.generator("policy", i)))
+        except policies.PolicyError as e:
+            problems += [
+                Problem(label, ".".join(filter(None, ("scheduler", key, p))), m)
+                for p, m in e.problems
+            ]
+    if problems:
+        raise ScenarioError(problems)
+    if scenario.scheduler.round is not None:
+        made[0] = Rounds(made[0], scenario.scheduler.round)
+    return made
+
+
+def _replica_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario>") -> list:
+    """Each service's replica autoscaling policy (None: fixed replicas)."""
+    made, problems = [], []
+    for i, svc in enumerate(scenario.workload.services):
+        ref = svc.autoscaler
+        try:
+            made.append(
+                None
+                if ref is None
+                else policies.create(
+                    "replicas", ref.name, ref.params, rngs.generator("policy", 100 + i)
+                )
+            )
+        except policies.PolicyError as e:
+            where = f"workload.services.{i}.autoscaler"
+            problems += [
+                Problem(label, ".".join(filter(None, (where, p))), m) for p, m in e.problems
+            ]
+    if problems:
+        raise ScenarioError(problems)
+    return made
+
+
+def _services(scenario: Scenario, cluster, rngs: RngStreams, label: str) -> Services | None:
+    """The run's inference services (None if it has none)."""
+    specs = scenario.workload.services
+    if not specs:
+        return None
+    groups = scenario.cluster.node_groups
+    made, problems = [], []
+    for i, (spec, policy) in enumerate(zip(specs, _replica_policies(scenario, rngs), strict=True)):
+        hosts = [k for k, g in enumerate(groups) if g.node == spec.node]
+        nodes = np.isin(cluster.topology.node_group, hosts)
+        requests = build_requests(
+            spec, scenario.horizon, lambda part, i=i: rngs.generator("services", i, _PARTS[part])
+        )
+        try:
+            latency = LatencyModel(spec.model, node=spec.node, tp=spec.tp)
+            made.append(Service(spec, requests, latency, nodes, policy))
+        except ValueError as e:
+            problems.append(Problem(label, f"workload.services.{i}.tp", str(e)))
+    arrived = sum(len(svc.arrival) for svc in made)
+    if arrived > scenario.limits.max_requests:
+        problems.append(
+            Problem(
+                label,
+                "limits.max_requests",
+                f"{arrived:,} requests, over limits.max_requests = "
+                f"{scenario.limits.max_requests:,}; lower a trace's limit or raise the limit",
+            )
+        )
+    if problems:
+        raise ScenarioError(problems)
+    return Services(made)
+
+
+_PARTS = {"arrivals": 0, "prompt": 1, "output": 2}
+
+
+@dataclass(frozen=True)
+class World:
+    """A scenario built and checked, ready to simulate: everything :func:`run` needs."""
+
+    sim: Simulation
+    cluster: Any
+    jobs: JobTable
+    models: list
+    capacity: Capacity
+    services: Services | None
+    energy: Energy
+
+
+def build(scenario: Scenario, *, record_events: bool = False, label: str = "<scenario>") -> World:
+    """Build everything a run of the (resolved) scenario needs, raising :class:`ScenarioError`
+    for whatever would stop it before the clock starts: trace contents, jobs the cluster
+    cannot host, services that do not fit their nodes, chips without the figures a model
+    needs. ``clustersim validate`` calls it too, so a scenario that validates gets this far."""
+    rngs = RngStreams(scenario.seed)
+    cluster = build_cluster(scenario.cluster)
+    jobs = build_jobs(
+        scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
+    )
+    scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
+    capacity = Capacity(
+        scenario.cluster,
+        autoscaler,
+        lambda node: rngs.generator("failures", node),
+        scenario.scheduler.restart.save,
+    )
+    services = _services(scenario, cluster, rngs, label)
+    energy = Energy(scenario.cluster)
+    training = scenario.workload.training
+    traced = len(jobs.stream_names) - len(training)  # trace streams come after
+    models = [s.model for s in training] + [None] * traced
+    _check_fits(jobs, cluster, scenario.limits.max_jobs, label)
+    restart_s = _restart_s(scenario, len(jobs.stream_names))[jobs.stream]
+    elastic = build_elastic(training, jobs, restart_s, resizer)
+    serial = [s.elastic.serial_fraction if s.elastic else 0.0 for s in training] + [0.0] * traced
+    sim = Simulation(
+        cluster,
+        jobs if elastic is None else replace(jobs, gpus=jobs.gpus.copy()),  # sizes will change
+        scheduler,
+        placer,
+        restart_s=restart_s,
+        horizon=scenario.horizon,
+        check_invariants=scenario.check_invariants,
+        record_events=record_events,
+        throughput=Throughput(cluster, jobs, models, serial),
+        capacity=capacity,
+        services=services,
+        energy=energy if energy.modelled else None,
+        elastic=elastic,
+    )
+    return World(sim, cluster, jobs, models, capacity, services, energy)
