@@ -148,9 +148,10 @@ def bench(
     Raises:
         ScenarioError: invalid scenario, axis path or value (every problem listed).
     """
-    from .runner import resolve
+    from .build import build, resolve
 
     base = resolve(scenario, overrides=overrides)
+    build(base)  # trace contents, fits, services: refused here, not in a worker
     sweep = base.sweep
     grid = {k: list(v) for k, v in (sweep.axes if sweep else {}).items()}
     grid.update({k: list(v) for k, v in (axes or {}).items()})

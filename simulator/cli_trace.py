@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 from rich.table import Table
@@ -31,21 +30,11 @@ def add_parser(sub) -> None:
     ts.add_argument("--plot", metavar="DIR", help="also write the figures to DIR")
 
 
-def finite(value):
-    """``value`` with NaN and infinite floats (nested too) as None, for strict JSON."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from .cli import QuietConsole
+    from .results import strict_json
     from .spec import Problem, ScenarioError
     from .spec.load import load_value
     from .spec.workload import TraceSpec
@@ -90,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         plot_stats(trace, args.plot, Path(args.file).name)
     if args.json:
-        print(json.dumps(finite(result), indent=2, allow_nan=False))
+        print(json.dumps(strict_json(result), indent=2, allow_nan=False))
         return 0
     table = Table(title=f"{Path(args.file).name} ({args.format})")
     table.add_column("statistic")

@@ -13,9 +13,11 @@ Must not import: simpy, numba, anything from ``engine``.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +30,17 @@ from .outdir import staged
 from .spec import Scenario, dump_scenario, load_scenario
 
 FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml", "manifest.json")
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinite floats (nested too) as None: JSON has neither."""
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 @dataclass(frozen=True)
@@ -89,9 +102,10 @@ class Results:
             OutputError: ``out_dir`` exists and is not a run directory, or is not writable.
         """
         with staged(out_dir, "run") as tmp:
-            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2) + "\n")
             manifest = {**self.manifest, "kind": "run"}
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+            for name, data in (("summary", self.summary), ("manifest", manifest)):
+                text = json.dumps(strict_json(data), indent=2, allow_nan=False)
+                (tmp / f"{name}.json").write_text(text + "\n")
             (tmp / "config.resolved.yaml").write_text(dump_scenario(self.scenario))
             pq.write_table(self.jobs_table, tmp / "jobs.parquet")
             pq.write_table(self.series_table, tmp / "series.parquet")

@@ -170,10 +170,8 @@ def test_huge_integers_long_strings_and_non_finite_numbers_in_every_format(tmp_p
 
 
 def test_a_ten_megabyte_name_is_refused_at_once(tmp_path, capsys):
-    spec = tiny()
-    spec["name"] = "n" * 10_000_000
     path = tmp_path / "s.yaml"
-    path.write_text(yaml.safe_dump(spec, width=2**31))
+    path.write_text(yaml.safe_dump(tiny()).replace("name: tiny", "name: " + "n" * 10_000_000))
     expect_problems(*validate(capsys, path), "name: the string is 10,000,000 characters")
 
 
@@ -371,3 +369,32 @@ def test_an_engine_error_is_one_line_and_exit_3(tmp_path, capsys, monkeypatch):
     assert line.startswith("error: internal error: ZeroDivisionError: float division by zero")
     assert "please report it" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_json_and_toml_documents_are_bounded_in_values_too(tmp_path, capsys):
+    path = tmp_path / "wide.json"
+    path.write_text(json.dumps({"description": list(range(limits.MAX_VALUES + 1))}))
+    expect_problems(*validate(capsys, path), f"holds more than {limits.MAX_VALUES:,} values")
+
+
+def test_problems_survive_pickling_from_bench_workers():
+    import pickle
+
+    from simulator.spec import Problem, ScenarioError
+
+    error = ScenarioError([Problem("s.yaml", "horizon", "must be > 0", 3)])
+    again = pickle.loads(pickle.dumps(error))
+    assert again.problems == error.problems and str(again) == str(error)
+
+
+def test_bench_checks_what_run_would_before_starting_workers(tmp_path, capsys):
+    trace = tmp_path / "philly.csv"
+    trace.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n0,inf,1,1,a\n")
+    spec = tiny()
+    spec["workload"] = {"trace": {"format": "philly", "path": str(trace)}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "b"
+    code = main(["bench", str(path), "--seeds", "2", "--workers", "2", "--out", str(out)])
+    expect_problems(code, capsys.readouterr().err.strip().splitlines(), f"{trace}:2: column")
+    assert not out.exists()

@@ -48,6 +48,9 @@ class ScenarioError(Exception):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    def __reduce__(self):  # pickled whole from bench worker processes
+        return (type(self), (self.problems,))
+
 
 def problems_from(error: ValidationError, data: Any, origins: Origins, label: str) -> list[Problem]:
     merged: dict[tuple[str, str], Problem] = {}
