@@ -299,5 +299,6 @@ def build(scenario: Scenario, *, record_events: bool = False, label: str = "<sce
         services=services,
         energy=energy if energy.modelled else None,
         elastic=elastic,
+        max_events=scenario.limits.max_events,
     )
     return World(sim, cluster, jobs, models, capacity, services, energy)

@@ -398,3 +398,30 @@ def test_bench_checks_what_run_would_before_starting_workers(tmp_path, capsys):
     code = main(["bench", str(path), "--seeds", "2", "--workers", "2", "--out", str(out)])
     expect_problems(code, capsys.readouterr().err.strip().splitlines(), f"{trace}:2: column")
     assert not out.exists()
+
+
+def test_a_run_past_its_event_limit_stops_with_one_line(tmp_path, capsys, monkeypatch):
+    """The estimate cannot see a model job's run time; the engine's own count stops it."""
+    from simulator.engine import Simulation
+
+    monkeypatch.setattr(Simulation, "PROGRESS_EVERY", 500)  # the limit is checked this often
+    spec = tiny(limits={"max_events": 2_000})
+    spec["workload"]["training"] = [  # two jobs for one node: LAS swaps them every second
+        {
+            "name": "m",
+            "count": 2,
+            "arrival": {"times": [0, 0]},
+            "gpus": 8,
+            "model": {"name": "gpt-1.3b", "global_batch": 64, "iterations": 1.0e7},
+        }
+    ]
+    spec["scheduler"] = {"policy": {"name": "las", "params": {"quantum": 1.0}}}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(path)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: <run>: limits.max_events: the run passed limits.max_events")
+    assert not out.exists()

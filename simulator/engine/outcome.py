@@ -1,4 +1,4 @@
-"""The raw result of one engine run.
+"""The raw result of one engine run, and the error of a run stopped at its event limit.
 
 Must not import: numba.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..spec.problems import Problem, ScenarioError
 
 
 @dataclass(frozen=True)
@@ -28,3 +30,19 @@ class Outcome:
     lost_s: np.ndarray
     migrations: np.ndarray
     resizes: np.ndarray
+
+
+class EventLimitError(ScenarioError):
+    """The run went past the scenario's ``limits.max_events`` (the estimate checked up front
+    can fall short, e.g. for model jobs' run times under a time-slicing policy)."""
+
+    def __init__(self, limit: float, now: float):
+        message = (
+            f"the run passed limits.max_events = {limit:,.0f} simulation events at simulated "
+            f"time {now:,.0f} s and was stopped; shorten it (horizon, counts, quanta) or raise "
+            "limits.max_events"
+        )
+        super().__init__([Problem("<run>", "limits.max_events", message)])
+
+    def __reduce__(self):
+        return (ScenarioError, (self.problems,))

@@ -40,7 +40,7 @@ from .capacity import Capacity
 from .elastic import Elastic
 from .energy import Energy
 from .environment import ARRIVAL, COMPLETION, Environment
-from .outcome import Outcome
+from .outcome import EventLimitError, Outcome
 from .services import Services
 from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
 from .throughput import Throughput
@@ -71,8 +71,10 @@ class Simulation:
         services: Services | None = None,
         energy: Energy | None = None,
         elastic: Elastic | None = None,
+        max_events: float = math.inf,
     ):
         self.env = Environment()
+        self.max_events = max_events  # past this, the run stops with EventLimitError
         self.cluster = cluster
         self.jobs = jobs
         self.scheduler = scheduler
@@ -121,13 +123,8 @@ class Simulation:
         self._pass_pending = False
         self._finished = 0
         self._log = [] if record_events else None
-        self._t = array("d")
-        self._busy = array("d")
-        self._queued = array("d")
-        self._running = array("d")
-        self._fragmented = array("d")
-        self._online = array("d")
-        self._power = array("d")
+        self._t, self._busy, self._queued, self._running = (array("d") for _ in range(4))
+        self._fragmented, self._online, self._power = (array("d") for _ in range(3))
         # hot-path locals
         self._submit = jobs.submit_s
         self._gpus = jobs.gpus.tolist()
@@ -340,7 +337,8 @@ class Simulation:
         """Process events up to the horizon (or until none is left) and return the outcome.
 
         Args:
-            progress: called as ``progress(now, jobs_finished)`` every few thousand events.
+            progress: called as ``progress(now, jobs_finished)`` every few thousand events,
+                when ``max_events`` is checked too (:class:`EventLimitError` past it).
         """
         env = self.env
         queue = env._queue
@@ -350,7 +348,7 @@ class Simulation:
         njobs = len(self.jobs)
         settled = lambda: all(p.settled() for p in self.parts)  # noqa: E731
         events = 0
-        every = self.PROGRESS_EVERY
+        every = check_at = self.PROGRESS_EVERY
         while True:
             if self._pass_pending and (not queue or queue[0][0] > env._now):
                 self._pass()  # every event of this instant has been processed
@@ -360,8 +358,12 @@ class Simulation:
                 break  # no event left, past the horizon, or all done (spot timers aside)
             step()
             events += 1
-            if progress is not None and events % every == 0:
-                progress(env.now, self._finished)
+            if events >= check_at:  # passes count too, so not events % every
+                check_at += every
+                if progress is not None:
+                    progress(env.now, self._finished)
+                if events > self.max_events:
+                    raise EventLimitError(self.max_events, env.now)
         end_time = env.now if self.horizon is None else self.horizon
         if progress is not None:
             progress(end_time, self._finished)
