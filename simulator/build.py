@@ -58,10 +58,12 @@ def resolve(
 
 
 def _check_policy_ticks(scenario: Scenario, scheduler, label: str) -> None:
-    """A time-slicing policy passes every quantum (or lease) while work is left: count those
-    passes with the other estimated events against ``limits.max_events``."""
+    """A time-slicing policy passes every quantum, lease or round while work is left: count
+    those passes with the other estimated events against ``limits.max_events``."""
     params = getattr(getattr(scheduler, "inner", scheduler), "params", None)
-    period = getattr(params, "quantum", None) or getattr(params, "lease", None)
+    period = next(
+        (p for k in ("quantum", "lease", "round") if (p := getattr(params, k, None))), None
+    )
     if not period:
         return
     est = estimate(scenario)

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         _err.print("interrupted")
         return 130
     except OSError as e:  # the machine, not the input: a full disk, a vanished directory
-        error(f"{e.filename + ': ' if e.filename else ''}{e.strerror or e}")
+        error(f"{f'{e.filename}: ' if e.filename else ''}{e.strerror or e}")
         return 1
     except Exception as e:  # an engine bug, not bad input: one line, its own exit status
         where = traceback.extract_tb(e.__traceback__)[-1]
@@ -179,8 +179,7 @@ def _bench(args: argparse.Namespace) -> int:
     from .runner import resolve
 
     scenario = resolve(args.scenario, overrides=args.overrides)
-    problems, axes = [], {}
-    names = {}
+    problems, axes, names = [], {}, {}
     for flag in ("policies", "placements"):
         text = getattr(args, flag)
         names[flag] = None if text is None else [x.strip() for x in text.split(",") if x.strip()]

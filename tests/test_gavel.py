@@ -265,6 +265,7 @@ def test_agnostic_fifo_and_aware_fifo_differ_only_in_the_choice_of_type():
     )
 
 
+@pytest.mark.slow
 def test_heterogeneity_awareness_pays_on_the_bundled_scenario():
     # Gavel's headline (OSDI'20 section 7): on K80/P100/V100 with measured speeds, the aware
     # max-min policy cuts mean JCT well below its agnostic version, and the aware makespan

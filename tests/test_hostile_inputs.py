@@ -425,3 +425,19 @@ def test_a_run_past_its_event_limit_stops_with_one_line(tmp_path, capsys, monkey
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: <run>: limits.max_events: the run passed limits.max_events")
     assert not out.exists()
+
+
+def test_a_huge_count_cut_short_by_the_horizon_generates_only_what_arrives(tmp_path):
+    """Found by the mutation property: 3.5e9 jobs every 20 min in a 2 h horizon are 6 jobs;
+    the generator must not allocate the count first."""
+    import simulator
+
+    for arrival in ({"interval": "20m"}, {"poisson": {"rate": "3/h"}}):
+        spec = tiny(horizon=7200.0)
+        spec["workload"]["training"] = [
+            {"name": "s", "count": 3_535_858_713, "arrival": arrival, "gpus": 1, "duration": 60}
+        ]
+        results = simulator.run(spec)
+        assert 0 < results.summary["jobs_submitted"] <= 30
+        if "interval" in arrival:
+            assert results.summary["jobs_submitted"] == 7  # t = 0, 20m, ..., 2h

@@ -5,7 +5,11 @@ end (exit 0). Small ``limits`` keep every accepted mutant quick to run."""
 from __future__ import annotations
 
 import copy
+import re
+import resource
+from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -143,9 +147,24 @@ def mutants(draw):
     return spec
 
 
+@pytest.fixture(scope="module")
+def bounded_memory():
+    """Cap this process's address space 4 GiB above its present size while the property runs,
+    so a mutant that allocates without bound fails here (MemoryError: exit 3) instead of
+    exhausting the machine."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    size = int(re.search(r"VmSize:\s+(\d+) kB", Path("/proc/self/status").read_text())[1])
+    cap = size * 1024 + 4 * 2**30
+    resource.setrlimit(
+        resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard)
+    )
+    yield
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(spec=mutants())
-def test_mutated_scenarios_never_traceback(tmp_path_factory, spec):
+def test_mutated_scenarios_never_traceback(tmp_path_factory, bounded_memory, spec):
     tmp = tmp_path_factory.mktemp("mutant")
     path = tmp / "s.yaml"
     path.write_text(yaml.safe_dump(spec, allow_unicode=True))

@@ -15,6 +15,7 @@ SCENARIOS = sorted(p for p in (ROOT / "scenarios").glob("*.yaml"))
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_scenario_runs_on_a_short_horizon(path: Path, tmp_path):
     results = simulator.run(path, overrides={"horizon": "1d", "check_invariants": True})
@@ -27,6 +28,7 @@ def test_there_are_scenarios_and_notebooks():
     assert NOTEBOOKS and NOTEBOOKS[0].name == "01_quickstart.ipynb"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_executes(path: Path):
     nb = nbformat.read(path, as_version=4)

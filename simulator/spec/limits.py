@@ -107,6 +107,19 @@ def compose_yaml(text: str, label: str) -> yaml.Node | None:
     return node
 
 
+def load_yaml(text: str, label: str) -> tuple[Any, yaml.Node | None]:
+    """The value of one YAML document and its node graph (for key lines), bounded as
+    :func:`compose_yaml` says."""
+    node = compose_yaml(text, label)
+    if node is None:
+        return None, None
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_document(node), node
+    finally:
+        loader.dispose()
+
+
 def _limit(label: str, message: str, event_or_node: Any) -> ScenarioError:
     mark = event_or_node.start_mark
     return ScenarioError([Problem(label, "", message, mark.line + 1 if mark else None)])

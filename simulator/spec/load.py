@@ -100,17 +100,11 @@ def _read(path: Path) -> tuple[Any, Origins]:
     label = str(path)
     text = limits.read_text(path, label)
     suffix = path.suffix.lower()
-    node = None
     try:
         if suffix in (".toml", ".json"):
             data = tomllib.loads(text) if suffix == ".toml" else json.loads(text)
             return data, _paths(data, (), label, {})
-        node = limits.compose_yaml(text, label)
-        loader = yaml.SafeLoader("")
-        try:
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        data, node = limits.load_yaml(text, label)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -141,12 +135,7 @@ def load_value(text: str) -> Any:
             f"the value is {len(text):,} characters long (at most {limits.MAX_STRING:,})"
         )
     try:
-        node = limits.compose_yaml(text, "--set")
-        loader = yaml.SafeLoader("")
-        try:
-            value = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        value = limits.load_yaml(text, "--set")[0]
     except ScenarioError as e:
         raise ValueError(e.problems[0].message) from None
     except yaml.YAMLError:
@@ -302,44 +291,31 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^-?\d+$")
 
 def _override_pairs(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
     """``(dotted key, value)`` pairs; every malformed one is reported."""
-    items = (
-        [(str(k), v, f"{k}=...") for k, v in overrides.items()]
-        if isinstance(overrides, Mapping)
-        else []
-    )
-    problems = []
-    for item in [] if isinstance(overrides, Mapping) else overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            problems.append(
-                Problem(
-                    "--set",
-                    item,
-                    "expected KEY=VALUE, e.g. scheduler.policy=fifo or "
-                    "workload.training.0.count=50",
-                )
-            )
-            continue
-        try:
-            items.append((key.strip(), load_value(text), item))
-        except ValueError as e:
-            problems.append(Problem("--set", key.strip(), str(e)))
+    problems, items = [], []  # items: (key, value, the override as given)
+    if isinstance(overrides, Mapping):
+        items = [(str(k), v, f"{k}=...") for k, v in overrides.items()]
+    else:
+        for item in overrides:
+            key, sep, text = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                example = "scheduler.policy=fifo or workload.training.0.count=50"
+                problems.append(Problem("--set", item, f"expected KEY=VALUE, e.g. {example}"))
+                continue
+            try:
+                items.append((key, load_value(text), item))
+            except ValueError as e:
+                problems.append(Problem("--set", key, str(e)))
     pairs = []
     for key, value, item in items:
         parts = key.split(".")
         if not all(_KEY.match(p) for p in parts):
-            problems.append(
-                Problem(
-                    "--set",
-                    item,
-                    "KEY must be a dotted path of names and list indices, e.g. "
-                    "cluster.datacenters.0.name",
-                )
-            )
+            example = "cluster.datacenters.0.name"
+            message = f"KEY must be a dotted path of names and list indices, e.g. {example}"
+            problems.append(Problem("--set", item, message))
         elif parts[0] == "include":
-            problems.append(
-                Problem("--set", item, "include cannot be overridden; edit the scenario file")
-            )
+            message = "include cannot be overridden; edit the scenario file"
+            problems.append(Problem("--set", item, message))
         else:
             pairs.append((key, value))
     if problems:

@@ -31,23 +31,24 @@ def arrival_times(
     ``start + k * interval`` (k = 0, 1, ...). Times: the listed times plus ``start``.
     """
     limit = np.inf if horizon is None else horizon
+    most = np.inf if count is None else count  # the horizon may cut a huge count short
     if spec.times is not None:
         times = spec.start + np.asarray(spec.times, dtype=np.float64)[:count]
     elif spec.interval is not None:
-        n = count if count is not None else int(np.floor((limit - spec.start) / spec.interval)) + 1
-        times = spec.start + np.arange(max(n, 0), dtype=np.float64) * spec.interval
-    else:
+        fit = np.floor((limit - spec.start) / spec.interval) + 1  # inf without a horizon
+        n = int(max(min(most, fit), 0))
+        times = spec.start + np.arange(n, dtype=np.float64) * spec.interval
+    else:  # draw in chunks until past the horizon or count: never more than either needs
         scale = 1.0 / spec.poisson.rate
-        if count is not None:
-            times = spec.start + np.cumsum(rng.exponential(scale, count))
-        else:  # only the horizon bounds the stream: draw in chunks until past it
-            chunks, t = [], spec.start
-            chunk = max(16, int(1.2 * (limit - spec.start) / scale) + 16)
-            while t <= limit:
-                gaps = t + np.cumsum(rng.exponential(scale, chunk))
-                chunks.append(gaps)
-                t = gaps[-1]
-            times = np.concatenate(chunks)
+        chunks, t, drawn = [], spec.start, 0
+        expected = (limit - spec.start) / scale  # arrivals before the horizon (inf: none)
+        chunk = most if expected == np.inf else min(most, max(16, int(1.2 * expected) + 16))
+        while t <= limit and drawn < most:
+            size = int(min(chunk, most - drawn))
+            gaps = t + np.cumsum(rng.exponential(scale, size))
+            chunks.append(gaps)
+            t, drawn = gaps[-1], drawn + size
+        times = np.concatenate(chunks) if chunks else np.empty(0)
     return times[times <= limit]
 
 
