@@ -95,8 +95,9 @@ class Energy:
         ]
         # groups without a power figure: the energy block is then null
         self.modelled = not (np.isnan(self.idle_w).any() or np.isnan(self.peak_w).any())
-        self.it_j = np.zeros(len(groups))  # IT energy per group
-        self.co2 = np.zeros(len(groups))  # facility W x s x gCO2/kWh per group
+        n = len(spec.datacenters)
+        self.it_j = [0.0] * n  # IT energy per data centre
+        self.co2 = [0.0] * n  # facility W x s x gCO2/kWh per data centre
         self.peak_power_w = 0.0
 
     def attach(self, sim: Simulation) -> None:
@@ -105,12 +106,17 @@ class Energy:
         self.group = topo.node_group
         self.installed = np.asarray(topo.node_gpus, dtype=float)
         self._since = 0.0
-        self._power = np.zeros(len(self.idle_w))  # W per group since the last pass
-        self._carbon_since = self._carbon_integrals(0.0)
+        self._dc_power = [0.0] * len(self.dc_names)  # W per data centre since the last pass
+        self._carbon = [d for d, c in enumerate(self.intensity) if c is not None]
+        self._carbon_since = {d: 0.0 for d in self._carbon}
+        # plain Python per group: a pass costs O(groups), never O(nodes) (the state keeps the
+        # devices in use per group as they change)
+        self._dc_of = self.dc.tolist()
+        self._span_w = (self.peak_w - self.idle_w).tolist()
         # which nodes draw power changes only in elastic groups: otherwise idle power is fixed
         capacity = sim.capacity
         self._fixed = capacity is None or not capacity.elastic
-        self._idle_power = self._powered() * self.idle_w
+        self._idle_w = (self._powered() * self.idle_w).tolist()
 
     def _powered(self) -> np.ndarray:
         """Devices per group on nodes that are online or booting."""
@@ -119,28 +125,31 @@ class Energy:
             on = on * (capacity.status != OFFLINE)
         return np.bincount(self.group, weights=on, minlength=len(self.idle_w))
 
-    def _carbon_integrals(self, t: float) -> np.ndarray:
-        return np.array([0.0 if c is None else c.integral(t) for c in self.intensity])
-
     def _book(self, now: float) -> None:
-        if now > self._since:
-            self.it_j += self._power * (now - self._since)
-            carbon = self._carbon_integrals(now)
-            self.co2 += self._power * self.pue[self.dc] * (carbon - self._carbon_since)[self.dc]
-            self._carbon_since = carbon
-            self._since = now
+        """Add the energy (and carbon) of the level held since the last booking."""
+        dt = now - self._since
+        if dt <= 0:
+            return
+        for d, power in enumerate(self._dc_power):
+            self.it_j[d] += power * dt
+        for d in self._carbon:
+            carbon = self.intensity[d].integral(now)
+            self.co2[d] += self._dc_power[d] * self.pue[d] * (carbon - self._carbon_since[d])
+            self._carbon_since[d] = carbon
+        self._since = now
 
     def sample(self) -> float:
-        """Book the level since the last pass and take the new one; the IT power (kW)."""
-        sim = self.sim
-        self._book(sim.env.now)
-        state = sim.state
-        busy = np.bincount(
-            self.group, weights=state.capacity - state.free, minlength=len(self.idle_w)
-        )
-        idle = self._idle_power if self._fixed else self._powered() * self.idle_w
-        self._power = idle + busy * (self.peak_w - self.idle_w)
-        total = float(self._power.sum())
+        """Book the level since the last pass and take the new one; the IT power (kW).
+        O(groups + data centres)."""
+        self._book(self.sim.env.now)
+        if not self._fixed:  # elastic groups: nodes booting or released change idle power
+            self._idle_w = (self._powered() * self.idle_w).tolist()
+        busy = self.sim.state.group_busy
+        power = [0.0] * len(self._dc_power)
+        for g, dc in enumerate(self._dc_of):
+            power[dc] += self._idle_w[g] + busy[g] * self._span_w[g]
+        self._dc_power = power
+        total = sum(power)
         self.peak_power_w = max(self.peak_power_w, total)
         return total / 1e3
 
@@ -154,10 +163,9 @@ class Energy:
         """The ``energy`` summary block (see :data:`~simulator.metrics.schema.ENERGY_KEYS`)."""
         if not self.modelled:
             return None
-        n = len(self.dc_names)
-        it_kwh = float(self.it_j.sum()) / J_PER_KWH
-        facility_kwh = np.bincount(self.dc, weights=self.it_j, minlength=n) * self.pue / J_PER_KWH
-        gco2_dc = np.bincount(self.dc, weights=self.co2, minlength=n) / J_PER_KWH  # 0 unknown
+        it_kwh = sum(self.it_j) / J_PER_KWH
+        facility_kwh = np.asarray(self.it_j) * self.pue / J_PER_KWH
+        gco2_dc = np.asarray(self.co2) / J_PER_KWH  # 0 where the intensity is unknown
         known = [c is not None for c in self.intensity]
         facility = float(facility_kwh.sum())
         span = self._since

@@ -54,6 +54,19 @@ class ClusterState:
         self.slots = np.full((len(self.free), max(int(self.capacity.max(initial=0)), 1)), -1)
         self.shared: dict[int, tuple[int, int]] = {}  # job -> (node, slot)
         self.reserved = np.zeros(len(self.free), dtype=np.int64)  # held by service replicas
+        # devices in use per node group (jobs, replicas, opened shared devices), kept with
+        # every change of ``free`` so that readers (energy) pay O(groups), not O(nodes)
+        self._group = cluster.topology.node_group.tolist()
+        self.group_busy = [0] * (max(self._group, default=-1) + 1)
+        self._one_group = len(self.group_busy) == 1
+
+    def _use(self, nodes: np.ndarray, counts: np.ndarray, sign: int, total: int) -> None:
+        """Book ``sign x counts`` devices on ``nodes`` (``total`` of them) in ``group_busy``."""
+        if self._one_group:
+            self.group_busy[0] += sign * total
+            return
+        for node, count in zip(nodes.tolist(), counts.tolist(), strict=True):
+            self.group_busy[self._group[node]] += sign * count
 
     def set_online(self, node: int, online: bool) -> None:
         """Bring a node's devices into use, or take an idle node out of it."""
@@ -73,6 +86,7 @@ class ClusterState:
             raise EngineError(f"cannot hold {devices} devices on node {node}: too few free")
         self.free[node] -= devices
         self.free_total -= devices
+        self.group_busy[self._group[node]] += devices
         self.reserved[node] += devices
 
     def unreserve(self, node: int, devices: int) -> None:
@@ -81,6 +95,7 @@ class ClusterState:
             raise EngineError(f"node {node} does not hold {devices} devices for replicas")
         self.free[node] += devices
         self.free_total += devices
+        self.group_busy[self._group[node]] -= devices
         self.reserved[node] -= devices
 
     def is_share(self, job: int) -> bool:
@@ -108,6 +123,7 @@ class ClusterState:
             row[slot] = 1000
             self.free[node] -= 1
             self.free_total -= 1
+            self.group_busy[self._group[node]] += 1
         else:
             raise EngineError(f"invalid placement for job {job}: no device on node {node} fits")
         row[slot] -= need
@@ -128,6 +144,7 @@ class ClusterState:
                 f"counts={placement.counts.tolist()})"
             )
         self.free_total -= gpus
+        self._use(placement.nodes, placement.counts, 1, gpus)
         self.running[job] = placement
 
     def release(self, job: int, gpus: int) -> Placement:
@@ -140,11 +157,13 @@ class ClusterState:
                 self.slots[node, slot] = -1
                 self.free[node] += 1
                 self.free_total += 1
+                self.group_busy[self._group[node]] -= 1
             return placement
         status = kernels.release(self.free, self.capacity, placement.nodes, placement.counts)
         if status:
             raise EngineError(f"cannot release job {job}: {_REASONS[status]}")
         self.free_total += gpus
+        self._use(placement.nodes, placement.counts, -1, gpus)
         return placement
 
     def violations(self, jobs: JobTable) -> list[str]:
@@ -159,6 +178,11 @@ class ClusterState:
             )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
+        used = np.bincount(
+            self._group, weights=self.capacity - self.free, minlength=len(self.group_busy)
+        )
+        if used.tolist() != [float(b) for b in self.group_busy]:
+            out.append(f"group_busy {self.group_busy} != devices in use per group {used.tolist()}")
         held = (self.slots >= 0).sum(axis=1) + self.reserved  # shared, replicas', jobs'
         whole = [j for j in self.running if j not in self.shared]
         for job in whole:
