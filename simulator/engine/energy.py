@@ -117,6 +117,8 @@ class Energy:
         capacity = sim.capacity
         self._fixed = capacity is None or not capacity.elastic
         self._idle_w = (self._powered() * self.idle_w).tolist()
+        self._simple = self._fixed and len(self._dc_of) == 1 and not self._carbon
+        self._env, self._busy = sim.env, sim.state.group_busy  # the fast path's lookups
 
     def _powered(self) -> np.ndarray:
         """Devices per group on nodes that are online or booting."""
@@ -140,7 +142,17 @@ class Energy:
 
     def sample(self) -> float:
         """Book the level since the last pass and take the new one; the IT power (kW).
-        O(groups + data centres)."""
+        O(groups + data centres); a fixed single group without carbon costs a few float
+        operations."""
+        if self._simple:
+            now = self._env.now
+            self.it_j[0] += self._dc_power[0] * (now - self._since)
+            self._since = now
+            power = self._idle_w[0] + self._busy[0] * self._span_w[0]
+            self._dc_power[0] = power
+            if power > self.peak_power_w:
+                self.peak_power_w = power
+            return power / 1e3
         self._book(self.sim.env.now)
         if not self._fixed:  # elastic groups: nodes booting or released change idle power
             self._idle_w = (self._powered() * self.idle_w).tolist()
