@@ -1,7 +1,8 @@
 """Scheduling pass cost: one pass with 10,000 queued jobs on 2,048 nodes, per policy.
 
 Usage:
-    python benchmarks/bench_pass.py
+    python benchmarks/bench_pass.py            # 10,000 queued jobs on 2,048 nodes
+    python benchmarks/bench_pass.py --smoke    # 50 queued jobs on 8 nodes (the test suite)
 
 16,384 H100 GPUs (2,048 DGX H100 nodes) run 2,048 8-GPU jobs; 10,000 more jobs of 1-64 GPUs
 wait. Times ``Simulation._pass()`` (the policy's decision plus the engine trying and applying
@@ -12,6 +13,7 @@ numbers are printed and recorded in benchmarks/README.md.
 from __future__ import annotations
 
 import json
+import sys
 import time
 
 import numpy as np
@@ -32,24 +34,24 @@ POLICIES = {
 }
 
 
-def scenario(label: str) -> dict:
+def scenario(label: str, nodes: int = 2048, queued: int = 10_000) -> dict:
     return {
         "name": "pass",
         "seed": 1,
-        "cluster": h100_cluster(2048),
+        "cluster": h100_cluster(nodes),
         "scheduler": POLICIES[label],
         "workload": {
             "training": [
                 {
                     "name": "full",
-                    "count": 2048,
+                    "count": nodes,
                     "arrival": {"interval": "1ms"},
                     "gpus": 8,
                     "duration": "10d",
                 },
                 {
                     "name": "queued",
-                    "count": 10_000,
+                    "count": queued,
                     "arrival": {"interval": "1s", "start": "1s"},
                     "gpus": {"choice": [1, 2, 4, 8, 16, 64], "weights": [3, 2, 2, 2, 1, 1]},
                     "duration": {"exponential": {"mean": "2h"}},
@@ -59,7 +61,7 @@ def scenario(label: str) -> dict:
     }
 
 
-def one(label: str) -> dict:
+def one(label: str, nodes: int = 2048, queued: int = 10_000) -> dict:
     from simulator import kernels
     from simulator.build import _make_policies, resolve
     from simulator.engine import RngStreams, Simulation
@@ -68,7 +70,7 @@ def one(label: str) -> dict:
     from simulator.workload import build_jobs
 
     kernels.warmup()
-    spec = resolve(scenario(label))
+    spec = resolve(scenario(label, nodes, queued))
     rngs = RngStreams(spec.seed)
     cluster = build_cluster(spec.cluster)
     jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
@@ -110,5 +112,6 @@ def boundary(scheduler) -> None:
 
 
 if __name__ == "__main__":
+    sizes = (8, 50) if "--smoke" in sys.argv[1:] else (2048, 10_000)
     for p in POLICIES:
-        print(json.dumps(one(p)))
+        print(json.dumps(one(p, *sizes)))

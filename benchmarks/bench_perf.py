@@ -150,17 +150,19 @@ def one_case(kind: str, jobs: int, gpus: int) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="300 jobs on 64 GPUs (the test suite)")
     p.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.case:
         print(json.dumps(one_case(args.case[0], int(args.case[1]), int(args.case[2]))))
         return
     print(json.dumps(kernel_timings()))
-    sizes = [100_000] if args.quick else [100_000, 1_000_000]
+    sizes = [300] if args.smoke else [100_000] if args.quick else [100_000, 1_000_000]
+    gpus = "64" if args.smoke else "16384"
     for jobs in sizes:
         for kind in ("duration", "model-1:1", "model"):
             out = subprocess.run(
-                [sys.executable, __file__, "--case", kind, str(jobs), "16384"],
+                [sys.executable, __file__, "--case", kind, str(jobs), gpus],
                 capture_output=True,
                 text=True,
                 check=True,

@@ -1,7 +1,8 @@
 """Placement search cost: one ``place()`` call per policy on a large, fragmented cluster.
 
 Usage:
-    python benchmarks/bench_placement.py
+    python benchmarks/bench_placement.py            # 2,048 nodes, 200 calls per case
+    python benchmarks/bench_placement.py --smoke    # 16 nodes, 5 calls (the test suite)
 
 2,048 DGX H100 nodes (16,384 GPUs, 4 per rack, 16 racks per pod) with a random fragmented
 occupancy (each node 0-8 GPUs free); for each placement policy and job size, the median time
@@ -12,6 +13,7 @@ suite: numbers are printed and recorded in benchmarks/README.md.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import types
 
@@ -21,7 +23,7 @@ from bench_fifo import h100_cluster
 SIZES = (1, 8, 64)
 
 
-def main() -> None:
+def main(nodes: int = 2048, repeats: int = 200) -> None:
     from simulator import kernels, policies
     from simulator.model.cluster import build_cluster
     from simulator.spec import load_scenario
@@ -29,7 +31,7 @@ def main() -> None:
     kernels.warmup()
     spec = {
         "name": "placement",
-        "cluster": h100_cluster(2048),
+        "cluster": h100_cluster(nodes),
         "workload": {"training": []},
     }
     cluster = build_cluster(load_scenario(spec).cluster)
@@ -48,7 +50,7 @@ def main() -> None:
             )
             policy.place(view, 0)  # first call compiles nothing (warmup) but fills buffers
             times = []
-            for _ in range(200):
+            for _ in range(repeats):
                 t0 = time.perf_counter()
                 policy.place(view, 0)
                 times.append(time.perf_counter() - t0)
@@ -57,4 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(*((16, 5) if "--smoke" in sys.argv[1:] else ()))

@@ -1,7 +1,8 @@
 """Inference serving at scale: requests per second of simulated serving.
 
 Usage:
-    python benchmarks/bench_services.py
+    python benchmarks/bench_services.py            # a simulated day per case
+    python benchmarks/bench_services.py --smoke    # ten simulated minutes (the test suite)
 
 Runs ``scenarios/diurnal_chat.yaml`` (one day, ~260k Llama-2-70B requests, continuous
 batching, HPA on an elastic pool) and the same service at 10x the load with 10x the replica
@@ -12,6 +13,7 @@ numbers are printed and recorded in benchmarks/README.md.
 from __future__ import annotations
 
 import resource
+import sys
 from pathlib import Path
 
 import simulator
@@ -28,8 +30,10 @@ CASES = {
     },
 }
 
+SMOKE = {"horizon": "10m"} if "--smoke" in sys.argv[1:] else {}
+
 for name, overrides in CASES.items():
-    r = simulator.run(SCENARIO, overrides=overrides)
+    r = simulator.run(SCENARIO, overrides={**overrides, **SMOKE})
     block = r.summary["services"]["chat"]
     n, wall = block["requests_arrived"], r.summary["wall_s"]
     print(
