@@ -48,8 +48,11 @@ def safe_name(name: str, default: str = "run") -> str:
 
 def kind_of(directory: Path) -> str | None:
     """``"run"`` or ``"bench"`` if clustersim wrote ``directory``, else None."""
-    try:
-        manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    path = directory / MANIFEST
+    try:  # a regular, small file only: a FIFO named manifest.json would block the read
+        if not path.is_file() or path.stat().st_size > 2**20:
+            return None
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or "clustersim" not in manifest:
