@@ -176,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     from .bench import bench
-    from .runner import resolve
+    from .build import resolve
 
     scenario = resolve(args.scenario, overrides=args.overrides)
     problems, axes, names = [], {}, {}

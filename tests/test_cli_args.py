@@ -115,6 +115,14 @@ def test_bench_out_file_is_refused(tmp_path, capsys, scenario):
     assert target.read_text() == "mine"
 
 
+@pytest.fixture
+def trace(tmp_path):
+    """A one-job Philly trace."""
+    path = tmp_path / "t.csv"
+    path.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n0,10,1,10,a\n")
+    return path
+
+
 @pytest.mark.parametrize(
     "extra, fragment",
     [
@@ -125,17 +133,13 @@ def test_bench_out_file_is_refused(tmp_path, capsys, scenario):
         (["--option", f"limit={10**400}"], "the integer is too large"),
     ],
 )
-def test_trace_stats_arguments_are_checked(tmp_path, capsys, extra, fragment):
-    trace = tmp_path / "t.csv"
-    trace.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n0,10,1,10,a\n")
+def test_trace_stats_arguments_are_checked(capsys, trace, extra, fragment):
     assert main(["trace", "stats", str(trace), "--format", "philly", *extra]) == 2
     err = lines(capsys)
     assert any(fragment in line for line in err), err
 
 
-def test_trace_stats_plot_into_a_file_is_refused(tmp_path, capsys):
-    trace = tmp_path / "t.csv"
-    trace.write_text("timestamp,duration,num_gpus,gpu_time,cluster\n0,10,1,10,a\n")
+def test_trace_stats_plot_into_a_file_is_refused(tmp_path, capsys, trace):
     (tmp_path / "fig.png").write_text("mine")
     args = ["trace", "stats", str(trace), "--format", "philly", "--plot", str(tmp_path / "fig.png")]
     assert main(args) == 2

@@ -181,12 +181,14 @@ def read_columns(
                 )
             blank = (chunk == "").all(axis=1).to_numpy()
             parsed, bad_any = {}, np.zeros(len(chunk), dtype=bool)
+            # (bad rows, column, message; "{value}" in it becomes the row's text)
             reasons: list[tuple[np.ndarray, str, str]] = []
             for name, parser in parsers.items():
                 values, bad = parser(chunk[name])
                 parsed[name] = values
-                expects = getattr(parser, "expects", "")
-                reasons.append((bad & ~blank, name, f"is not {expects}" if expects else ""))
+                expects = getattr(parser, "expects", None)
+                why = f"{{value!r}} is not {expects}" if expects else "cannot read {value!r}"
+                reasons.append((bad & ~blank, name, why))
             reasons += [(b & ~blank, n, m) for b, n, m in (check(parsed) if check else [])]
             for bad, name, message in reasons:
                 bad_any |= bad
@@ -197,9 +199,7 @@ def read_columns(
                             Problem(
                                 str(path),
                                 f"column {name}",
-                                f"{value!r} {message}"
-                                if message.startswith("is not")
-                                else message or f"cannot read {value!r}",
+                                message.format(value=value),
                                 offset + i,
                             )
                         )
