@@ -225,8 +225,7 @@ class Capacity:
         for job in [j for j, p in sim.state.running.items() if node in p.nodes]:
             sim._preempt(job)
             if not saved:
-                sim.lost_s[job] += now - sim._since[job]  # its run, done again
-                sim._left[job] = sim._run_left[job]
+                sim.ledger.redo_run(job, now)  # its run, done again
         if sim.services is not None:
             sim.services.evict(node)
         sim.state.set_online(node, False)

@@ -140,21 +140,18 @@ class Elastic:
         if placement is None:  # no room to grow after all: carry on as it was
             self._set_size(job, old)
             sim.state.allocate(job, old_placement, old)
-            sim._held_since[job] = now
+            sim.ledger.regrant(job, now, resized=False)
             return sim._run(job, old_placement)
         sim.state.allocate(job, placement, new)
-        sim._held_since[job] = now
-        sim.resizes[job] += 1
+        sim.ledger.regrant(job, now, resized=True)
         self._last[job] = now
         if sim._log is not None:
             sim._log.append((now, "resize", job, f"{old}->{new}"))
         sim._hold(job, placement, float(self.resize_s[job]))
 
     def _set_size(self, job: int, gpus: int) -> None:
-        sim = self.sim
-        sim.jobs.gpus[job] = gpus
-        sim._gpus[job] = gpus
-        sim._amount[job] = float(gpus)
+        self.sim.jobs.gpus[job] = gpus  # policies read the current size there
+        self.sim.ledger.resize(job, gpus)
 
     def _rate(self, job: int, gpus: int) -> float:
         """Work units per second at ``gpus`` devices, consolidated (cached per stream and

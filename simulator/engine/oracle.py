@@ -19,20 +19,21 @@ if TYPE_CHECKING:
 def remaining_s(sim: Simulation, job: int) -> float:
     """Oracle seconds ``job`` still needs: its work left at its current speed if running (plus
     what is left of a restore), else at the speed it would get consolidated on idle nodes."""
-    now, running = sim.env.now, sim.job_state[job] == JobState.RUNNING
-    restore = max(sim._resume_at[job] - now, 0.0) if running else 0.0
+    now, ledger = sim.env.now, sim.ledger
+    running = ledger.state[job] == JobState.RUNNING
+    restore = max(ledger.resume_at[job] - now, 0.0) if running else 0.0
     if job in sim.pool and sim.pool.speed_of(job) > 0:
         return sim.pool.left_of(job, now) / sim.pool.speed_of(job)
     if running and not restore and job not in sim.pool:
-        return sim._left[job] / sim._rate[job] - (now - sim._since[job])
-    return restore + float(sim._left[job]) / oracle_rate(sim, job)
+        return ledger.left[job] / ledger.rate[job] - (now - ledger.since[job])
+    return restore + float(ledger.left[job]) / oracle_rate(sim, job)
 
 
 def oracle_rate(sim: Simulation, job: int) -> float:
     """Work units per second of ``job`` consolidated on idle nodes (cached)."""
     rate = sim._oracle_rate[job]
     if rate != rate:  # NaN: not estimated yet; one estimate per (stream, GPUs)
-        key = (int(sim.jobs.stream[job]), sim._gpus[job])
+        key = (int(sim.jobs.stream[job]), sim.ledger.gpus[job])
         if key not in sim._oracle_cache:
             sim._oracle_cache[key] = sim.throughput.estimate_rate(job)
         rate = sim._oracle_rate[job] = sim._oracle_cache[key]
@@ -41,41 +42,35 @@ def oracle_rate(sim: Simulation, job: int) -> float:
 
 def remaining_s_many(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     """:meth:`remaining_s` of many jobs at once (vectorised for the common cases)."""
-    jobs = np.asarray(jobs, dtype=np.int64)
-    now, left = sim.env.now, sim._left[jobs]
-    running = sim.job_state[jobs] == JobState.RUNNING
+    jobs, ledger = np.asarray(jobs, dtype=np.int64), sim.ledger
+    now, left = sim.env.now, ledger.left[jobs]
+    running = ledger.state[jobs] == JobState.RUNNING
     rate = sim._oracle_rate[jobs]
     for i in np.flatnonzero(~running & np.isnan(rate)):
         rate[i] = oracle_rate(sim, int(jobs[i]))
     out = left / rate
     run = jobs[running]
-    out[running] = left[running] / sim._rate[run] - (now - sim._since[run])
+    out[running] = left[running] / ledger.rate[run] - (now - ledger.since[run])
     special = [
-        i for i in np.flatnonzero(running) if jobs[i] in sim.pool or sim._resume_at[jobs[i]] > now
+        i
+        for i in np.flatnonzero(running)
+        if jobs[i] in sim.pool or ledger.resume_at[jobs[i]] > now
     ]
     for i in special:
         out[i] = remaining_s(sim, int(jobs[i]))
     return out
 
 
-def attained_now(sim: Simulation) -> np.ndarray:
-    """GPU-seconds of service of every job up to now."""
-    out = sim.attained_gpu_s.copy()
-    running = np.fromiter(sim.state.running, dtype=np.int64, count=len(sim.state.running))
-    out[running] += sim._amount[running] * (sim.env.now - sim._held_since[running])
-    return out
-
-
 def work_left(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     """Units of work each job has left now (a restoring job has made no progress yet)."""
-    jobs = np.asarray(jobs, dtype=np.int64)
-    now, out = sim.env.now, sim._left[jobs].copy()
-    for i in np.flatnonzero(sim.job_state[jobs] == JobState.RUNNING):
+    jobs, ledger = np.asarray(jobs, dtype=np.int64), sim.ledger
+    now, out = sim.env.now, ledger.left[jobs]
+    for i in np.flatnonzero(ledger.state[jobs] == JobState.RUNNING):
         job = int(jobs[i])
         if job in sim.pool:
             out[i] = sim.pool.left_of(job, now)
-        elif sim._resume_at[job] <= now:
-            out[i] -= sim._rate[job] * (now - sim._since[job])
+        elif ledger.resume_at[job] <= now:
+            out[i] -= ledger.rate[job] * (now - ledger.since[job])
     return np.maximum(out, 0.0)
 
 

@@ -106,14 +106,14 @@ class Services:
                     on.setdefault(node, []).append(job)
         best, best_cost, best_jobs = -1, np.inf, []
         for node, jobs in on.items():
-            jobs.sort(key=lambda j: -sim._held_since[j])
+            jobs.sort(key=lambda j: -sim.ledger.held_since[j])
             free, cost, chosen = int(state.free[node]), 0, []
             for job in jobs:
                 if free >= tp:
                     break
                 p = state.running[job]
                 free += int(p.counts[p.nodes == node].sum())
-                cost += int(sim._gpus[job])
+                cost += int(sim.ledger.gpus[job])
                 chosen.append(job)
             if free >= tp and cost < best_cost:
                 best, best_cost, best_jobs = node, cost, chosen

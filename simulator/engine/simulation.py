@@ -34,12 +34,13 @@ import numpy as np
 
 from .. import kernels
 from ..model.cluster import Cluster
-from ..model.jobs import JobState, JobTable
+from ..model.jobs import JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from .capacity import Capacity
 from .elastic import Elastic
 from .energy import Energy
 from .environment import ARRIVAL, COMPLETION, Environment
+from .ledger import Ledger
 from .outcome import EventLimitError, Outcome
 from .services import Services
 from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
@@ -87,35 +88,15 @@ class Simulation:
         # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
         self.queue: OrderedDict[int, None] = OrderedDict()
         self.view = View(self.env, self.state, self.queue, jobs, cluster, self)
-        n = len(jobs)
-        self.start_s = np.full(n, np.nan)
-        self.end_s = np.full(n, np.nan)
-        self.job_state = np.full(n, JobState.QUEUED, dtype=np.int8)
         self.throughput = throughput or Throughput(cluster, jobs, [None] * len(jobs.stream_names))
         # jobs on shared links have one completion event for the whole pool; an event carries
         # the pool version it was scheduled for and is ignored once stale
         self.pool = self.throughput.pool
         self._pool_version = 0
-        # progress of jobs outside the pool: _left work units as of _since, at _rate per
-        # second; a completion event carries the job's _version and is ignored once stale
-        # (the job was preempted since)
-        self._left = self.throughput.works()
-        self._run_left = self._left.copy()  # work left when the current run began
-        self._rate = np.ones(n)
-        self._since = np.zeros(n)
-        self._version = [0] * n  # a list: read and bumped one job at a time
-        self.attained_gpu_s = np.zeros(n)  # GPU-seconds of service in runs that were stopped
-        self._held_since = np.zeros(n)  # when the job last got its devices
-        self.preemptions = np.zeros(n, dtype=np.int64)
-        self.restarts = np.zeros(n, dtype=np.int64)
-        self.migrations = np.zeros(n, dtype=np.int64)  # restarts on other nodes
-        self.resizes = np.zeros(n, dtype=np.int64)  # by the elastic policy
-        self._stopped_on: dict[int, bytes] = {}  # sorted nodes of a preempted job
-        self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
-        self._restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
-        self._resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
+        # per-job progress; a completion event carries the job's ledger version and is
+        # ignored once stale (the job was preempted since)
+        self.ledger = Ledger(jobs, self.throughput.works(), restart_s)
         self._wake_version = 0
-        self._preempted = False  # any preemption yet (restarts are checked only then)
         # oracle speed of each job before it runs (1 for duration jobs; model jobs on demand)
         self._oracle_rate = np.where(np.isnan(jobs.duration_s), np.nan, 1.0)
         self._oracle_cache: dict[tuple[int, ...], float] = {}
@@ -127,8 +108,7 @@ class Simulation:
         self._fragmented, self._online, self._power = (array("d") for _ in range(3))
         # hot-path locals
         self._submit = jobs.submit_s
-        self._gpus = jobs.gpus.tolist()
-        self._amount = jobs.gpu_amount  # devices held: GPUs, or a share of one
+        self._gpus = self.ledger.gpus  # current sizes
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
         self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
@@ -150,6 +130,7 @@ class Simulation:
         submit, queue, i, n = self._submit, self.queue, self._next_arrival, len(self._submit)
         while i < n and submit[i] <= now:
             queue[i] = None
+            self.ledger.arrive(i)
             if self._log is not None:
                 self._log.append((now, "submit", i, ""))
             i += 1
@@ -158,7 +139,7 @@ class Simulation:
         self._request_pass()
 
     def _on_complete(self, job: int, version: int, _event) -> None:
-        if version != self._version[job]:
+        if version != self.ledger.version[job]:
             return  # preempted since
         self._finish(job)
         self._request_pass()
@@ -178,8 +159,7 @@ class Simulation:
         now = self.env.now
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
-        self.end_s[job] = now
-        self.job_state[job] = JobState.FINISHED
+        self.ledger.finish(job, now)
         self._finished += 1
         if self._log is not None:
             self._log.append((now, "finish", job, ""))
@@ -256,25 +236,16 @@ class Simulation:
             check(self)
 
     def _start(self, job: int, placement) -> None:
-        gpus = self._gpus[job]
-        self.state.allocate(job, placement, gpus)
+        self.state.allocate(job, placement, self._gpus[job])
         now = self.env.now
-        if self.start_s[job] != self.start_s[job]:  # NaN: the first start
-            self.start_s[job] = now
-        self.job_state[job] = JobState.RUNNING
-        self._held_since[job] = now
         if self._log is not None:
             where = ",".join(
                 f"{n}:{c}"
                 for n, c in zip(placement.nodes.tolist(), placement.counts.tolist(), strict=True)
             )
             self._log.append((now, "start", job, where))
-        self._version[job] += 1
-        if self._preempted and self.preemptions[job] > self.restarts[job]:  # a restart
-            self.restarts[job] += 1
-            if self._stopped_on.pop(job) != np.sort(placement.nodes).tobytes():
-                self.migrations[job] += 1
-            return self._hold(job, placement, self._restart_s[job])
+        if self.ledger.start(job, now, placement.nodes):  # a restart
+            return self._hold(job, placement, self.ledger.restart_s[job])
         self._run(job, placement)
 
     def _hold(self, job: int, placement, cost: float) -> None:
@@ -282,35 +253,32 @@ class Simulation:
         communicator rebuilt), then the job runs."""
         if cost <= 0:
             return self._run(job, placement)
-        self._resume_at[job] = self.env.now + cost
-        resume = partial(self._on_resume, job, self._version[job], placement, cost)
-        self.env.call_at(self.env.now + cost, COMPLETION, resume)
+        at = self.env.now + cost
+        self.ledger.hold(job, at)
+        resume = partial(self._on_resume, job, self.ledger.version[job], placement, cost)
+        self.env.call_at(at, COMPLETION, resume)
 
     def _on_resume(self, job: int, version: int, placement, cost: float, _event) -> None:
-        if version == self._version[job]:  # not stopped while restoring
-            self.lost_s[job] += cost
-            self._run(job, placement)
+        if version == self.ledger.version[job]:  # not stopped while restoring
+            self._run(job, placement, cost)
             if self.pool.dirty:  # it joined the shared-link pool: settle it in a pass
                 self._request_pass()
 
-    def _run(self, job: int, placement) -> None:
-        """The job makes progress from now on, at its modelled rate."""
-        now = self.env.now
-        self._since[job] = now
-        left = self._run_left[job] = self._left[job]
+    def _run(self, job: int, placement, lost: float = 0.0) -> None:
+        """The job makes progress from now on, at its modelled rate (after ``lost`` seconds
+        of restore)."""
+        now, ledger = self.env.now, self.ledger
+        left = ledger.run(job, now, lost)
         rate = self.throughput.start(job, placement, left)
         if rate is not None:  # otherwise the shared-link pool owns its progress
-            self._rate[job] = rate
+            ledger.set_rate(job, rate)
             at = now + (left if rate == 1.0 else left / rate)
-            self.env.call_at(at, COMPLETION, partial(self._on_complete, job, self._version[job]))
+            self.env.call_at(at, COMPLETION, partial(self._on_complete, job, ledger.version[job]))
 
     def _preempt(self, job: int) -> None:
         """Stop a running job and queue it again."""
         stopped = self._stop(job)
-        self._stopped_on[job] = np.sort(stopped.nodes).tobytes()
-        self.job_state[job] = JobState.QUEUED
-        self.preemptions[job] += 1
-        self._preempted = True
+        self.ledger.preempt(job, self.env.now, stopped.nodes)
         self.queue[job] = None
         if self._log is not None:
             self._log.append((self.env.now, "preempt", job, ""))
@@ -319,15 +287,8 @@ class Simulation:
         """Book a running job's progress, void its pending events and free its devices
         (returns the placement it had)."""
         now = self.env.now
-        if now < self._resume_at[job]:  # stopped before it could resume: the restore is lost
-            self.lost_s[job] += now - self._held_since[job]
-        elif job in self.pool:
-            self._left[job] = max(self.pool.left_of(job, now), 0.0)
-        else:
-            self._left[job] = max(self._left[job] - self._rate[job] * (now - self._since[job]), 0.0)
-        self._version[job] += 1  # its completion (or resume) event is void
-        self._resume_at[job] = -np.inf
-        self.attained_gpu_s[job] += self._amount[job] * (now - self._held_since[job])
+        pool_left = self.pool.left_of(job, now) if job in self.pool else None
+        self.ledger.stop(job, now, pool_left)
         self.throughput.finish(job)
         return self.state.release(job, self._gpus[job])
 
@@ -378,23 +339,20 @@ class Simulation:
             series["power_kw"] = np.frombuffer(self._power, dtype=np.float64)
         for part in self.parts:
             part.finish(end_time)
-        service = self.attained_gpu_s.copy()  # plus the last run of finished and running jobs
-        last = np.where(self.job_state == JobState.FINISHED, self.end_s, end_time)
-        held = self.job_state != JobState.QUEUED
-        service[held] += self._amount[held] * (last[held] - self._held_since[held])
+        ledger = self.ledger
         return Outcome(
-            self.start_s,
-            self.end_s,
-            self.job_state,
+            ledger.start_s,
+            ledger.end_s,
+            ledger.state,
             np.frombuffer(self._t, dtype=np.float64),
             series,
             end_time,
             events,
             self._log,
-            self.preemptions,
-            service,
-            self.restarts,
-            self.lost_s,
-            self.migrations,
-            self.resizes,
+            ledger.preemptions,
+            ledger.service(end_time),
+            ledger.restarts,
+            ledger.lost_s,
+            ledger.migrations,
+            ledger.resizes,
         )

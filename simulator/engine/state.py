@@ -243,9 +243,12 @@ class View:
         services = getattr(self._sim, "services", None)
         return 0 if services is None else services.pending_gpus()
 
-    def attained_gpu_s(self) -> np.ndarray:
-        """GPU-seconds of service every job has had so far (a fresh array)."""
-        return oracle.attained_now(self._sim)
+    def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray:
+        """GPU-seconds of service each of ``jobs`` (default: every job) has had so far (a
+        fresh array)."""
+        if jobs is None:
+            jobs = np.arange(len(self.jobs))
+        return self._sim.ledger.attained(np.asarray(jobs, dtype=np.int64), self._env.now)
 
     def remaining_s(self, job: int) -> float:
         """Oracle seconds ``job`` still needs: its work left at its current speed if running,
@@ -297,12 +300,14 @@ def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
 
 def check(sim) -> None:
     """Raise :class:`InvariantError` if the state or the job times of ``sim`` are inconsistent."""
+    ledger = sim.ledger
     problems = sim.state.violations(sim.jobs) + sim.pool.violations()
-    started = ~np.isnan(sim.start_s)
-    if np.any(sim.start_s[started] < sim.jobs.submit_s[started]):
+    problems += ledger.violations(sim._next_arrival)
+    started = ~np.isnan(ledger.start_s)
+    if np.any(ledger.start_s[started] < sim.jobs.submit_s[started]):
         problems.append("a job started before it was submitted")
-    done = ~np.isnan(sim.end_s)
-    if np.any(sim.end_s[done] < sim.start_s[done]):
+    done = ~np.isnan(ledger.end_s)
+    if np.any(ledger.end_s[done] < ledger.start_s[done]):
         problems.append("a job ended before it started")
     if problems:
         raise InvariantError(f"t={sim.env.now}: " + "; ".join(problems))

@@ -1,0 +1,179 @@
+"""The job ledger: every job's progress, state and counters, in arrays, with one writer.
+
+Role: the engine's per-job books. A job is QUEUED (submitted, or preempted and queued again),
+RUNNING (it holds devices: restoring, or making progress) or FINISHED. While it runs, its work
+left is ``left[job]`` units as of ``since[job]``, decreasing at ``rate[job]`` units per second
+(jobs on shared links: the :class:`~.sharing.SharedLinks` pool keeps their progress instead).
+A restart holds the devices without progress until ``resume_at[job]``. ``version[job]`` is
+bumped whenever the job's pending event (completion or resume) becomes void.
+
+Everything here is written only through the methods below (start, hold, run, stop, preempt,
+redo_run, finish, resize, regrant); parts and policies read the arrays, never assign them.
+The job table stays immutable; the current size of an elastic job is ``gpus[job]`` here.
+
+Counters kept with every transition, so a pass can tell in O(1) whether every job could run at
+once: ``running_gpus`` and ``queued_gpus``, the devices asked for by running and queued jobs.
+
+Must not import: numba, simpy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..model.jobs import JobState, JobTable
+
+QUEUED, RUNNING, FINISHED = int(JobState.QUEUED), int(JobState.RUNNING), int(JobState.FINISHED)
+
+
+class Ledger:
+    """Per-job books of one run (arrays indexed by job id)."""
+
+    def __init__(self, jobs: JobTable, works: np.ndarray, restart_s: np.ndarray | None = None):
+        n = len(jobs)
+        self.start_s = np.full(n, np.nan)  # first start
+        self.end_s = np.full(n, np.nan)
+        self.state = np.full(n, QUEUED, dtype=np.int8)
+        self.left = np.asarray(works, dtype=float).copy()  # work units left as of ``since``
+        self.run_left = self.left.copy()  # work left when the current run began
+        self.rate = np.ones(n)  # work units per second of the current run
+        self.since = np.zeros(n)  # when the current run began making progress
+        self.version = [0] * n  # a list: read and bumped one job at a time
+        self.attained_s = np.zeros(n)  # GPU-seconds of service in runs that were stopped
+        self.held_since = np.zeros(n)  # when the job last got its devices (or was resized)
+        self.started_at = np.zeros(n)  # when the job last started (a scheduling pass)
+        self.queued_at = np.array(jobs.submit_s, dtype=float)  # when it last entered the queue
+        self.preemptions = np.zeros(n, dtype=np.int64)
+        self.restarts = np.zeros(n, dtype=np.int64)
+        self.migrations = np.zeros(n, dtype=np.int64)  # restarts on other nodes
+        self.resizes = np.zeros(n, dtype=np.int64)  # by the elastic policy
+        self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
+        self.restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
+        self.resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
+        self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it)
+        self.amount = np.array(jobs.gpu_amount, dtype=float)  # devices held: GPUs or a share
+        self._stopped_on: dict[int, bytes] = {}  # sorted nodes of a preempted job
+        self.preempted = False  # any preemption yet (restarts are checked only then)
+        self.running_gpus = 0
+        self.queued_gpus = 0
+
+    # ------------------------------------------------------------------ transitions
+
+    def arrive(self, job: int) -> None:
+        """The job is submitted (it is queued from its submit time)."""
+        self.queued_gpus += self.gpus[job]
+
+    def start(self, job: int, now: float, nodes: np.ndarray) -> bool:
+        """The job gets devices on ``nodes``; returns whether this is a restart (it was
+        preempted before), counting a migration if the nodes differ from its last run's."""
+        if self.start_s[job] != self.start_s[job]:  # NaN: the first start
+            self.start_s[job] = now
+        g = self.gpus[job]
+        self.queued_gpus -= g
+        self.running_gpus += g
+        self.state[job] = RUNNING
+        self.held_since[job] = self.started_at[job] = now
+        self.version[job] += 1
+        if not (self.preempted and self.preemptions[job] > self.restarts[job]):
+            return False
+        self.restarts[job] += 1
+        if self._stopped_on.pop(job) != np.sort(nodes).tobytes():
+            self.migrations[job] += 1
+        return True
+
+    def hold(self, job: int, until: float) -> None:
+        """The job holds its devices without progress until ``until`` (a restore)."""
+        self.resume_at[job] = until
+
+    def run(self, job: int, now: float, cost: float = 0.0) -> float:
+        """The job makes progress from ``now`` (after a hold of ``cost`` seconds, booked as
+        lost); returns its work left."""
+        self.lost_s[job] += cost
+        self.since[job] = now
+        left = self.run_left[job] = self.left[job]
+        return left
+
+    def set_rate(self, job: int, rate: float) -> None:
+        self.rate[job] = rate
+
+    def stop(self, job: int, now: float, pool_left: float | None = None) -> None:
+        """Book a running job's progress up to ``now`` (``pool_left``: its work left, if the
+        shared-link pool kept it) and void its pending event. Its state is unchanged."""
+        if now < self.resume_at[job]:  # stopped before it could resume: the restore is lost
+            self.lost_s[job] += now - self.held_since[job]
+        elif pool_left is not None:
+            self.left[job] = max(pool_left, 0.0)
+        else:
+            self.left[job] = max(self.left[job] - self.rate[job] * (now - self.since[job]), 0.0)
+        self.version[job] += 1
+        self.resume_at[job] = -np.inf
+        self.attained_s[job] += self.amount[job] * (now - self.held_since[job])
+
+    def preempt(self, job: int, now: float, nodes: np.ndarray) -> None:
+        """A stopped job (it ran on ``nodes``) is queued again."""
+        self._stopped_on[job] = np.sort(nodes).tobytes()
+        g = self.gpus[job]
+        self.running_gpus -= g
+        self.queued_gpus += g
+        self.state[job] = QUEUED
+        self.queued_at[job] = now
+        self.preemptions[job] += 1
+        self.preempted = True
+
+    def redo_run(self, job: int, now: float) -> None:
+        """A preempted job loses the work of the run it was stopped in (no checkpoint)."""
+        self.lost_s[job] += now - self.since[job]
+        self.left[job] = self.run_left[job]
+
+    def finish(self, job: int, now: float) -> None:
+        self.running_gpus -= self.gpus[job]
+        self.end_s[job] = now
+        self.state[job] = FINISHED
+
+    def resize(self, job: int, gpus: int) -> None:
+        """The job's size becomes ``gpus`` (an elastic job; running ones are stopped first)."""
+        delta = gpus - self.gpus[job]
+        if self.state[job] == RUNNING:
+            self.running_gpus += delta
+        elif self.state[job] == QUEUED:
+            self.queued_gpus += delta
+        self.gpus[job] = gpus
+        self.amount[job] = float(gpus)
+
+    def regrant(self, job: int, now: float, resized: bool) -> None:
+        """A stopped running job holds devices again from ``now`` (its resize, or its old
+        devices back)."""
+        self.held_since[job] = now
+        if resized:
+            self.resizes[job] += 1
+
+    # ------------------------------------------------------------------ readings
+
+    def attained(self, jobs: np.ndarray, now: float) -> np.ndarray:
+        """GPU-seconds of service of ``jobs`` up to ``now`` (a fresh array)."""
+        out = self.attained_s[jobs]
+        running = self.state[jobs] == RUNNING
+        held = jobs[running]
+        out[running] += self.amount[held] * (now - self.held_since[held])
+        return out
+
+    def service(self, end_time: float) -> np.ndarray:
+        """GPU-seconds of service of every job at the end of the run."""
+        out = self.attained_s.copy()
+        last = np.where(self.state == FINISHED, self.end_s, end_time)
+        held = self.state != QUEUED
+        out[held] += self.amount[held] * (last[held] - self.held_since[held])
+        return out
+
+    def violations(self, arrived: int) -> list[str]:
+        """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""
+        gpus, state = np.asarray(self.gpus[:arrived]), self.state[:arrived]
+        out = []
+        for name, which, count in (
+            ("running", RUNNING, self.running_gpus),
+            ("queued", QUEUED, self.queued_gpus),
+        ):
+            total = int(gpus[state == which].sum())
+            if count != total:
+                out.append(f"the ledger counts {count} {name} GPUs, the job states {total}")
+        return out
