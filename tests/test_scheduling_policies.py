@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.policies import register
-from simulator.policies.scheduling import EasyBackfill, ShortestRemainingTimeFirst
+from simulator.policies.preemptive import ShortestRemainingTimeFirst
+from simulator.policies.scheduling import EasyBackfill
 
 from .conftest import ROOT, tiny
 from .test_throughput_engine import model_job

@@ -11,8 +11,10 @@ Everything here is written only through the methods below (start, hold, run, sto
 redo_run, finish, resize, regrant); parts and policies read the arrays, never assign them.
 The job table stays immutable; the current size of an elastic job is ``gpus[job]`` here.
 
-Counters kept with every transition, so a pass can tell in O(1) whether every job could run at
-once: ``running_gpus`` and ``queued_gpus``, the devices asked for by running and queued jobs.
+Kept with every transition, so that a scheduling pass costs what changed rather than what
+exists: ``running_gpus`` and ``queued_gpus`` (the devices asked for by running and queued jobs:
+whether every job could run at once is O(1)), and ``touched``, the jobs whose state, progress
+or size changed since the engine last took the list (``take_touched``, once per pass).
 
 Must not import: numba, simpy.
 """
@@ -56,12 +58,19 @@ class Ledger:
         self.preempted = False  # any preemption yet (restarts are checked only then)
         self.running_gpus = 0
         self.queued_gpus = 0
+        self.touched: list[int] = []
+
+    def take_touched(self) -> list[int]:
+        """The jobs touched since the last call (in order, possibly repeated); starts anew."""
+        out, self.touched = self.touched, []
+        return out
 
     # ------------------------------------------------------------------ transitions
 
     def arrive(self, job: int) -> None:
         """The job is submitted (it is queued from its submit time)."""
         self.queued_gpus += self.gpus[job]
+        self.touched.append(job)
 
     def start(self, job: int, now: float, nodes: np.ndarray) -> bool:
         """The job gets devices on ``nodes``; returns whether this is a restart (it was
@@ -74,6 +83,7 @@ class Ledger:
         self.state[job] = RUNNING
         self.held_since[job] = self.started_at[job] = now
         self.version[job] += 1
+        self.touched.append(job)
         if not (self.preempted and self.preemptions[job] > self.restarts[job]):
             return False
         self.restarts[job] += 1
@@ -107,6 +117,7 @@ class Ledger:
             self.left[job] = max(self.left[job] - self.rate[job] * (now - self.since[job]), 0.0)
         self.version[job] += 1
         self.resume_at[job] = -np.inf
+        self.touched.append(job)
         self.attained_s[job] += self.amount[job] * (now - self.held_since[job])
 
     def preempt(self, job: int, now: float, nodes: np.ndarray) -> None:
@@ -129,6 +140,7 @@ class Ledger:
         self.running_gpus -= self.gpus[job]
         self.end_s[job] = now
         self.state[job] = FINISHED
+        self.touched.append(job)
 
     def resize(self, job: int, gpus: int) -> None:
         """The job's size becomes ``gpus`` (an elastic job; running ones are stopped first)."""
@@ -139,6 +151,7 @@ class Ledger:
             self.queued_gpus += delta
         self.gpus[job] = gpus
         self.amount[job] = float(gpus)
+        self.touched.append(job)
 
     def regrant(self, job: int, now: float, resized: bool) -> None:
         """A stopped running job holds devices again from ``now`` (its resize, or its old

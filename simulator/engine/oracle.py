@@ -52,9 +52,7 @@ def remaining_s_many(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     run = jobs[running]
     out[running] = left[running] / ledger.rate[run] - (now - ledger.since[run])
     special = [
-        i
-        for i in np.flatnonzero(running)
-        if jobs[i] in sim.pool or ledger.resume_at[jobs[i]] > now
+        i for i in np.flatnonzero(running) if jobs[i] in sim.pool or ledger.resume_at[jobs[i]] > now
     ]
     for i in special:
         out[i] = remaining_s(sim, int(jobs[i]))

@@ -13,7 +13,7 @@ import numpy as np
 from .. import kernels
 from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_CAPACITY, OVER_FREE, WRONG_TOTAL
 from ..model.cluster import Cluster
-from ..model.jobs import JobTable
+from ..model.jobs import JobState, JobTable
 from ..policies.base import Placement
 from . import oracle
 
@@ -207,7 +207,17 @@ class View:
     mappings are proxies, so they always show current state without copying.
     """
 
-    __slots__ = ("_env", "_state", "_sim", "free_gpus", "queue", "running", "jobs", "topology")
+    __slots__ = (
+        "_env",
+        "_state",
+        "_sim",
+        "free_gpus",
+        "queue",
+        "running",
+        "jobs",
+        "topology",
+        "changed",
+    )
 
     def __init__(
         self,
@@ -228,6 +238,7 @@ class View:
         self.running: Mapping[int, Placement] = types.MappingProxyType(state.running)
         self.jobs = jobs
         self.topology = cluster.topology
+        self.changed: list[int] = []  # set by the engine before every scheduling pass
 
     @property
     def now(self) -> float:
@@ -242,6 +253,22 @@ class View:
         """Devices wanted by inference-service replicas waiting to be placed."""
         services = getattr(self._sim, "services", None)
         return 0 if services is None else services.pending_gpus()
+
+    @property
+    def demand_gpus(self) -> int:
+        """Devices asked for by the running and the queued jobs together."""
+        ledger = self._sim.ledger
+        return ledger.running_gpus + ledger.queued_gpus
+
+    def started_at(self, jobs: np.ndarray) -> np.ndarray:
+        """When each of ``jobs`` last started (got devices from a scheduling pass)."""
+        return self._sim.ledger.started_at[jobs]
+
+    def queued_since(self, jobs: np.ndarray) -> np.ndarray:
+        """When each of ``jobs`` last entered the queue (submitted, or preempted); now for a
+        job that holds devices (as if it queued again this instant)."""
+        ledger = self._sim.ledger
+        return np.where(ledger.state[jobs] == JobState.RUNNING, self.now, ledger.queued_at[jobs])
 
     def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray:
         """GPU-seconds of service each of ``jobs`` (default: every job) has had so far (a

@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (registers the built-ins)
     elastic,
     gavel,
     placement,
+    preemptive,
     quotas,
     replicas,
     scheduling,

@@ -40,7 +40,14 @@ class ClusterView(Protocol):
     def topology(self) -> TopologyArrays: ...
     @property
     def pending_service_gpus(self) -> int: ...  # wanted by replicas waiting for devices
-    def attained_gpu_s(self) -> np.ndarray: ...  # GPU-seconds of service so far, per job
+    @property
+    def demand_gpus(self) -> int: ...  # devices asked for by running and queued jobs
+    @property
+    def changed(self) -> list[int]: ...  # jobs started, stopped, finished, submitted or
+    # resized since the previous pass (in order, possibly repeated)
+    def started_at(self, jobs: np.ndarray) -> np.ndarray: ...  # last start, per job
+    def queued_since(self, jobs: np.ndarray) -> np.ndarray: ...  # last (re)queued, per job
+    def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray: ...  # GPU-s so far
     def remaining_s(self, job: int) -> float: ...  # oracle seconds left
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised
     def work_left(self, jobs: np.ndarray) -> np.ndarray: ...  # work units left, per job

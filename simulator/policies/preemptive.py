@@ -1,0 +1,372 @@
+"""Preemptive and time-slicing scheduling policies: SRTF, LAS, Tiresias, Gandiva, Themis.
+
+Each ranks the running and the queued jobs; the best-ranked ones that fit together (counting
+GPUs) should run: running jobs outside that set are preempted, queued ones inside it are tried
+first (non-blocking).
+
+Cost of a pass. When every running and queued job fits at once (``view.demand_gpus`` at most
+the installed GPUs: the usual case below saturation) nobody can be preempted, so only the
+queued jobs are ranked. The times a rank depends on are the ledger's (``view.started_at``,
+``view.queued_since``), so nothing is rebuilt per running job, and Tiresias keeps each running
+job's next queue-threshold crossing in a heap refreshed from ``view.changed``. Only under
+contention is every candidate ranked (numpy). The direct implementations these must agree
+with, pass for pass, are in ``tests/reference_policies.py``.
+
+Must not import: simpy, numba.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+from pydantic import Field
+
+from .. import kernels
+from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
+from .registry import register
+from .scheduling import _queued, _running
+
+
+class _Ranking(SchedulingPolicy):
+    """Shared mechanics of the preemptive policies."""
+
+    _installed: int = -1
+
+    def _fits_all(self, view: ClusterView) -> bool:
+        """Every running and queued job could run at once (counting GPUs)."""
+        if self._installed < 0:
+            self._installed = int(view.topology.node_gpus.sum())
+        return view.demand_gpus <= self._installed
+
+    def _contended(
+        self, view: ClusterView, running: np.ndarray, queued: np.ndarray, *keys: np.ndarray
+    ) -> tuple[ScheduleDecision, np.ndarray]:
+        """Rank the candidates (``running`` then ``queued``; ``keys`` in that order, most
+        significant last as in :func:`numpy.lexsort`, ties by job id) and keep the best that
+        fit together. Returns the decision (preemptions, then order) and the kept jobs."""
+        candidates = np.concatenate([running, queued])
+        rank = np.lexsort((candidates, *keys))
+        ranked = candidates[rank]
+        keep = np.empty(len(ranked), dtype=bool)
+        kernels.greedy_fit(view.jobs.gpus[ranked], self._installed, keep)
+        was_running = rank < len(running)
+        preempt = ranked[was_running & ~keep].tolist()
+        waiting = ~was_running
+        order = np.concatenate([ranked[keep & waiting], ranked[~keep & waiting]]).tolist()
+        return ScheduleDecision(order=order, blocking=False, preempt=preempt), ranked[keep]
+
+
+def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
+    """Queued jobs best first (``keys`` as in :func:`numpy.lexsort`, ties by job id)."""
+    return queued[np.lexsort((queued, *keys))].tolist()
+
+
+def _next_quantum_end(since, now: float, quantum: float):
+    """The first end of a ``quantum``-long slice, counted from ``since``, after ``now``."""
+    eps = 1e-9 * max(1.0, quantum)
+    return since + quantum * (np.floor((now - since + eps) / quantum) + 1)
+
+
+def _slice_wake(
+    view: ClusterView, running: np.ndarray, kept_queued: bool, preempt: list[int], q: float
+) -> float | None:
+    """Next pass when someone waits: the next quantum end of a job that keeps running (a
+    queued job that starts now ends its first quantum at ``now + q``); None if none runs."""
+    stay = running[~np.isin(running, preempt)] if preempt else running
+    ends = _next_quantum_end(view.started_at(stay), view.now, q)
+    best = float(ends.min()) if len(ends) else math.inf
+    if kept_queued:
+        best = min(best, view.now + q)
+    return None if math.isinf(best) else best
+
+
+@register("scheduling", "srtf")
+class ShortestRemainingTimeFirst(_Ranking):
+    """Shortest remaining time first, preemptive, with oracle remaining times.
+
+    At every pass the jobs with the least remaining time that fit together (by GPU count) are
+    the ones that should run: a running job outside that set is preempted (its progress is
+    kept), queued jobs inside it start. On one GPU with all jobs present at t=0 this is the
+    shortest-processing-time order, which minimises mean JCT (Smith 1956; Schrage 1968 for
+    the preemptive rule). Jobs that do not fit are skipped (no blocking).
+    """
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        queued = _queued(view)
+        if self._fits_all(view):
+            return ScheduleDecision(_order(queued, view.remaining_s_many(queued)), False)
+        running = _running(view)
+        left = view.remaining_s_many(np.concatenate([running, queued]))
+        return self._contended(view, running, queued, left)[0]
+
+
+@register("scheduling", "las")
+class LeastAttainedService(_Ranking):
+    """Least attained service (LAS, also foreground-background), preemptive, time-sliced.
+
+    Priority is the GPU-service a job has received so far (GPUs x seconds run; Rai et al.,
+    SIGMETRICS 2003; Nuyens and Wierman 2008): no knowledge of job sizes is needed. Every
+    ``quantum`` seconds the jobs with the least attained service that fit together run and the
+    others are preempted, so equally served jobs take turns: with a small quantum two jobs on
+    one GPU share it, as in processor sharing, until the shorter one finishes. A job that
+    (re)started keeps its devices for at least one quantum, so with a quantum longer than the
+    scenario's restart cost every run makes progress (a shorter one can livelock).
+    """
+
+    class Params(Params):
+        quantum: float = Field(default=300.0, gt=0, description="seconds between passes")
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        queued = _queued(view)
+        if self._fits_all(view):
+            return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
+        now, q = view.now, self.params.quantum
+        running = _running(view)
+        protected = now - view.started_at(running) < q - 1e-9 * max(1.0, q)
+        unprotected = np.concatenate([~protected, np.ones(len(queued), dtype=bool)])
+        service = view.attained_gpu_s(np.concatenate([running, queued]))
+        decision, keep = self._contended(view, running, queued, service, unprotected)
+        wake = None
+        if len(running) + len(queued) > len(keep):  # someone waits
+            kept_queued = len(keep) > len(running) - len(decision.preempt)
+            wake = _slice_wake(view, running, kept_queued, decision.preempt, q) or now + q
+        return ScheduleDecision(decision.order, False, decision.preempt, wake)
+
+
+@register("scheduling", "tiresias")
+class Tiresias(_Ranking):
+    """Tiresias discretised two-dimensional LAS (Gu et al., NSDI 2019), preemptive.
+
+    A job's priority is its attained GPU-service (GPUs x seconds run), discretised into queues
+    by ``thresholds``: queue 0 below the first threshold, and so on. Higher queues preempt lower
+    ones; within a queue jobs go first-come first-served (by submit time). A job moves down
+    when its service crosses a threshold (the policy asks for a pass at that instant).
+    Starvation prevention: a job that has waited more than ``starve_factor`` times its total
+    run time since it last ran goes back to queue 0 with its counted service reset.
+    """
+
+    class Params(Params):
+        thresholds: list[float] = Field(
+            default_factory=lambda: [3600.0, 36000.0],
+            description="GPU-seconds of service at which a job moves to the next queue",
+        )
+        starve_factor: float | None = Field(default=8.0, gt=0, description="None: never promote")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._limits = np.asarray(self.params.thresholds, dtype=np.float64)
+        self._offset: dict[int, float] = {}  # service not counted since a promotion
+        self._promoted_at: dict[int, float] = {}  # a promotion restarts the starvation clock
+        # next threshold crossing of each running job: (instant, job, token); an entry is
+        # void once the job's token moves on (it changed since) or it no longer runs
+        self._crossings: list[tuple[float, int, int]] = []
+        self._token: dict[int, int] = {}
+
+    def _service(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
+        """Counted service: attained less what a promotion forgave."""
+        service = view.attained_gpu_s(jobs)
+        if self._offset:
+            offset = self._offset
+            service -= np.array([offset.get(j, 0.0) for j in jobs.tolist()], dtype=np.float64)
+        return service
+
+    def _crossing(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
+        """When each of ``jobs`` crosses its next threshold if it runs from now (inf: past
+        the last one)."""
+        service, limits = self._service(view, jobs), self._limits
+        k = np.searchsorted(limits, service, side="right")
+        out = np.full(len(jobs), math.inf)
+        below = k < len(limits)
+        out[below] = view.now + (limits[k[below]] - service[below]) / view.jobs.gpus[jobs[below]]
+        return out
+
+    def _refresh(self, view: ClusterView) -> None:
+        """Re-enter the jobs that changed since the last pass."""
+        changed = np.unique(np.asarray(view.changed, dtype=np.int64))
+        token = self._token
+        for job in changed.tolist():
+            token[job] = token.get(job, 0) + 1
+        live = [j for j in changed.tolist() if j in view.running or j in view.queue]
+        if not live:
+            return
+        live = np.asarray(live, dtype=np.int64)
+        for at, job in zip(self._crossing(view, live).tolist(), live.tolist(), strict=True):
+            if at < math.inf:
+                heapq.heappush(self._crossings, (at, job, token[job]))
+        if len(self._crossings) > 4 * (len(view.running) + len(view.queue)) + 1024:
+            self._crossings = [e for e in self._crossings if token.get(e[1]) == e[2]]
+            heapq.heapify(self._crossings)
+
+    def _next_running_crossing(self, view: ClusterView) -> float:
+        """The earliest next crossing of a running job (inf: none)."""
+        heap, token, running = self._crossings, self._token, view.running
+        while heap:
+            at, job, tok = heap[0]
+            if tok != token.get(job) or job not in running:
+                heapq.heappop(heap)
+                continue
+            exact = float(self._crossing(view, np.array([job]))[0])
+            if exact > at + 1e-9 * max(1.0, abs(at)):  # crossed, or slower than entered
+                if exact < math.inf:
+                    heapq.heapreplace(heap, (exact, job, tok))
+                else:
+                    heapq.heappop(heap)
+                continue
+            return exact
+        return math.inf
+
+    def _promote(self, view: ClusterView, queued: np.ndarray) -> None:
+        """Starvation prevention for the queued jobs."""
+        f, now = self.params.starve_factor, view.now
+        if f is None or not len(queued):
+            return
+        attained = view.attained_gpu_s(queued)
+        ran = attained / view.jobs.gpus[queued]
+        since = view.queued_since(queued)
+        if self._promoted_at:
+            since = np.maximum(since, [self._promoted_at.get(j, -math.inf) for j in queued])
+        for i in np.flatnonzero((ran > 0) & (now - since >= f * ran)).tolist():
+            job = int(queued[i])
+            self._offset[job] = float(attained[i])  # promoted: back to queue 0
+            self._promoted_at[job] = now
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, limits = view.now, self._limits
+        self._refresh(view)
+        queued = _queued(view)
+        self._promote(view, queued)
+        if self._fits_all(view):
+            level = np.searchsorted(limits, self._service(view, queued), side="right")
+            order = _order(queued, view.jobs.submit_s[queued], level)
+            wake = float(self._crossing(view, queued).min()) if len(queued) else math.inf
+            if view.running:
+                wake = min(wake, self._next_running_crossing(view))
+            return ScheduleDecision(order, False, (), None if math.isinf(wake) else wake)
+        running = _running(view)
+        jobs = np.concatenate([running, queued])
+        level = np.searchsorted(limits, self._service(view, jobs), side="right")
+        decision, keep = self._contended(view, running, queued, view.jobs.submit_s[jobs], level)
+        crossing = self._crossing(view, keep)
+        wake = float(crossing.min()) if len(crossing) else math.inf
+        f = self.params.starve_factor
+        if f is not None:  # the starvation clock of jobs left waiting
+            waiting = np.setdiff1d(jobs, keep)
+            ran = view.attained_gpu_s(waiting) / view.jobs.gpus[waiting]
+            since = view.queued_since(waiting)
+            preempted = np.isin(waiting, decision.preempt)
+            since[preempted] = now
+            if self._promoted_at:
+                promoted = [self._promoted_at.get(j, -math.inf) for j in waiting.tolist()]
+                since[~preempted] = np.maximum(since, promoted)[~preempted]
+            starving = since[ran > 0] + f * ran[ran > 0]
+            if len(starving):
+                wake = min(wake, float(starving.min()))
+        return ScheduleDecision(
+            decision.order, False, decision.preempt, None if math.isinf(wake) else wake
+        )
+
+
+@register("scheduling", "gandiva")
+class GandivaTimeSlicing(_Ranking):
+    """Gandiva-style suspend-resume time slicing (Xiao et al., OSDI 2018), round-robin.
+
+    A running job's time is cut into quanta of ``quantum`` seconds from its (re)start. At the
+    end of a quantum, if jobs are waiting, it is suspended (preempted) and goes to the back of
+    the queue, and the jobs that have waited longest start; if nobody waits it simply runs on
+    into its next quantum. A job is never stopped mid-quantum, so an arrival waits for the next
+    quantum boundary of a running job.
+    """
+
+    class Params(Params):
+        quantum: float = Field(default=60.0, gt=0, description="seconds per time slice")
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        queued = _queued(view)
+        if self._fits_all(view):
+            return ScheduleDecision(_order(queued, view.queued_since(queued)), False)
+        now, q = view.now, self.params.quantum
+        eps = 1e-9 * max(1.0, q)
+        running = _running(view)
+        # rank: running mid-quantum first, then waiting (longest first), then at a boundary
+        k = (now - view.started_at(running)) / q  # quanta done in the current run
+        boundary = (np.round(k) >= 1) & (np.abs(k - np.round(k)) * q <= eps)
+        key_time = np.concatenate([np.where(boundary, now, -math.inf), view.queued_since(queued)])
+        key_kind = np.concatenate([np.where(boundary, 2, 0), np.ones(len(queued), np.int64)])
+        decision, keep = self._contended(view, running, queued, key_kind, key_time)
+        wake = None
+        if len(running) + len(queued) > len(keep):  # someone waits: next quantum boundary
+            kept_queued = len(keep) > len(running) - len(decision.preempt)
+            wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
+        return ScheduleDecision(decision.order, False, decision.preempt, wake)
+
+
+@register("scheduling", "themis")
+class ThemisFairness(_Ranking):
+    """Themis finish-time fairness (Mahajan et al., NSDI 2020), round-based leases.
+
+    A job's finish-time fairness is ``rho = T_shared / T_ideal``: ``T_shared`` its expected
+    completion time from submission if it ran from now on (time so far + oracle remaining
+    time), ``T_ideal`` its run time on an equal 1/N share of the cluster's C GPUs, N being the
+    active jobs: ``D x max(1, g N / C)`` for a job of g GPUs and total run time D. Resources are
+    leased for ``lease`` seconds; when leases end, the jobs with the worst (largest) rho that fit
+    together get them (Themis's auction with fairness knob 0). A job is never stopped before
+    its lease ends.
+    """
+
+    class Params(Params):
+        lease: float = Field(default=600.0, gt=0, description="seconds per lease")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._lease_end: dict[int, float] = {}  # of running jobs (others are stale)
+        self._ends: list[tuple[float, int]] = []  # the same, as a heap (stale entries too)
+
+    def _rho(self, view: ClusterView, jobs: np.ndarray, active: int) -> np.ndarray:
+        g = view.jobs.gpus[jobs].astype(np.float64)
+        remaining = view.remaining_s_many(jobs)
+        total = remaining + view.attained_gpu_s(jobs) / g  # D: run so far + still to run
+        shared = view.now - view.jobs.submit_s[jobs] + remaining
+        return shared / (total * np.maximum(1.0, g * active / float(self._installed)))
+
+    def _lease(self, job: int, end: float) -> None:
+        self._lease_end[job] = end
+        heapq.heappush(self._ends, (end, job))
+
+    def schedule(self, view: ClusterView) -> ScheduleDecision:
+        now, lease = view.now, self.params.lease
+        eps = 1e-9 * max(1.0, lease)
+        ends, running = self._lease_end, view.running
+        for job in view.changed:  # a job that (re)started gets a lease; one that left, none
+            if job not in running:
+                ends.pop(job, None)
+            elif job not in ends:
+                self._lease(job, now + lease)
+        queued = _queued(view)
+        active = len(running) + len(queued)
+        if self._fits_all(view):
+            heap = self._ends
+            while heap and heap[0][0] <= now + eps:  # expired leases of running jobs renew
+                end, job = heapq.heappop(heap)
+                if ends.get(job) == end and job in running:
+                    self._lease(job, now + lease)
+            order = _order(queued, -self._rho(view, queued, active))
+            for job in order:
+                self._lease(job, now + lease)
+            return ScheduleDecision(order, False)
+        run = _running(view)
+        self._lease_end = ends = {j: ends.get(j, now + lease) for j in run.tolist()}
+        jobs = np.concatenate([run, queued])
+        held = np.array([ends.get(j, -math.inf) > now + eps for j in run.tolist()], dtype=bool)
+        free = np.concatenate([~held, np.ones(len(queued), dtype=bool)])
+        decision, keep = self._contended(view, run, queued, -self._rho(view, jobs, active), free)
+        for job in keep.tolist():
+            if ends.get(job, -math.inf) <= now + eps:
+                ends[job] = now + lease  # a new lease
+        for job in decision.preempt:
+            ends.pop(job, None)
+        self._ends = [(end, job) for job, end in ends.items()]
+        heapq.heapify(self._ends)
+        wake = min(ends.values()) if active > len(keep) and ends else None
+        return ScheduleDecision(decision.order, False, decision.preempt, wake)
