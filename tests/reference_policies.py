@@ -11,7 +11,10 @@ job that keeps its lease at a round boundary restarted its clock there). And Tir
 starvation clock of a queued job starts when it last entered the queue (``view.queued_since``)
 or was promoted, where it remembered the first pass that saw the job queued: under rounds,
 where a running job looks queued at round boundaries, that kept the clock of a job that had
-run since.
+run since. Its threshold crossings (the first instant after now at which a job reaches a
+threshold) are computed by the ledger (``view.reaches_gpu_s``) from the start of the job's
+run, where they were ``now + (next threshold - service) / GPUs``: the same instant up to
+rounding, except for a share of a device, whose service grows at the share.
 """
 
 from __future__ import annotations
@@ -167,10 +170,13 @@ class DirectTiresias(SchedulingPolicy):
         level = np.searchsorted(limits, service[jobs], side="right")
         decision, keep = _preemptive(view, jobs, view.jobs.submit_s[jobs], level)
         # the instant a job meant to run crosses into the next queue
-        k = np.searchsorted(limits, service[keep], side="right")
-        below = k < len(limits)
-        crossing = now + (limits[k[below]] - service[keep][below]) / view.jobs.gpus[keep][below]
-        wake = float(crossing.min()) if len(crossing) else math.inf
+        crossing = [
+            at
+            for limit in limits.tolist()
+            for at in view.reaches_gpu_s(keep, limit + (attained - service)[keep]).tolist()
+            if at > now
+        ]
+        wake = min(crossing, default=math.inf)
         keep = set(keep.tolist())
         for job in decision.preempt:
             self._waiting_since[job] = now

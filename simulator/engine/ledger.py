@@ -170,6 +170,14 @@ class Ledger:
         out[running] += self.amount[held] * (now - self.held_since[held])
         return out
 
+    def reaches(self, jobs: np.ndarray, target: np.ndarray, now: float) -> np.ndarray:
+        """When the attained service of ``jobs`` reaches ``target`` GPU-seconds if they hold
+        devices from now on (a queued job as if it started at ``now``). Computed from the
+        start of the current run, so the instant does not depend on when it is asked."""
+        running = self.state[jobs] == RUNNING
+        base = np.where(running, self.held_since[jobs], now)
+        return base + (target - self.attained_s[jobs]) / self.amount[jobs]
+
     def service(self, end_time: float) -> np.ndarray:
         """GPU-seconds of service of every job at the end of the run."""
         out = self.attained_s.copy()

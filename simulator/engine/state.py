@@ -277,6 +277,12 @@ class View:
             jobs = np.arange(len(self.jobs))
         return self._sim.ledger.attained(np.asarray(jobs, dtype=np.int64), self._env.now)
 
+    def reaches_gpu_s(self, jobs: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """When each of ``jobs`` will have attained ``target`` GPU-seconds of service if it
+        holds devices from now on (a queued job as if it started now)."""
+        jobs = np.asarray(jobs, dtype=np.int64)
+        return self._sim.ledger.reaches(jobs, np.asarray(target, dtype=float), self._env.now)
+
     def remaining_s(self, job: int) -> float:
         """Oracle seconds ``job`` still needs: its work left at its current speed if running,
         else at the speed it would get consolidated on otherwise idle nodes."""

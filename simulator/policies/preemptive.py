@@ -29,6 +29,16 @@ from .registry import register
 from .scheduling import _queued, _running
 
 
+def next_crossing(
+    view: ClusterView, jobs: np.ndarray, limits: np.ndarray, offsets: np.ndarray | float
+) -> np.ndarray:
+    """Tiresias: the first instant after now at which each of ``jobs``, running from now,
+    has attained a threshold of ``limits`` plus its offset (inf: none left)."""
+    targets = limits + (offsets[:, None] if np.ndim(offsets) else offsets)
+    at = view.reaches_gpu_s(jobs[:, None], targets)  # [jobs, thresholds]
+    return np.where(at > view.now, at, math.inf).min(axis=1, initial=math.inf)
+
+
 class _Ranking(SchedulingPolicy):
     """Shared mechanics of the preemptive policies."""
 
@@ -164,65 +174,67 @@ class Tiresias(_Ranking):
         self._crossings: list[tuple[float, int, int]] = []
         self._token: dict[int, int] = {}
 
+    def _offsets(self, jobs: np.ndarray) -> np.ndarray | float:
+        if not self._offset:
+            return 0.0
+        offset = self._offset
+        return np.array([offset.get(j, 0.0) for j in jobs.tolist()], dtype=np.float64)
+
     def _service(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
         """Counted service: attained less what a promotion forgave."""
-        service = view.attained_gpu_s(jobs)
-        if self._offset:
-            offset = self._offset
-            service -= np.array([offset.get(j, 0.0) for j in jobs.tolist()], dtype=np.float64)
-        return service
+        return view.attained_gpu_s(jobs) - self._offsets(jobs)
 
     def _crossing(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
-        """When each of ``jobs`` crosses its next threshold if it runs from now (inf: past
-        the last one)."""
-        service, limits = self._service(view, jobs), self._limits
-        k = np.searchsorted(limits, service, side="right")
-        out = np.full(len(jobs), math.inf)
-        below = k < len(limits)
-        out[below] = view.now + (limits[k[below]] - service[below]) / view.jobs.gpus[jobs[below]]
-        return out
+        """When each of ``jobs`` next crosses a threshold if it runs from now (inf: past the
+        last one)."""
+        return next_crossing(view, jobs, self._limits, self._offsets(jobs))
 
     def _refresh(self, view: ClusterView) -> None:
         """Re-enter the jobs that changed since the last pass."""
-        changed = np.unique(np.asarray(view.changed, dtype=np.int64))
-        token = self._token
-        for job in changed.tolist():
+        if not view.changed:
+            return
+        token, running, queue = self._token, view.running, view.queue
+        # the running ones are entered; with nothing running (a round boundary shows every
+        # job queued) the queued ones, which may be running when the heap is next read
+        enter = running or queue
+        live = []
+        for job in dict.fromkeys(view.changed):
             token[job] = token.get(job, 0) + 1
-        live = [j for j in changed.tolist() if j in view.running or j in view.queue]
+            if job in enter:
+                live.append(job)
         if not live:
             return
         live = np.asarray(live, dtype=np.int64)
         for at, job in zip(self._crossing(view, live).tolist(), live.tolist(), strict=True):
             if at < math.inf:
                 heapq.heappush(self._crossings, (at, job, token[job]))
-        if len(self._crossings) > 4 * (len(view.running) + len(view.queue)) + 1024:
+        if len(self._crossings) > 4 * (len(running) + len(queue)) + 1024:
             self._crossings = [e for e in self._crossings if token.get(e[1]) == e[2]]
             heapq.heapify(self._crossings)
 
     def _next_running_crossing(self, view: ClusterView) -> float:
-        """The earliest next crossing of a running job (inf: none)."""
-        heap, token, running = self._crossings, self._token, view.running
+        """The earliest next crossing of a running job (inf: none). An entry stands until
+        its instant passes (the job crossed: its next threshold is entered then)."""
+        heap, token, running, now = self._crossings, self._token, view.running, view.now
         while heap:
             at, job, tok = heap[0]
             if tok != token.get(job) or job not in running:
                 heapq.heappop(heap)
-                continue
-            exact = float(self._crossing(view, np.array([job]))[0])
-            if exact > at + 1e-9 * max(1.0, abs(at)):  # crossed, or slower than entered
-                if exact < math.inf:
-                    heapq.heapreplace(heap, (exact, job, tok))
+            elif at <= now:
+                at = float(self._crossing(view, np.array([job]))[0])
+                if at < math.inf:
+                    heapq.heapreplace(heap, (at, job, tok))
                 else:
                     heapq.heappop(heap)
-                continue
-            return exact
+            else:
+                return at
         return math.inf
 
-    def _promote(self, view: ClusterView, queued: np.ndarray) -> None:
-        """Starvation prevention for the queued jobs."""
+    def _promote(self, view: ClusterView, queued: np.ndarray, attained: np.ndarray) -> None:
+        """Starvation prevention for the queued jobs (``attained``: their service)."""
         f, now = self.params.starve_factor, view.now
-        if f is None or not len(queued):
+        if f is None or not attained.any():
             return
-        attained = view.attained_gpu_s(queued)
         ran = attained / view.jobs.gpus[queued]
         since = view.queued_since(queued)
         if self._promoted_at:
@@ -236,13 +248,16 @@ class Tiresias(_Ranking):
         now, limits = view.now, self._limits
         self._refresh(view)
         queued = _queued(view)
-        self._promote(view, queued)
+        if len(queued):
+            self._promote(view, queued, view.attained_gpu_s(queued))
         if self._fits_all(view):
-            level = np.searchsorted(limits, self._service(view, queued), side="right")
-            order = _order(queued, view.jobs.submit_s[queued], level)
-            wake = float(self._crossing(view, queued).min()) if len(queued) else math.inf
-            if view.running:
-                wake = min(wake, self._next_running_crossing(view))
+            wake = self._next_running_crossing(view) if view.running else math.inf
+            if len(queued):
+                level = np.searchsorted(limits, self._service(view, queued), side="right")
+                order = _order(queued, view.jobs.submit_s[queued], level)
+                wake = min(wake, float(self._crossing(view, queued).min()))
+            else:
+                order = []
             return ScheduleDecision(order, False, (), None if math.isinf(wake) else wake)
         running = _running(view)
         jobs = np.concatenate([running, queued])
