@@ -3,6 +3,8 @@
 Usage:
     python benchmarks/bench_fifo.py                 # the full matrix (about a minute)
     python benchmarks/bench_fifo.py --jobs 100000   # one size only
+    python benchmarks/bench_fifo.py --gpus 16384 --policy fifo las tiresias srtf gandiva themis
+                                                    # the same workload under other policies
 
 Each case runs in a fresh process pinned to one core, so peak RSS and time belong to that case
 alone. The workload keeps the offered load at 0.95 (queues form): single- to 8-GPU jobs
@@ -38,11 +40,12 @@ def h100_cluster(nodes: int) -> dict:
     }
 
 
-def scenario(jobs: int, gpus: int) -> dict:
+def scenario(jobs: int, gpus: int, policy: str = "fifo") -> dict:
     rate = LOAD * gpus / (MEAN_GPUS * 3600.0)
     return {
         "name": f"bench_{jobs}_{gpus}",
         "seed": 1,
+        "scheduler": {"policy": policy},
         "cluster": h100_cluster(gpus // 8),
         "workload": {
             "training": [
@@ -58,7 +61,7 @@ def scenario(jobs: int, gpus: int) -> dict:
     }
 
 
-def one_case(jobs: int, gpus: int) -> dict:
+def one_case(jobs: int, gpus: int, policy: str = "fifo") -> dict:
     """Run one case in this process and return its measurements."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
@@ -68,7 +71,7 @@ def one_case(jobs: int, gpus: int) -> dict:
     compile_s = kernels.warmup()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
-    results = simulator.run(scenario(jobs, gpus))
+    results = simulator.run(scenario(jobs, gpus, policy))
     run_s = time.perf_counter() - t0
     with tempfile.TemporaryDirectory() as d:
         t1 = time.perf_counter()
@@ -76,6 +79,7 @@ def one_case(jobs: int, gpus: int) -> dict:
         save_s = time.perf_counter() - t1
     s, m = results.summary, results.manifest
     return {
+        "policy": policy,
         "jobs": jobs,
         "gpus": gpus,
         "finished": s["jobs_finished"],
@@ -89,6 +93,7 @@ def one_case(jobs: int, gpus: int) -> dict:
         "save_s": round(save_s, 2),
         "jobs_per_s": round(jobs / s["wall_s"]),
         "events_per_s": round(s["events"] / s["wall_s"]),
+        "us_per_event": round(1e6 * s["wall_s"] / s["events"], 2),
         "base_rss_mb": round(base_rss),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
@@ -98,10 +103,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--jobs", type=int, nargs="*", default=[100_000, 1_000_000])
     p.add_argument("--gpus", type=int, nargs="*", default=[2048, 16384])
-    p.add_argument("--case", nargs=2, type=int, help=argparse.SUPPRESS)
+    p.add_argument("--policy", nargs="*", default=["fifo"], help="scheduling policies")
+    p.add_argument("--case", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.case:
-        print(json.dumps(one_case(*args.case)))
+        print(json.dumps(one_case(int(args.case[0]), int(args.case[1]), args.case[2])))
         return
     from rich.console import Console
     from rich.table import Table
@@ -109,15 +115,21 @@ def main() -> None:
     rows = []
     for jobs in args.jobs:
         for gpus in args.gpus:
-            out = subprocess.run(
-                [sys.executable, __file__, "--case", str(jobs), str(gpus)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(json.dumps(rows[-1]), file=sys.stderr)
+            for policy in args.policy:
+                out = subprocess.run(
+                    [sys.executable, __file__, "--case", str(jobs), str(gpus), policy],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                print(json.dumps(rows[-1]), file=sys.stderr)
+    fifo = {(r["jobs"], r["gpus"]): r["loop_s"] for r in rows if r["policy"] == "fifo"}
+    for row in rows:  # loop time against FIFO's on the same workload, in this run
+        base = fifo.get((row["jobs"], row["gpus"]))
+        row["x_fifo"] = round(row["loop_s"] / base, 2) if base else "-"
     shown = [
+        "policy",
         "jobs",
         "gpus",
         "mean_wait_s",
@@ -128,9 +140,11 @@ def main() -> None:
         "save_s",
         "jobs_per_s",
         "events_per_s",
+        "us_per_event",
+        "x_fifo",
         "peak_rss_mb",
     ]
-    table = Table(title="FIFO + first-fit, one core")
+    table = Table(title="first-fit, one core")
     for key in shown:
         table.add_column(key, justify="right")
     for row in rows:
