@@ -27,6 +27,7 @@ from pydantic import Field
 from simulator import kernels
 from simulator.policies.base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
 from simulator.policies.registry import register
+from simulator.policies.scheduling import _candidates, _queued, _running
 
 
 def _preemptive(
@@ -43,18 +44,6 @@ def _preemptive(
     preempt = ranked[running & ~keep].tolist()
     order = np.concatenate([ranked[keep & ~running], ranked[~keep & ~running]]).tolist()
     return ScheduleDecision(order=order, blocking=False, preempt=preempt), ranked[keep]
-
-
-def _running(view: ClusterView) -> np.ndarray:
-    return np.fromiter(view.running, dtype=np.int64, count=len(view.running))
-
-
-def _queued(view: ClusterView) -> np.ndarray:
-    return np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
-
-
-def _candidates(view: ClusterView) -> np.ndarray:
-    return np.concatenate([_running(view), _queued(view)])
 
 
 def _next_quantum_end(since: float, now: float, quantum: float) -> float:

@@ -174,7 +174,7 @@ class Simulation:
         view, placer, queue = self.view, self.placer, self.queue
         if self.services is not None:
             self.services.before_pass()  # replicas above training first (they may preempt)
-        self.view.changed = self.ledger.take_touched()
+        view.changed = self.ledger.take_touched()
         decision = self.scheduler.schedule(view)
         for job in decision.preempt:
             if job not in self.state.running:

@@ -141,7 +141,9 @@ class LeastAttainedService(_Ranking):
         wake = None
         if len(running) + len(queued) > len(keep):  # someone waits
             kept_queued = len(keep) > len(running) - len(decision.preempt)
-            wake = _slice_wake(view, running, kept_queued, decision.preempt, q) or now + q
+            wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
+            if wake is None:  # nothing keeps running: look again in a quantum
+                wake = now + q
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
 
 
@@ -180,9 +182,10 @@ class Tiresias(_Ranking):
         offset = self._offset
         return np.array([offset.get(j, 0.0) for j in jobs.tolist()], dtype=np.float64)
 
-    def _service(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
-        """Counted service: attained less what a promotion forgave."""
-        return view.attained_gpu_s(jobs) - self._offsets(jobs)
+    def _levels(self, jobs: np.ndarray, attained: np.ndarray) -> np.ndarray:
+        """The queue of each of ``jobs`` (``attained``: their service): by counted service,
+        attained less what a promotion forgave."""
+        return np.searchsorted(self._limits, attained - self._offsets(jobs), side="right")
 
     def _crossing(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
         """When each of ``jobs`` next crosses a threshold if it runs from now (inf: past the
@@ -245,15 +248,16 @@ class Tiresias(_Ranking):
             self._promoted_at[job] = now
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        now, limits = view.now, self._limits
+        now = view.now
         self._refresh(view)
         queued = _queued(view)
+        attained = view.attained_gpu_s(queued)
         if len(queued):
-            self._promote(view, queued, view.attained_gpu_s(queued))
+            self._promote(view, queued, attained)
         if self._fits_all(view):
             wake = self._next_running_crossing(view) if view.running else math.inf
             if len(queued):
-                level = np.searchsorted(limits, self._service(view, queued), side="right")
+                level = self._levels(queued, attained)
                 order = _order(queued, view.jobs.submit_s[queued], level)
                 wake = min(wake, float(self._crossing(view, queued).min()))
             else:
@@ -261,14 +265,16 @@ class Tiresias(_Ranking):
             return ScheduleDecision(order, False, (), None if math.isinf(wake) else wake)
         running = _running(view)
         jobs = np.concatenate([running, queued])
-        level = np.searchsorted(limits, self._service(view, jobs), side="right")
+        attained = np.concatenate([view.attained_gpu_s(running), attained])
+        level = self._levels(jobs, attained)
         decision, keep = self._contended(view, running, queued, view.jobs.submit_s[jobs], level)
         crossing = self._crossing(view, keep)
         wake = float(crossing.min()) if len(crossing) else math.inf
         f = self.params.starve_factor
         if f is not None:  # the starvation clock of jobs left waiting
-            waiting = np.setdiff1d(jobs, keep)
-            ran = view.attained_gpu_s(waiting) / view.jobs.gpus[waiting]
+            left_out = ~np.isin(jobs, keep)
+            waiting = jobs[left_out]
+            ran = attained[left_out] / view.jobs.gpus[waiting]
             since = view.queued_since(waiting)
             preempted = np.isin(waiting, decision.preempt)
             since[preempted] = now
