@@ -46,7 +46,7 @@ def main(nodes: int = 2048, repeats: int = 200) -> None:
                 free_gpus=free,
                 free_total=int(free.sum()),
                 topology=cluster.topology,
-                jobs=types.SimpleNamespace(gpus=np.array([gpus])),
+                gpus=np.array([gpus]),
             )
             policy.place(view, 0)  # first call compiles nothing (warmup) but fills buffers
             times = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,14 @@ import numpy as np
 
 from . import policies
 from .engine import RngStreams, Simulation
-from .engine.capacity import Capacity
+from .engine.autoscale import Autoscale
 from .engine.elastic import build_elastic
 from .engine.energy import Energy
+from .engine.nodes import Nodes
+from .engine.parts import Part
 from .engine.services import Services
 from .engine.serving import Service
+from .engine.spot import Spot
 from .engine.throughput import Throughput
 from .model.cluster import build_cluster
 from .model.jobs import JobTable
@@ -256,30 +259,27 @@ class World:
     cluster: Any
     jobs: JobTable
     models: list
-    capacity: Capacity
-    services: Services | None
-    energy: Energy
 
 
-def build(scenario: Scenario, *, record_events: bool = False, label: str = "<scenario>") -> World:
+def build(
+    scenario: Scenario,
+    *,
+    record_events: bool = False,
+    label: str = "<scenario>",
+    parts: Iterable[Part] = (),
+) -> World:
     """Build everything a run of the (resolved) scenario needs, raising :class:`ScenarioError`
     for whatever would stop it before the clock starts: trace contents, jobs the cluster
     cannot host, services that do not fit their nodes, chips without the figures a model
-    needs. ``clustersim validate`` calls it too, so a scenario that validates gets this far."""
+    needs. ``clustersim validate`` calls it too, so a scenario that validates gets this far.
+    ``parts``: engine parts of the caller's own, run after the built-in ones (energy last)."""
     rngs = RngStreams(scenario.seed)
     cluster = build_cluster(scenario.cluster)
     jobs = build_jobs(
         scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
     )
     scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
-    capacity = Capacity(
-        scenario.cluster,
-        autoscaler,
-        lambda node: rngs.generator("failures", node),
-        scenario.scheduler.restart.save,
-    )
     services = _services(scenario, cluster, rngs, label)
-    energy = Energy(scenario.cluster)
     training = scenario.workload.training
     traced = len(jobs.stream_names) - len(training)  # trace streams come after
     models = [s.model for s in training] + [None] * traced
@@ -287,9 +287,21 @@ def build(scenario: Scenario, *, record_events: bool = False, label: str = "<sce
     restart_s = _restart_s(scenario, len(jobs.stream_names))[jobs.stream]
     elastic = build_elastic(training, jobs, restart_s, resizer)
     serial = [s.elastic.serial_fraction if s.elastic else 0.0 for s in training] + [0.0] * traced
+    spec, extra = scenario.cluster, parts
+    parts = []  # in hook order: see the docstring of engine.parts
+    if Spot.wanted(spec):
+        rng_for = lambda node: rngs.generator("failures", node)  # noqa: E731
+        parts.append(Spot(spec, rng_for, scenario.scheduler.restart.save))
+    parts += [p for p in (services, elastic) if p is not None]
+    if autoscaler is not None and any(g.elastic for g in spec.node_groups):
+        parts.append(Autoscale(spec, autoscaler))
+    parts += list(extra)
+    energy = Energy(spec)
+    if energy.modelled:
+        parts.append(energy)
     sim = Simulation(
         cluster,
-        jobs if elastic is None else replace(jobs, gpus=jobs.gpus.copy()),  # sizes will change
+        jobs,
         scheduler,
         placer,
         restart_s=restart_s,
@@ -297,10 +309,8 @@ def build(scenario: Scenario, *, record_events: bool = False, label: str = "<sce
         check_invariants=scenario.check_invariants,
         record_events=record_events,
         throughput=Throughput(cluster, jobs, models, serial),
-        capacity=capacity,
-        services=services,
-        energy=energy if energy.modelled else None,
-        elastic=elastic,
+        nodes=Nodes(spec),
+        parts=parts,
         max_events=scenario.limits.max_events,
     )
-    return World(sim, cluster, jobs, models, capacity, services, energy)
+    return World(sim, cluster, jobs, models)

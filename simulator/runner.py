@@ -23,7 +23,10 @@ import pyarrow as pa
 
 from . import __version__, kernels
 from .build import build, resolve
+from .engine.parts import Part
 from .metrics import jobs_table, series_table, summarize
+from .metrics.cost import billed_gpu_s, cost_summary
+from .metrics.energy import energy_summary
 from .metrics.services import requests_table, service_series, service_summary
 from .metrics.summary import used_gpu_seconds
 from .results import Results
@@ -41,6 +44,7 @@ def run(
     *,
     record_events: bool = False,
     progress: ProgressFn | None = None,
+    parts: Iterable[Part] = (),
 ) -> Results:
     """Simulate a scenario.
 
@@ -50,6 +54,8 @@ def run(
         overrides: dotted ``"key=value"`` strings or a mapping, as ``clustersim run --set``.
         record_events: keep the full event log (``Results.events``); for small runs and tests.
         progress: called as ``progress(sim_time_s, jobs_finished)`` during the run.
+        parts: engine parts of your own (:class:`simulator.engine.parts.Part`; fresh objects:
+            a part keeps the state of one run), run after the built-in ones.
 
     Returns:
         The run's :class:`Results`.
@@ -60,13 +66,14 @@ def run(
     scenario = resolve(scenario, seed, overrides)
     compile_s = kernels.warmup()
     t0 = time.perf_counter()
-    world = build(scenario, record_events=record_events)
+    world = build(scenario, record_events=record_events, parts=parts)
     setup_s = time.perf_counter() - t0
     sim, jobs, cluster, models = world.sim, world.jobs, world.cluster, world.models
-    capacity, services, energy = world.capacity, world.services, world.energy
     t1 = time.perf_counter()
     out = sim.run(progress)
     wall_s = time.perf_counter() - t1
+    bill, services = out.reports["nodes"], out.reports.get("services") or []
+    used_gpu_s = used_gpu_seconds(out.series_t, out.series["busy_gpus"], out.end_time_s)
     summary = summarize(
         jobs,
         out.start_s,
@@ -78,15 +85,10 @@ def run(
         installed_gpus=cluster.total_gpus,
         events=out.events,
         wall_s=wall_s,
-        cost=capacity.cost(),
-        billed_gpu_s=capacity.billed_gpu_s,
-        energy=energy.summary(
-            used_gpu_seconds(out.series_t, out.series["busy_gpus"], out.end_time_s)
-        ),
-        services={
-            svc.spec.name: service_summary(svc, 0.0, out.end_time_s)
-            for svc in (services.services if services else [])
-        },
+        cost=cost_summary(bill),
+        billed_gpu_s=billed_gpu_s(bill),
+        energy=energy_summary(out.reports.get("energy"), used_gpu_s),
+        services={svc.spec.name: service_summary(svc, 0.0, out.end_time_s) for svc in services},
     )
     log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
     events = None
@@ -123,10 +125,7 @@ def run(
         pa.concat_tables(
             [
                 series_table(out.series_t, out.series),
-                *(
-                    series_table(*service_series(svc), entity=svc.spec.name)
-                    for svc in (services.services if services else [])
-                ),
+                *(series_table(*service_series(svc), entity=svc.spec.name) for svc in services),
             ]
         )
         .unify_dictionaries()
@@ -134,7 +133,7 @@ def run(
         scenario,
         manifest,
         events,
-        requests_table(services.services, out.end_time_s) if services else None,
+        requests_table(services, out.end_time_s) if services else None,
     )
 
 

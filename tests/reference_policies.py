@@ -39,7 +39,7 @@ def _preemptive(
     non-blocking. Returns the decision and the jobs meant to run."""
     ranked = candidates[np.lexsort((candidates, *keys))]
     keep = np.empty(len(ranked), dtype=bool)
-    kernels.greedy_fit(view.jobs.gpus[ranked], int(view.topology.node_gpus.sum()), keep)
+    kernels.greedy_fit(view.gpus[ranked], int(view.topology.node_gpus.sum()), keep)
     running = np.isin(ranked, _running(view))
     preempt = ranked[running & ~keep].tolist()
     order = np.concatenate([ranked[keep & ~running], ranked[~keep & ~running]]).tolist()
@@ -144,7 +144,7 @@ class DirectTiresias(SchedulingPolicy):
         entered = dict(zip(queued.tolist(), view.queued_since(queued).tolist(), strict=True))
         # waiting since it queued, or since its promotion while queued
         self._waiting_since = {j: max(t, since.get(j, -math.inf)) for j, t in entered.items()}
-        ran = attained / view.jobs.gpus  # seconds each job has run
+        ran = attained / view.gpus  # seconds each job has run
         f = p.starve_factor
         if f is not None:
             for job, since in self._waiting_since.items():
@@ -263,7 +263,7 @@ class DirectThemisFairness(SchedulingPolicy):
         ends = self._lease_end
         self._lease_end = {j: ends.get(j, now + lease) for j in view.running}
         jobs = _candidates(view)
-        g = view.jobs.gpus[jobs].astype(np.float64)
+        g = view.gpus[jobs].astype(np.float64)
         remaining = view.remaining_s_many(jobs)
         total = remaining + view.attained_gpu_s()[jobs] / g  # D: run so far + still to run
         shared = now - view.jobs.submit_s[jobs] + remaining

@@ -87,7 +87,7 @@ def test_policy_returning_an_invalid_placement_is_refused():
     @register("placement", "test_greedy_liar")
     class Liar(PlacementPolicy):
         def place(self, view, job):
-            return Placement(np.array([0]), np.array([view.jobs.gpus[job] + 1]))
+            return Placement(np.array([0]), np.array([view.gpus[job] + 1]))
 
     spec = tiny([(0, 2, 10.0)])
     spec["scheduler"] = {"placement": "test_greedy_liar"}

@@ -56,3 +56,13 @@ def test_readme_policy_example_runs():
     r = simulator.run(spec, record_events=True)
     starts = r.events[r.events["event"] == "start"]["detail"].tolist()
     assert starts == ["1:4", "1:4"]
+
+
+def test_readme_part_example_runs(monkeypatch):
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"### Adding an engine part.*?```python\n(.*?)```", text, re.S).group(1)
+    scope: dict = {}
+    monkeypatch.chdir(ROOT)
+    exec(compile(block, "README.md", "exec"), scope)
+    jobs = scope["results"].jobs
+    assert (jobs["preemptions"] > 0).any()  # node 0 went down under running jobs

@@ -84,7 +84,7 @@ class PinnedPairs(PlacementPolicy):
     def place(self, view, job):
         nodes = np.array([job, job + 2])
         per = view.topology.node_gpus[nodes]
-        if np.any(view.free_gpus[nodes] < per) or per.sum() != view.jobs.gpus[job]:
+        if np.any(view.free_gpus[nodes] < per) or per.sum() != view.gpus[job]:
             return None
         return Placement(nodes, per.copy())
 

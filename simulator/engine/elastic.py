@@ -21,22 +21,20 @@ Must not import: numba.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..model.jobs import JobTable
 from ..policies.base import ElasticJobs, ElasticPolicy, Placement
 from ..spec.workload import TrainingStream
-from .environment import ARRIVAL
+from .parts import Engine, Part
 from .state import EngineError
 
-if TYPE_CHECKING:
-    from .simulation import Simulation
 
-
-class Elastic:
+class Elastic(Part):
     """Per job: size bounds, size step and resize cost; the policy's decisions applied."""
+
+    name = "elastic"
 
     def __init__(
         self,
@@ -55,33 +53,29 @@ class Elastic:
         self._rates: dict[tuple[int, int, int], float] = {}
         self._wake_at: float | None = None
 
-    def attach(self, sim: Simulation) -> None:
-        self.sim = sim
-        sim.jobs.gpus.setflags(write=True)  # the engine's own copy: the current sizes
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
         self._last = np.full(len(self.elastic), -np.inf)  # last resize
 
     def settled(self) -> bool:
         return self._wake_at is None
 
-    def finish(self, end_time: float) -> None:
-        pass
-
     # ------------------------------------------------------------------ the decision
 
     def after_pass(self) -> None:
-        sim = self.sim
-        gpus, state = sim.jobs.gpus, sim.state
-        for job in sim.queue:  # queued elastic jobs start small
+        engine = self.engine
+        gpus, state, queue = engine.view.gpus, engine.state, engine.queue
+        for job in queue:  # queued elastic jobs start small
             if self.elastic[job] and gpus[job] > self.min_gpus[job]:
-                self._set_size(job, int(self.min_gpus[job]))
+                engine.set_size(job, int(self.min_gpus[job]))
                 if state.free_total >= gpus[job]:
-                    sim._request_pass()
+                    engine.request_pass()
         running = np.array([j for j in state.running if self.elastic[j]], dtype=np.int64)
         if len(running) == 0:
             return
         reclaimable = int((gpus[running] - self.min_gpus[running]).sum())
         budget, demand = state.free_total + reclaimable, 0
-        for job in sim.queue:
+        for job in queue:
             if demand + gpus[job] > budget:
                 break
             demand += int(gpus[job])
@@ -91,16 +85,16 @@ class Elastic:
             self.min_gpus[running],
             self.max_gpus[running],
             self.step[running],
-            sim.view.work_left(running),
+            engine.view.work_left(running),
             self.resize_s[running],
             state.free_total - demand,
             lambda i, n: self._rate(int(running[i]), n),
         )
-        sizes = np.asarray(self.policy.sizes(sim.view, jobs), dtype=np.int64)
+        sizes = np.asarray(self.policy.sizes(engine.view, jobs), dtype=np.int64)
         self._apply(running, jobs.gpus, sizes)
 
     def _apply(self, running: np.ndarray, current: np.ndarray, sizes: np.ndarray) -> None:
-        sim, now = self.sim, self.sim.env.now
+        now = self.engine.now
         bad = (sizes < self.min_gpus[running]) | (sizes > self.max_gpus[running])
         bad |= sizes % self.step[running] != 0
         if bad.any():
@@ -119,59 +113,37 @@ class Elastic:
         shrunk = False
         for i in order[(changed & ready)[order]].tolist():
             shrunk |= bool(sizes[i] < current[i])
-            self._resize(int(running[i]), int(sizes[i]))
+            self._resize(int(running[i]), int(current[i]), int(sizes[i]))
         if shrunk:
-            sim._request_pass()  # queued jobs may fit now
+            self.engine.request_pass()  # queued jobs may fit now
 
     # ------------------------------------------------------------------ mechanics
 
-    def _resize(self, job: int, new: int) -> None:
-        sim, now = self.sim, self.sim.env.now
-        old_placement = sim.state.running[job]
-        old = int(sim.jobs.gpus[job])
-        sim._stop(job)
-        self._set_size(job, new)
-        if new < old:
-            placement = _shrunk(old_placement, old - new)
-        else:
-            nodes = sim._allowed.get(job)
-            view = sim.view if nodes is None else sim.view.on_nodes(nodes)
-            placement = sim.placer.place(view, job)
-        if placement is None:  # no room to grow after all: carry on as it was
-            self._set_size(job, old)
-            sim.state.allocate(job, old_placement, old)
-            sim.ledger.regrant(job, now, resized=False)
-            return sim._run(job, old_placement)
-        sim.state.allocate(job, placement, new)
-        sim.ledger.regrant(job, now, resized=True)
-        self._last[job] = now
-        if sim._log is not None:
-            sim._log.append((now, "resize", job, f"{old}->{new}"))
-        sim._hold(job, placement, float(self.resize_s[job]))
-
-    def _set_size(self, job: int, gpus: int) -> None:
-        self.sim.jobs.gpus[job] = gpus  # policies read the current size there
-        self.sim.ledger.resize(job, gpus)
+    def _resize(self, job: int, old: int, new: int) -> None:
+        engine = self.engine
+        shrunk = _shrunk(engine.state.running[job], old - new) if new < old else None
+        if engine.resize(job, new, shrunk, float(self.resize_s[job])):
+            self._last[job] = engine.now
 
     def _rate(self, job: int, gpus: int) -> float:
         """Work units per second at ``gpus`` devices, consolidated (cached per stream and
         requested size)."""
-        throughput = self.sim.throughput
-        key = (int(self.sim.jobs.stream[job]), int(throughput.jobs.gpus[job]), gpus)
+        jobs = self.engine.jobs
+        key = (int(jobs.stream[job]), int(jobs.gpus[job]), gpus)
         if key not in self._rates:
-            self._rates[key] = throughput.estimate_rate(job, gpus=gpus)
+            self._rates[key] = self.engine.estimate_rate(job, gpus)
         return self._rates[key]
 
     def _wake(self, at: float) -> None:
         if self._wake_at is not None and self._wake_at <= at:
             return
         self._wake_at = at
-        self.sim.env.call_at(at, ARRIVAL, partial(self._on_wake, at))
+        self.engine.call_at(at, partial(self._on_wake, at))
 
     def _on_wake(self, at: float, _event) -> None:
         if self._wake_at == at:
             self._wake_at = None
-            self.sim._request_pass()
+            self.engine.request_pass()
 
 
 def _shrunk(placement: Placement, remove: int) -> Placement:

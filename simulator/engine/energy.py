@@ -2,20 +2,22 @@
 
 A chip draws ``idle + (peak - idle) x u`` watts, where ``u`` is 1 while it is allocated (to a
 training job or a service replica, or opened for shares) and 0 otherwise; a node draws
-nothing while offline and idle power while it boots (provisioning). ``idle`` and ``peak`` come
+nothing while offline and idle power while it boots (provisioning) or is down (it stays
+powered and billed). ``idle`` and ``peak`` come
 from the node group's ``power`` or the catalog (cited idle figure and TDP). Facility energy is
 IT energy times the data centre's PUE; gCO2 integrates facility power against the data
 centre's carbon intensity, a step function of time.
 
 Levels change only at the instants of scheduling passes, so the integral is exact: after each
-pass the level since the previous pass is booked over the time between them.
+pass the level since the previous pass is booked over the time between them. The summary
+block is built from :meth:`Energy.report` by :mod:`simulator.metrics.energy`.
 
 Must not import: numba.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from array import array
 
 import numpy as np
 
@@ -23,12 +25,8 @@ from ..spec import catalog
 from ..spec.limits import regular_file
 from ..spec.model import CarbonSpec, ClusterSpec
 from ..spec.problems import Problem, ScenarioError
-from .capacity import OFFLINE
-
-if TYPE_CHECKING:
-    from .simulation import Simulation
-
-J_PER_KWH = 3.6e6
+from .nodes import OFFLINE
+from .parts import Engine, Part
 
 
 def _read_intensity(path: str) -> np.ndarray:
@@ -73,8 +71,10 @@ class Intensity:
         return float(cycles * self._prefix[-1] + partial)
 
 
-class Energy:
+class Energy(Part):
     """Per node group: devices powered and busy, and the energy and carbon they add up to."""
+
+    name = "energy"
 
     def __init__(self, spec: ClusterSpec):
         groups = spec.node_groups
@@ -99,33 +99,32 @@ class Energy:
         self.it_j = [0.0] * n  # IT energy per data centre
         self.co2 = [0.0] * n  # facility W x s x gCO2/kWh per data centre
         self.peak_power_w = 0.0
+        self._power = array("d")  # IT kW after every pass
 
-    def attach(self, sim: Simulation) -> None:
-        self.sim = sim
-        topo = sim.cluster.topology
-        self.group = topo.node_group
-        self.installed = np.asarray(topo.node_gpus, dtype=float)
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
+        topo, nodes = engine.cluster.topology, engine.nodes
+        self.group, self.gpus = topo.node_group, topo.node_gpus
         self._since = 0.0
         self._dc_power = [0.0] * len(self.dc_names)  # W per data centre since the last pass
         self._carbon = [d for d, c in enumerate(self.intensity) if c is not None]
         self._carbon_since = {d: 0.0 for d in self._carbon}
         # plain Python per group: a pass costs O(groups), never O(nodes) (the state keeps the
-        # devices in use per group as they change)
+        # devices in use per group, node events the devices powered)
         self._dc_of = self.dc.tolist()
         self._span_w = (self.peak_w - self.idle_w).tolist()
-        # which nodes draw power changes only in elastic groups: otherwise idle power is fixed
-        capacity = sim.capacity
-        self._fixed = capacity is None or not capacity.elastic
-        self._idle_w = (self._powered() * self.idle_w).tolist()
-        self._simple = self._fixed and len(self._dc_of) == 1 and not self._carbon
-        self._env, self._busy = sim.env, sim.state.group_busy  # the fast path's lookups
+        powered = self.gpus * (nodes.status != OFFLINE)
+        self._powered = np.bincount(self.group, weights=powered, minlength=len(self.idle_w))
+        self._idle_w = (self._powered * self.idle_w).tolist()
+        self._simple = len(self._dc_of) == 1 and not self._carbon
+        self._busy = engine.state.group_busy  # the fast path's lookup
 
-    def _powered(self) -> np.ndarray:
-        """Devices per group on nodes that are online or booting."""
-        capacity, on = self.sim.capacity, self.installed
-        if capacity is not None:
-            on = on * (capacity.status != OFFLINE)
-        return np.bincount(self.group, weights=on, minlength=len(self.idle_w))
+    def on_node_status(self, node: int, old: int, new: int) -> None:
+        """Offline nodes draw nothing; booting, online and down ones idle power at least."""
+        if (old == OFFLINE) != (new == OFFLINE):
+            g = int(self.group[node])
+            self._powered[g] += float(self.gpus[node]) * (1 if old == OFFLINE else -1)
+            self._idle_w[g] = float(self._powered[g] * self.idle_w[g])
 
     def _book(self, now: float) -> None:
         """Add the energy (and carbon) of the level held since the last booking."""
@@ -140,59 +139,45 @@ class Energy:
             self._carbon_since[d] = carbon
         self._since = now
 
-    def sample(self) -> float:
-        """Book the level since the last pass and take the new one; the IT power (kW).
-        O(groups + data centres); a fixed single group without carbon costs a few float
+    def after_pass(self) -> None:
+        """Book the level since the last pass and take the new one (kept as the IT power in
+        kW). O(groups + data centres); a single group without carbon costs a few float
         operations."""
         if self._simple:
-            now = self._env.now
+            now = self.engine.now
             self.it_j[0] += self._dc_power[0] * (now - self._since)
             self._since = now
             power = self._idle_w[0] + self._busy[0] * self._span_w[0]
             self._dc_power[0] = power
             if power > self.peak_power_w:
                 self.peak_power_w = power
-            return power / 1e3
-        self._book(self.sim.env.now)
-        if not self._fixed:  # elastic groups: nodes booting or released change idle power
-            self._idle_w = (self._powered() * self.idle_w).tolist()
-        busy = self.sim.state.group_busy
+            self._power.append(power / 1e3)
+            return
+        self._book(self.engine.now)
+        busy = self._busy
         power = [0.0] * len(self._dc_power)
         for g, dc in enumerate(self._dc_of):
             power[dc] += self._idle_w[g] + busy[g] * self._span_w[g]
         self._dc_power = power
         total = sum(power)
         self.peak_power_w = max(self.peak_power_w, total)
-        return total / 1e3
+        self._power.append(total / 1e3)
 
     def finish(self, end_time: float) -> None:
         self._book(end_time)
 
-    def settled(self) -> bool:
-        return True
+    def series(self) -> dict[str, np.ndarray]:
+        return {"power_kw": np.frombuffer(self._power, dtype=np.float64)}
 
-    def summary(self, used_gpu_s: float) -> dict | None:
-        """The ``energy`` summary block (see :data:`~simulator.metrics.schema.ENERGY_KEYS`)."""
-        if not self.modelled:
-            return None
-        it_kwh = sum(self.it_j) / J_PER_KWH
-        facility_kwh = np.asarray(self.it_j) * self.pue / J_PER_KWH
-        gco2_dc = np.asarray(self.co2) / J_PER_KWH  # 0 where the intensity is unknown
-        known = [c is not None for c in self.intensity]
-        facility = float(facility_kwh.sum())
-        span = self._since
+    def report(self) -> dict:
+        """Raw energy: IT joules and facility W x s x gCO2/kWh per data centre, the PUEs,
+        which data centres have a carbon intensity, the peak IT watts and the span booked."""
         return {
-            "it_kwh": it_kwh,
-            "facility_kwh": facility,
-            "mean_it_power_kw": it_kwh * 3600 / span if span > 0 else None,
-            "peak_it_power_kw": self.peak_power_w / 1e3,
-            "kwh_per_used_gpu_hour": facility / (used_gpu_s / 3600) if used_gpu_s > 0 else None,
-            "gco2": float(gco2_dc[known].sum()) if any(known) else None,
-            "by_datacenter": {
-                name: {
-                    "facility_kwh": float(facility_kwh[d]),
-                    "gco2": float(gco2_dc[d]) if known[d] else None,
-                }
-                for d, name in enumerate(self.dc_names)
-            },
+            "it_j": np.asarray(self.it_j),
+            "co2": np.asarray(self.co2),
+            "pue": self.pue,
+            "carbon_known": [c is not None for c in self.intensity],
+            "datacenters": self.dc_names,
+            "peak_it_w": self.peak_power_w,
+            "span_s": self._since,
         }

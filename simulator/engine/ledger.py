@@ -9,7 +9,8 @@ bumped whenever the job's pending event (completion or resume) becomes void.
 
 Everything here is written only through the methods below (start, hold, run, stop, preempt,
 redo_run, finish, resize, regrant); parts and policies read the arrays, never assign them.
-The job table stays immutable; the current size of an elastic job is ``gpus[job]`` here.
+The job table stays immutable (its ``gpus`` is the size asked for); the current size of an
+elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
 Kept with every transition, so that a scheduling pass costs what changed rather than what
 exists: ``running_gpus`` and ``queued_gpus`` (the devices asked for by running and queued jobs:
@@ -52,7 +53,8 @@ class Ledger:
         self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
         self.restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
         self.resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
-        self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it)
+        self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it), for scalar reads
+        self.size = jobs.gpus.copy()  # the same as an array, for vector reads
         self.amount = np.array(jobs.gpu_amount, dtype=float)  # devices held: GPUs or a share
         self._stopped_on: dict[int, bytes] = {}  # sorted nodes of a preempted job
         self.preempted = False  # any preemption yet (restarts are checked only then)
@@ -149,7 +151,7 @@ class Ledger:
             self.running_gpus += delta
         elif self.state[job] == QUEUED:
             self.queued_gpus += delta
-        self.gpus[job] = gpus
+        self.gpus[job] = self.size[job] = gpus
         self.amount[job] = float(gpus)
         self.touched.append(job)
 

@@ -77,9 +77,9 @@ def rates_by_chip(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     estimate per stream, GPU count and type, cached)."""
     jobs = np.asarray(jobs, dtype=np.int64)
     n_chips = len(sim.cluster.topology.chips)
-    stream, gpus = sim.jobs.stream[jobs], sim.jobs.gpus[jobs]
+    stream, gpus = sim.jobs.stream[jobs], sim.ledger.size[jobs]
     _, first, inverse = np.unique(
-        stream * (int(sim.jobs.gpus.max()) + 1) + gpus, return_index=True, return_inverse=True
+        stream * (int(sim.ledger.size.max()) + 1) + gpus, return_index=True, return_inverse=True
     )
     rows = np.empty((len(first), n_chips))
     for u, i in enumerate(first.tolist()):

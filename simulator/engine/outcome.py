@@ -6,6 +6,7 @@ Must not import: numba.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,7 @@ class Outcome:
     lost_s: np.ndarray
     migrations: np.ndarray
     resizes: np.ndarray
+    reports: dict[str, Any]  # each part's raw report by its name; "nodes": the bill
 
 
 class EventLimitError(ScenarioError):

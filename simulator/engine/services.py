@@ -33,31 +33,29 @@ Must not import: numba.
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..policies.base import ServiceStats
-from .environment import ARRIVAL, COMPLETION
+from .parts import Engine, Part
 from .serving import DRAINING, LOADING, PENDING, READY, Replica, Service
 
-if TYPE_CHECKING:
-    from .simulation import Simulation
 
+class Services(Part):
+    """Every inference service of a run (an engine part)."""
 
-class Services:
-    """Every inference service of a run, attached to the :class:`Simulation`."""
+    name = "services"
 
     def __init__(self, services: list[Service]):
         self.services = services
 
-    def attach(self, sim: Simulation) -> None:
-        self.sim = sim
+    def attach(self, engine: Engine) -> None:
+        super().attach(engine)
         for svc in self.services:  # initial replicas serve from t=0, placed before any job
             self._sample(svc)
             self._place(svc, preempt=False, warm=True)
-            sim.env.call_at(0.0, ARRIVAL, partial(self._on_tick, svc))
-        sim._request_pass()  # a pass at t=0 records the cluster's levels
+            engine.call_at(0.0, partial(self._on_tick, svc))
+        engine.request_pass()  # a pass at t=0 records the cluster's levels
 
     # ------------------------------------------------------------------ placement
 
@@ -72,7 +70,8 @@ class Services:
                 self._place(svc, preempt=False)
 
     def _place(self, svc: Service, preempt: bool, warm: bool = False) -> None:
-        state, tp = self.sim.state, svc.spec.tp
+        engine, tp = self.engine, svc.spec.tp
+        state = engine.state
         for r in svc.replicas:
             if r.status != PENDING:
                 continue
@@ -81,13 +80,13 @@ class Services:
                 node = int(ok[np.argmin(state.free[ok])])  # best fit
             elif not preempt or (node := self._make_room(svc)) < 0:
                 return
-            state.reserve(node, tp)
-            now = self.sim.env.now
+            engine.reserve(node, tp)
+            now = engine.now
             r.status, r.node, r.held_since = LOADING, node, now
             r.version += 1
             if svc.spec.startup > 0 and not warm:
                 ready = partial(self._on_ready, svc, r, r.version)
-                self.sim.env.call_at(now + svc.spec.startup, COMPLETION, ready)
+                engine.call_at(now + svc.spec.startup, ready, completion=True)
             else:
                 self._ready(svc, r)
             self._log("replica_placed", f"{svc.spec.name}@{node}")
@@ -96,7 +95,7 @@ class Services:
     def _make_room(self, svc: Service) -> int:
         """Preempt training jobs on the node where that stops the fewest devices' worth of
         jobs (youngest jobs first); -1 if no node can be freed."""
-        sim, state, tp = self.sim, self.sim.state, svc.spec.tp
+        engine, state, tp = self.engine, self.engine.state, svc.spec.tp
         on: dict[int, list[int]] = {}
         for job, p in state.running.items():
             if job in state.shared:
@@ -106,19 +105,19 @@ class Services:
                     on.setdefault(node, []).append(job)
         best, best_cost, best_jobs = -1, np.inf, []
         for node, jobs in on.items():
-            jobs.sort(key=lambda j: -sim.ledger.held_since[j])
+            jobs.sort(key=lambda j: -engine.ledger.held_since[j])
             free, cost, chosen = int(state.free[node]), 0, []
             for job in jobs:
                 if free >= tp:
                     break
                 p = state.running[job]
                 free += int(p.counts[p.nodes == node].sum())
-                cost += int(sim.ledger.gpus[job])
+                cost += int(engine.ledger.gpus[job])
                 chosen.append(job)
             if free >= tp and cost < best_cost:
                 best, best_cost, best_jobs = node, cost, chosen
         for job in best_jobs:
-            sim._preempt(job)
+            engine.preempt(job)
         return best
 
     def _on_ready(self, svc: Service, r: Replica, version: int, _event) -> None:
@@ -131,18 +130,19 @@ class Services:
         self._dispatch(svc)
 
     def _release(self, svc: Service, r: Replica) -> None:
-        now = self.sim.env.now
+        now = self.engine.now
         if r.node >= 0:
-            self.sim.state.unreserve(r.node, svc.spec.tp)
+            self.engine.unreserve(r.node, svc.spec.tp)
             svc.gpu_s += svc.spec.tp * (now - r.held_since)
             self._log("replica_released", f"{svc.spec.name}@{r.node}")
-            self.sim._request_pass()
+            self.engine.request_pass()
         r.node = -1
         r.version += 1
         svc.replicas.remove(r)
 
-    def evict(self, node: int) -> None:
-        """The node is going away (spot reclaim): its replicas' requests queue again."""
+    def on_node_down(self, node: int, reason: str) -> None:
+        """The node is going away (a spot reclaim, a failure): its replicas' requests queue
+        again and the replicas are placed anew."""
         for svc in self.services:
             for r in [r for r in svc.replicas if r.node == node]:
                 back = sorted(r.active + r.prefilling)
@@ -177,7 +177,7 @@ class Services:
         svc.next = k
 
     def _dispatch(self, svc: Service) -> None:
-        now = self.sim.env.now
+        now = self.engine.now
         while True:
             self._absorb(svc, now)
             open_ = [r for r in svc.replicas if svc.can_admit(r)]
@@ -192,7 +192,7 @@ class Services:
             svc.admit_s[batch] = now
             prefill = svc.latency.prefill_s(svc.prompt[batch])[0]
             done = partial(self._on_prefilled, svc, r, r.version)
-            self.sim.env.call_at(now + prefill, COMPLETION, done)
+            self.engine.call_at(now + prefill, done, completion=True)
         self._absorb(svc, now, final=True)
         if (
             not svc.armed
@@ -201,7 +201,7 @@ class Services:
         ):
             svc.armed = True
             at = float(svc.arrival[svc.next])
-            self.sim.env.call_at(at, ARRIVAL, partial(self._on_arrival, svc))
+            self.engine.call_at(at, partial(self._on_arrival, svc))
 
     def _on_arrival(self, svc: Service, _event) -> None:
         svc.armed = False
@@ -217,7 +217,7 @@ class Services:
     def _on_prefilled(self, svc: Service, r: Replica, version: int, _event) -> None:
         if version != r.version:
             return
-        now = self.sim.env.now
+        now = self.engine.now
         batch, r.prefilling = r.prefilling, []
         svc.first_s[batch] = now
         svc.recent.extend((now - svc.arrival[batch]).tolist())
@@ -231,12 +231,13 @@ class Services:
         if r.active and not r.prefilling:
             r.version += 1
             at = r.since + min(r.left) * svc.step_s[len(r.active)]
-            self.sim.env.call_at(at, COMPLETION, partial(self._on_decoded, svc, r, r.version))
+            done = partial(self._on_decoded, svc, r, r.version)
+            self.engine.call_at(at, done, completion=True)
 
     def _on_decoded(self, svc: Service, r: Replica, version: int, _event) -> None:
         if version != r.version:
             return
-        now = self.sim.env.now
+        now = self.engine.now
         self._book(svc, r, now)
         done = [i for i, x in zip(r.active, r.left, strict=True) if x <= 1e-6]
         keep = [(i, x) for i, x in zip(r.active, r.left, strict=True) if x > 1e-6]
@@ -251,7 +252,7 @@ class Services:
     # ------------------------------------------------------------------ scaling
 
     def _on_tick(self, svc: Service, _event) -> None:
-        now = self.sim.env.now
+        now = self.engine.now
         self._dispatch(svc)
         if svc.policy is not None:
             alive = svc.alive
@@ -271,7 +272,7 @@ class Services:
         self._sample(svc)
         self._dispatch(svc)
         if not svc.done():
-            self.sim.env.call_at(now + svc.interval, ARRIVAL, partial(self._on_tick, svc))
+            self.engine.call_at(now + svc.interval, partial(self._on_tick, svc))
 
     def _rate(self, svc: Service, now: float) -> float:
         lo = np.searchsorted(svc.arrival, now - svc.interval, side="right")
@@ -284,7 +285,7 @@ class Services:
         if target > len(alive):
             svc.replicas += [Replica() for _ in range(target - len(alive))]
             self._log("replicas_out", f"{spec.name}+{target - len(alive)}")
-            self.sim._request_pass()
+            self.engine.request_pass()
             return
         surplus = len(alive) - target
         if surplus <= 0:
@@ -306,12 +307,11 @@ class Services:
     def _sample(self, svc: Service, at: float | None = None) -> None:
         alive = svc.alive
         ready = sum(r.status == READY for r in alive)
-        svc.t.append(self.sim.env.now if at is None else at)
+        svc.t.append(self.engine.now if at is None else at)
         svc.levels.append((len(alive), ready, len(svc.queue), svc.in_flight()))
 
     def _log(self, event: str, detail: str) -> None:
-        if self.sim._log is not None:
-            self.sim._log.append((self.sim.env.now, event, -1, detail))
+        self.engine.log(event, detail)
 
     def pending_gpus(self) -> int:
         return sum(
@@ -320,6 +320,10 @@ class Services:
 
     def settled(self) -> bool:
         return all(svc.done() for svc in self.services)
+
+    def report(self) -> list[Service]:
+        """The services, with the plain arrays they kept (:mod:`simulator.metrics.services`)."""
+        return self.services
 
     def finish(self, end_time: float) -> None:
         """Absorb the arrivals up to the end, close the replicas' device time, last sample."""

@@ -14,6 +14,10 @@ applies every placement (gang: all requested devices at once) and schedules the 
 completion (after a restart cost, if it is a restart). With a blocking decision the pass stops
 at the first job that cannot be placed.
 
+Everything else is an engine part (:mod:`.parts`: spot reclaims, the autoscaler, services,
+elastic jobs, energy, a user's own), called through its hooks before and after each pass and
+on node events; node statuses belong to :mod:`.nodes`; per-job books to :mod:`.ledger`.
+
 A running job keeps the rate it started with, except jobs whose rings cross shared uplinks:
 those are tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every
 pass in which it changed, with a single pending completion event for the whole pool (an older
@@ -36,13 +40,11 @@ from .. import kernels
 from ..model.cluster import Cluster
 from ..model.jobs import JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
-from .capacity import Capacity
-from .elastic import Elastic
-from .energy import Energy
 from .environment import ARRIVAL, COMPLETION, Environment
 from .ledger import Ledger
+from .nodes import Nodes
 from .outcome import EventLimitError, Outcome
-from .services import Services
+from .parts import HOOKS, Engine, Part, overriding
 from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
 from .throughput import Throughput
 
@@ -68,10 +70,8 @@ class Simulation:
         check_invariants: bool = False,
         record_events: bool = False,
         throughput: Throughput | None = None,
-        capacity: Capacity | None = None,
-        services: Services | None = None,
-        energy: Energy | None = None,
-        elastic: Elastic | None = None,
+        nodes: Nodes | None = None,
+        parts: list[Part] = (),
         max_events: float = math.inf,
     ):
         self.env = Environment()
@@ -87,7 +87,6 @@ class Simulation:
         # and iteration scans them from the front, so with a long queue drained from its head
         # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
         self.queue: OrderedDict[int, None] = OrderedDict()
-        self.view = View(self.env, self.state, self.queue, jobs, cluster, self)
         self.throughput = throughput or Throughput(cluster, jobs, [None] * len(jobs.stream_names))
         # jobs on shared links have one completion event for the whole pool; an event carries
         # the pool version it was scheduled for and is ignored once stale
@@ -96,6 +95,7 @@ class Simulation:
         # per-job progress; a completion event carries the job's ledger version and is
         # ignored once stale (the job was preempted since)
         self.ledger = Ledger(jobs, self.throughput.works(), restart_s)
+        self.view = View(self.env, self.state, self.queue, jobs, cluster, self)
         self._wake_version = 0
         # oracle speed of each job before it runs (1 for duration jobs; model jobs on demand)
         self._oracle_rate = np.where(np.isnan(jobs.duration_s), np.nan, 1.0)
@@ -105,18 +105,19 @@ class Simulation:
         self._finished = 0
         self._log = [] if record_events else None
         self._t, self._busy, self._queued, self._running = (array("d") for _ in range(4))
-        self._fragmented, self._online, self._power = (array("d") for _ in range(3))
+        self._fragmented, self._online = array("d"), array("d")
         # hot-path locals
         self._submit = jobs.submit_s
         self._gpus = self.ledger.gpus  # current sizes
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
-        self._total = cluster.total_gpus
         self._node_gpus = cluster.topology.node_gpus
-        parts = (capacity, services, energy, elastic)
-        self.capacity, self.services, self.energy, self.elastic = parts
-        self.parts = [p for p in parts if p is not None]
+        self.parts = list(parts)
+        self._hooks = {hook: overriding(self.parts, hook) for hook in HOOKS}
+        self.nodes = nodes or Nodes()
+        engine = self.engine = Engine(self, self.nodes)
+        self.nodes.attach(engine)  # initial node statuses, before any part looks
         for part in self.parts:
-            part.attach(self)  # in this order: energy reads the capacity's node states
+            part.attach(engine)
 
     # ------------------------------------------------------------------ events
 
@@ -163,6 +164,8 @@ class Simulation:
         self._finished += 1
         if self._log is not None:
             self._log.append((now, "finish", job, ""))
+        for hook in self._hooks["on_finish"]:
+            hook(job)
 
     def _request_pass(self) -> None:
         self._pass_pending = True
@@ -171,9 +174,9 @@ class Simulation:
 
     def _pass(self) -> None:
         self._pass_pending = False
-        view, placer, queue = self.view, self.placer, self.queue
-        if self.services is not None:
-            self.services.before_pass()  # replicas above training first (they may preempt)
+        view, queue = self.view, self.queue
+        for hook in self._hooks["before_pass"]:
+            hook()  # e.g. service replicas above training (they may preempt)
         view.changed = self.ledger.take_touched()
         decision = self.scheduler.schedule(view)
         for job in decision.preempt:
@@ -201,7 +204,7 @@ class Simulation:
                     break
                 continue
             if placement is None:
-                placement = placer.place(view if nodes is None else view.on_nodes(nodes), job)
+                placement = self._place(job, nodes)
             if placement is None:
                 if decision.blocking:
                     break
@@ -210,18 +213,14 @@ class Simulation:
             started.append(job)
         for job in started:
             del queue[job]
-        if self.services is not None:
-            self.services.after_pass()
-        if self.elastic is not None:
-            self.elastic.after_pass()  # resizes running elastic jobs
+        for hook in self._hooks["after_pass"]:
+            hook()  # e.g. services below training, elastic resizes, the autoscaler, energy
         if self.pool.dirty:
             self._pool_version += 1
             at = self.pool.settle(self.env.now)
             if at < math.inf:
                 self.env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
-        if self.capacity is not None:
-            self.capacity.after_pass()
-        online = self._total if self.capacity is None else self.capacity.online_gpus
+        online = self.nodes.online_gpus
         self._online.append(online)
         self._t.append(self.env.now)
         self._busy.append(online - self.state.free_total)
@@ -231,10 +230,15 @@ class Simulation:
         free = self.state.free
         frag = 0 if head is None else kernels.fragmented(free, self._node_gpus, self._gpus[head])
         self._fragmented.append(frag)
-        if self.energy is not None:
-            self._power.append(self.energy.sample())
         if self.check_invariants:
             check(self)
+
+    def _place(self, job: int, nodes: np.ndarray | None = None):
+        """The placement policy's devices for ``job`` (on the nodes in mask ``nodes``, or
+        those its GPU-model limits allow), or None."""
+        if nodes is None:
+            nodes = self._allowed.get(job)
+        return self.placer.place(self.view if nodes is None else self.view.on_nodes(nodes), job)
 
     def _start(self, job: int, placement) -> None:
         self.state.allocate(job, placement, self._gpus[job])
@@ -336,10 +340,12 @@ class Simulation:
             "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
             "online_gpus": np.frombuffer(self._online, dtype=np.float64),
         }
-        if self.energy is not None:
-            series["power_kw"] = np.frombuffer(self._power, dtype=np.float64)
+        self.nodes.finish(end_time)
+        reports = {"nodes": self.nodes.report()}
         for part in self.parts:
             part.finish(end_time)
+            series.update(part.series())
+            reports[part.name] = part.report()
         ledger = self.ledger
         return Outcome(
             ledger.start_s,
@@ -356,4 +362,5 @@ class Simulation:
             ledger.lost_s,
             ledger.migrations,
             ledger.resizes,
+            reports,
         )

@@ -166,8 +166,9 @@ class ClusterState:
         self._use(placement.nodes, placement.counts, -1, gpus)
         return placement
 
-    def violations(self, jobs: JobTable) -> list[str]:
-        """Capacity invariants: 0 <= free <= capacity, and the books balance."""
+    def violations(self, jobs: JobTable, gpus: list[int]) -> list[str]:
+        """Capacity invariants: 0 <= free <= capacity, and the books balance (``gpus``: each
+        job's current size)."""
         out = []
         if np.any(self.free < 0):
             out.append(f"negative free devices on nodes {np.flatnonzero(self.free < 0).tolist()}")
@@ -189,7 +190,7 @@ class ClusterState:
             np.add.at(held, self.running[job].nodes, self.running[job].counts)
         if not np.array_equal(held, self.capacity - self.free):
             out.append("allocated devices per node differ from the running placements")
-        requested = sum(int(jobs.gpus[j]) for j in whole)
+        requested = sum(int(gpus[j]) for j in whole)
         if requested != int(held.sum()) - int((self.slots >= 0).sum() + self.reserved.sum()):
             out.append(f"running jobs requested {requested} devices but hold {int(held.sum())}")
         used = 1000 - np.where(self.slots >= 0, self.slots, 1000)
@@ -217,6 +218,7 @@ class View:
         "jobs",
         "topology",
         "changed",
+        "gpus",
     )
 
     def __init__(
@@ -239,6 +241,9 @@ class View:
         self.jobs = jobs
         self.topology = cluster.topology
         self.changed: list[int] = []  # set by the engine before every scheduling pass
+        size = jobs.gpus if sim is None else sim.ledger.size
+        self.gpus = size.view()  # current sizes (elastic jobs change theirs)
+        self.gpus.setflags(write=False)
 
     @property
     def now(self) -> float:
@@ -251,8 +256,7 @@ class View:
     @property
     def pending_service_gpus(self) -> int:
         """Devices wanted by inference-service replicas waiting to be placed."""
-        services = getattr(self._sim, "services", None)
-        return 0 if services is None else services.pending_gpus()
+        return sum(pending() for pending in self._sim._hooks["pending_gpus"])
 
     @property
     def demand_gpus(self) -> int:
@@ -334,7 +338,7 @@ def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
 def check(sim) -> None:
     """Raise :class:`InvariantError` if the state or the job times of ``sim`` are inconsistent."""
     ledger = sim.ledger
-    problems = sim.state.violations(sim.jobs) + sim.pool.violations()
+    problems = sim.state.violations(sim.jobs, ledger.gpus) + sim.pool.violations()
     problems += ledger.violations(sim._next_arrival)
     started = ~np.isnan(ledger.start_s)
     if np.any(ledger.start_s[started] < sim.jobs.submit_s[started]):

@@ -44,7 +44,7 @@ class QueueAutoscaler(AutoscalingPolicy):
         p, now = self.params, view.now
         queued = _queued(view)
         coming = sum(pool.provisioning * pool.gpus_per_node for pool in pools)
-        wanted = int(view.jobs.gpus[queued].sum()) + view.pending_service_gpus
+        wanted = int(view.gpus[queued].sum()) + view.pending_service_gpus
         short = wanted - coming
         targets: dict[int, int] = {}
         wakes = []
@@ -102,7 +102,7 @@ class UtilizationAutoscaler(AutoscalingPolicy):
         # nodes that are not online show no free devices: take their devices back out
         held = int((view.topology.node_gpus - view.free_gpus)[elastic].sum())
         busy = held - sum((pool.max - pool.online) * pool.gpus_per_node for pool in pools)
-        return busy + int(view.jobs.gpus[queued].sum()) + view.pending_service_gpus
+        return busy + int(view.gpus[queued].sum()) + view.pending_service_gpus
 
     def scale(self, view: ClusterView, pools: list[Pool]) -> ScaleDecision:
         p, now = self.params, view.now
@@ -152,7 +152,7 @@ class PredictiveAutoscaler(UtilizationAutoscaler):
         if unknown.any():
             run = run.copy()
             run[unknown] = view.remaining_s_many(recent[unknown])
-        predicted = float((view.jobs.gpus[recent] * run).sum() / self.params.window)
+        predicted = float((view.gpus[recent] * run).sum() / self.params.window)
         return max(predicted, now_demand)
 
     def recheck(self, now: float) -> float | None:

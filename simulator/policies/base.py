@@ -35,7 +35,9 @@ class ClusterView(Protocol):
     @property
     def running(self) -> Mapping[int, Placement]: ...
     @property
-    def jobs(self) -> JobTable: ...
+    def jobs(self) -> JobTable: ...  # the immutable table: ``jobs.gpus`` is the size asked for
+    @property
+    def gpus(self) -> np.ndarray: ...  # int64 [jobs]: each job's current size (elastic jobs)
     @property
     def topology(self) -> TopologyArrays: ...
     @property

@@ -93,7 +93,7 @@ class Gavel(SchedulingPolicy):
     def _allocate(
         self, view: ClusterView, jobs: np.ndarray, T: np.ndarray, on: dict[int, int]
     ) -> np.ndarray:
-        scale = view.jobs.gpus[jobs].astype(np.float64)
+        scale = view.gpus[jobs].astype(np.float64)
         W = _gpus_per_type(view).astype(np.float64)
         objective = self.params.objective
         if objective == "fifo":
@@ -124,7 +124,7 @@ class Gavel(SchedulingPolicy):
         order = np.lexsort((jobs[j_idx], -X[j_idx, k_idx], -prio[j_idx, k_idx]))
         pair_job, pair_type = j_idx[order], k_idx[order]
         out = np.empty(len(jobs), dtype=np.int64)
-        kernels.assign_types(pair_job, pair_type, view.jobs.gpus[jobs], _gpus_per_type(view), out)
+        kernels.assign_types(pair_job, pair_type, view.gpus[jobs], _gpus_per_type(view), out)
         granted = pair_job[out[pair_job] == pair_type]  # in priority order: placed first
         return dict(zip(jobs[granted].tolist(), out[granted].tolist(), strict=True))
 

@@ -26,7 +26,7 @@ class _KernelPlacement(PlacementPolicy):
         raise NotImplementedError
 
     def place(self, view: ClusterView, job: int) -> Placement | None:
-        need = int(view.jobs.gpus[job])
+        need = int(view.gpus[job])
         if need > view.free_total:
             return None
         n = view.free_gpus.shape[0]

@@ -60,7 +60,7 @@ class _Ranking(SchedulingPolicy):
         rank = np.lexsort((candidates, *keys))
         ranked = candidates[rank]
         keep = np.empty(len(ranked), dtype=bool)
-        kernels.greedy_fit(view.jobs.gpus[ranked], self._installed, keep)
+        kernels.greedy_fit(view.gpus[ranked], self._installed, keep)
         was_running = rank < len(running)
         preempt = ranked[was_running & ~keep].tolist()
         waiting = ~was_running
@@ -238,7 +238,7 @@ class Tiresias(_Ranking):
         f, now = self.params.starve_factor, view.now
         if f is None or not attained.any():
             return
-        ran = attained / view.jobs.gpus[queued]
+        ran = attained / view.gpus[queued]
         since = view.queued_since(queued)
         if self._promoted_at:
             since = np.maximum(since, [self._promoted_at.get(j, -math.inf) for j in queued])
@@ -274,7 +274,7 @@ class Tiresias(_Ranking):
         if f is not None:  # the starvation clock of jobs left waiting
             left_out = ~np.isin(jobs, keep)
             waiting = jobs[left_out]
-            ran = attained[left_out] / view.jobs.gpus[waiting]
+            ran = attained[left_out] / view.gpus[waiting]
             since = view.queued_since(waiting)
             preempted = np.isin(waiting, decision.preempt)
             since[preempted] = now
@@ -345,7 +345,7 @@ class ThemisFairness(_Ranking):
         self._ends: list[tuple[float, int]] = []  # the same, as a heap (stale entries too)
 
     def _rho(self, view: ClusterView, jobs: np.ndarray, active: int) -> np.ndarray:
-        g = view.jobs.gpus[jobs].astype(np.float64)
+        g = view.gpus[jobs].astype(np.float64)
         remaining = view.remaining_s_many(jobs)
         total = remaining + view.attained_gpu_s(jobs) / g  # D: run so far + still to run
         shared = view.now - view.jobs.submit_s[jobs] + remaining

@@ -51,12 +51,12 @@ class CapacityScheduler(SchedulingPolicy):
             return value
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        jobs, total = view.jobs, float(view.topology.node_gpus.sum())
+        jobs, gpus, total = view.jobs, view.gpus, float(view.topology.node_gpus.sum())
         tenant_names = jobs.stream_tenants
         quota = {t: self.params.tenants.get(t, TenantQuota()) for t in set(tenant_names)}
         used = dict.fromkeys(quota, 0)
         for job in view.running:
-            used[tenant_names[jobs.stream[job]]] += int(jobs.gpus[job])
+            used[tenant_names[jobs.stream[job]]] += int(gpus[job])
         waiting: dict[str, list[int]] = {t: [] for t in quota}
         for job in view.queue:
             waiting[tenant_names[jobs.stream[job]]].append(job)
@@ -72,14 +72,12 @@ class CapacityScheduler(SchedulingPolicy):
             ready = [
                 t
                 for t, q in waiting.items()
-                if q
-                and t not in blocked
-                and used[t] + jobs.gpus[q[-1]] <= quota[t].max_share * total
+                if q and t not in blocked and used[t] + gpus[q[-1]] <= quota[t].max_share * total
             ]
             if not ready:
                 break
             t = min(ready, key=rank)
-            need = int(jobs.gpus[waiting[t][-1]])
+            need = int(gpus[waiting[t][-1]])
             if need > free:
                 blocked.append(t)
                 continue
@@ -94,13 +92,13 @@ class CapacityScheduler(SchedulingPolicy):
         guarantee, from the newest jobs of tenants above theirs."""
         if not self.params.preempt:
             return []
-        jobs = view.jobs
+        jobs, gpus = view.jobs, view.gpus
         tenant_of = {j: jobs.stream_tenants[jobs.stream[j]] for j in view.running}
         victims = sorted(view.running, key=lambda j: (jobs.submit_s[j], j), reverse=True)
         preempt = []
         for t in blocked:
             head = waiting[t][-1]
-            need = int(jobs.gpus[head])
+            need = int(gpus[head])
             if used[t] + need > quota[t].share * total:
                 continue  # beyond its guarantee: it waits for idle capacity
             taken, gained = [], 0
@@ -110,13 +108,13 @@ class CapacityScheduler(SchedulingPolicy):
                 if v in preempt or owner == t or over <= 0:
                     continue
                 taken.append(v)
-                gained += int(jobs.gpus[v])
-                used[owner] -= int(jobs.gpus[v])
+                gained += int(gpus[v])
+                used[owner] -= int(gpus[v])
                 if free + gained >= need:
                     break
             if free + gained < need:
                 for v in taken:  # not enough to reclaim: undo
-                    used[tenant_of[v]] += int(jobs.gpus[v])
+                    used[tenant_of[v]] += int(gpus[v])
                 continue
             preempt += taken
             free += gained - need

@@ -48,7 +48,7 @@ class Rounds(SchedulingPolicy):
         self._boundary = start
         decision = self.inner.schedule(AllWaiting(view))
         order = np.fromiter(decision.order, dtype=np.int64)
-        need, total = view.jobs.gpus[order], int(view.topology.node_gpus.sum())
+        need, total = view.gpus[order], int(view.topology.node_gpus.sum())
         if decision.blocking:  # the longest prefix that fits
             take = np.cumsum(need) <= total
         else:

@@ -70,7 +70,7 @@ class EasyBackfill(SchedulingPolicy):
     """
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        gpus, free = view.jobs.gpus, view.free_total
+        gpus, free = view.gpus, view.free_total
         order, queue = [], iter(view.queue)
         head = None
         for job in queue:
@@ -103,13 +103,13 @@ class EasyBackfill(SchedulingPolicy):
     ) -> tuple[float, int]:
         """Shadow time of ``head`` and the GPUs left over at that time, with ``free`` GPUs
         free now once the ``starting`` jobs (ahead of it) have started."""
-        need = int(view.jobs.gpus[head])
+        need = int(view.gpus[head])
         jobs = np.array([*view.running, *starting], dtype=np.int64)
         end_s = (view.now + view.remaining_s_many(jobs)).tolist()
         ends = sorted(zip(end_s, jobs.tolist(), strict=True))
         available = free
         for end, job in ends:
-            available += int(view.jobs.gpus[job])
+            available += int(view.gpus[job])
             if available >= need:
                 return end, available - need
         return math.inf, 0
