@@ -73,7 +73,7 @@ def one(label: str, nodes: int = 2048, queued: int = 10_000) -> dict:
     spec = resolve(scenario(label, nodes, queued))
     rngs = RngStreams(spec.seed)
     cluster = build_cluster(spec.cluster)
-    jobs = build_jobs(spec.workload, None, lambda i, part: rngs.generator("workload", i, part))
+    jobs = build_jobs(spec.workload, None, lambda *key: rngs.generator("workload", *key))
     scheduler, placer, *_ = _make_policies(spec, rngs)
     sim = Simulation(
         cluster,

@@ -173,13 +173,14 @@ def _make_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scenario
         ("autoscaling", "autoscaler"),
         ("elastic", "elastic"),
     )
-    for i, (kind, key) in enumerate(kinds):
+    for kind, key in kinds:
         ref = getattr(scenario.scheduler, key)
         if ref is None:
             made.append(None)
             continue
         try:
-            made.append(policies.create(kind, ref.name, ref.params, rngs.generator("policy", i)))
+            rng = rngs.generator("policy", kind)
+            made.append(policies.create(kind, ref.name, ref.params, rng))
         except policies.PolicyError as e:
             problems += [
                 Problem(label, ".".join(filter(None, ("scheduler", key, p))), m)
@@ -202,7 +203,10 @@ def _replica_policies(scenario: Scenario, rngs: RngStreams, label: str = "<scena
                 None
                 if ref is None
                 else policies.create(
-                    "replicas", ref.name, ref.params, rngs.generator("policy", 100 + i)
+                    "replicas",
+                    ref.name,
+                    ref.params,
+                    rngs.generator("services", svc.name, "replicas"),
                 )
             )
         except policies.PolicyError as e:
@@ -226,7 +230,7 @@ def _services(scenario: Scenario, cluster, rngs: RngStreams, label: str) -> Serv
         hosts = [k for k, g in enumerate(groups) if g.node == spec.node]
         nodes = np.isin(cluster.topology.node_group, hosts)
         requests = build_requests(
-            spec, scenario.horizon, lambda part, i=i: rngs.generator("services", i, _PARTS[part])
+            spec, scenario.horizon, lambda part, n=spec.name: rngs.generator("services", n, part)
         )
         try:
             latency = LatencyModel(spec.model, node=spec.node, tp=spec.tp)
@@ -246,9 +250,6 @@ def _services(scenario: Scenario, cluster, rngs: RngStreams, label: str) -> Serv
     if problems:
         raise ScenarioError(problems)
     return Services(made)
-
-
-_PARTS = {"arrivals": 0, "prompt": 1, "output": 2}
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def build(
     rngs = RngStreams(scenario.seed)
     cluster = build_cluster(scenario.cluster)
     jobs = build_jobs(
-        scenario.workload, scenario.horizon, lambda i, part: rngs.generator("workload", i, part)
+        scenario.workload, scenario.horizon, lambda *key: rngs.generator("workload", *key)
     )
     scheduler, placer, autoscaler, resizer = _make_policies(scenario, rngs)
     services = _services(scenario, cluster, rngs, label)
@@ -290,8 +291,9 @@ def build(
     spec, extra = scenario.cluster, parts
     parts = []  # in hook order: see the docstring of engine.parts
     if Spot.wanted(spec):
-        rng_for = lambda node: rngs.generator("failures", node)  # noqa: E731
-        parts.append(Spot(spec, rng_for, scenario.scheduler.restart.save))
+        parts.append(
+            Spot(spec, lambda *key: rngs.generator("spot", *key), scenario.scheduler.restart.save)
+        )
     parts += [p for p in (services, elastic) if p is not None]
     if autoscaler is not None and any(g.elastic for g in spec.node_groups):
         parts.append(Autoscale(spec, autoscaler))

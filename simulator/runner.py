@@ -25,10 +25,7 @@ from . import __version__, kernels
 from .build import build, resolve
 from .engine.parts import Part
 from .metrics import jobs_table, series_table, summarize
-from .metrics.cost import billed_gpu_s, cost_summary
-from .metrics.energy import energy_summary
-from .metrics.services import requests_table, service_series, service_summary
-from .metrics.summary import used_gpu_seconds
+from .metrics.services import requests_table, service_series
 from .results import Results
 from .spec import Scenario, dump_scenario
 
@@ -72,24 +69,8 @@ def run(
     t1 = time.perf_counter()
     out = sim.run(progress)
     wall_s = time.perf_counter() - t1
-    bill, services = out.reports["nodes"], out.reports.get("services") or []
-    used_gpu_s = used_gpu_seconds(out.series_t, out.series["busy_gpus"], out.end_time_s)
-    summary = summarize(
-        jobs,
-        out.start_s,
-        out.end_s,
-        out.state,
-        out.series_t,
-        out.series,
-        end_time_s=out.end_time_s,
-        installed_gpus=cluster.total_gpus,
-        events=out.events,
-        wall_s=wall_s,
-        cost=cost_summary(bill),
-        billed_gpu_s=billed_gpu_s(bill),
-        energy=energy_summary(out.reports.get("energy"), used_gpu_s),
-        services={svc.spec.name: service_summary(svc, 0.0, out.end_time_s) for svc in services},
-    )
+    summary = summarize(jobs, out, installed_gpus=cluster.total_gpus, wall_s=wall_s)
+    services = out.reports.get("services") or []
     log.info("%s: %d jobs, %d events in %.2f s", scenario.name, len(jobs), out.events, wall_s)
     events = None
     if out.event_log is not None:

@@ -17,7 +17,7 @@ def jobs_of(streams, horizon=None, seed=0):
         data["horizon"] = horizon
     s = load_scenario(data)
     r = RngStreams(seed)
-    return build_jobs(s.workload, s.horizon, lambda i, p: r.generator("workload", i, p))
+    return build_jobs(s.workload, s.horizon, lambda *key: r.generator("workload", *key))
 
 
 def stream(**kw):

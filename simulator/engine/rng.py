@@ -1,27 +1,37 @@
-"""Random streams: one independent generator per component and sub-stream.
+"""Random streams: one independent generator per named component and sub-stream.
 
-``RngStreams(seed).generator(component, *path)`` is the generator of
-``SeedSequence(seed).spawn(...)`` child ``(component_index, *path)``: adding a component or a
-stream never changes the numbers another one draws (common random numbers across policies).
+``RngStreams(seed).generator(component, *names)`` is the generator of
+``SeedSequence(seed, spawn_key=...)`` whose spawn key is a 64-bit hash (BLAKE2b) of each
+name in turn, e.g. ``("workload", "stream", "chat", "arrivals")`` or
+``("spot", "dc1/h100", "3")``. Streams are keyed by what they are for, never by position:
+adding, removing or reordering a stream, a service, a node group or a whole component never
+changes the numbers any other one draws (common random numbers across policies and across
+scenario edits; ``tests/test_workload.py`` checks it).
 
 Must not import: simpy, numba.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
-COMPONENTS = {"workload": 0, "failures": 1, "policy": 2, "perf": 3, "services": 4}
+COMPONENTS = ("workload", "spot", "failures", "policy", "services", "perf")
+
+
+def _word(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "little")
 
 
 class RngStreams:
-    """Factory of per-component generators for one seed."""
+    """Factory of named generators for one seed."""
 
     def __init__(self, seed: int):
         self.seed = seed
 
-    def generator(self, component: str, *path: int) -> np.random.Generator:
+    def generator(self, component: str, *names: str) -> np.random.Generator:
         if component not in COMPONENTS:
-            raise KeyError(f"unknown RNG component {component!r}; known: {sorted(COMPONENTS)}")
-        key = (COMPONENTS[component], *path)
+            raise KeyError(f"unknown RNG component {component!r}; known: {list(COMPONENTS)}")
+        key = tuple(_word(str(n)) for n in (component, *names))
         return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))

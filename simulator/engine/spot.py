@@ -1,7 +1,8 @@
 """Spot capacity: the provider takes nodes back (an engine part).
 
 A node of a group with ``spot_reclaim_rate`` is reclaimed after an exponential lifetime from
-each time it comes online (its own random stream per node); a group's ``spot_reclaim_times``
+each time it comes online (its own random stream per node, keyed by its group's name and its
+rank in the group); a group's ``spot_reclaim_times``
 reclaim its most recently added online node at those times. A reclaimed node leaves the
 cluster (offline, billed until then); its jobs are stopped and queued again, keeping their
 progress if the group's notice leaves time to write a checkpoint (``notice >= save``),
@@ -30,7 +31,7 @@ class Spot(Part):
     def __init__(
         self,
         spec: ClusterSpec,
-        rng_for: Callable[[int], np.random.Generator],
+        rng_for: Callable[[str, str], np.random.Generator],
         checkpoint_save_s: float = 0.0,
     ):
         groups = spec.node_groups
@@ -48,6 +49,13 @@ class Spot(Part):
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
         self.nodes = engine.nodes
+        # a node's stream: its group's name and its rank in the group (never its global id,
+        # so that adding a group never changes another group's reclaims)
+        seen: dict[int, int] = {}
+        self._rank = []
+        for g in self.nodes.group.tolist():
+            self._rank.append(seen.get(g, 0))
+            seen[g] = self._rank[-1] + 1
         for node in np.flatnonzero(self.nodes.status == ONLINE).tolist():
             self._arm(node)
         for gi, times in self.times.items():
@@ -62,7 +70,10 @@ class Spot(Part):
         """A spot node online from now is reclaimed after an exponential lifetime."""
         rate = self.rate.get(int(self.nodes.group[node]))
         if rate:
-            rng = self._rngs.setdefault(node, self.rng_for(node))
+            if node not in self._rngs:
+                name = self.names[int(self.nodes.group[node])]
+                self._rngs[node] = self.rng_for(name, str(self._rank[node]))
+            rng = self._rngs[node]
             at = self.engine.now + rng.exponential(1.0 / rate)
             self.engine.call_at(at, partial(self._on_reclaim, node, int(self.nodes.version[node])))
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from .levels import time_weighted_mean
 from .schema import REQUEST_COLUMNS, SERVICE_KEYS, SERVICE_SERIES, arrow_schema
-from .summary import time_weighted_mean
 
 
 def _latencies(svc) -> dict[str, np.ndarray]:

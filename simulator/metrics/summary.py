@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..model.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
+from .cost import billed_gpu_s, cost_summary
+from .energy import energy_summary
+from .levels import time_weighted_mean, used_gpu_seconds
 from .schema import JOB_COLUMNS, SERIES_COLUMNS, arrow_schema
+from .services import service_summary
+
+if TYPE_CHECKING:
+    from ..engine.outcome import Outcome
 
 
 def jobs_table(
@@ -105,37 +113,19 @@ def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cl
     return pa.Table.from_pydict(columns, schema=arrow_schema(SERIES_COLUMNS))
 
 
-def time_weighted_mean(t: np.ndarray, v: np.ndarray, start: float, end: float) -> float:
-    """Mean over ``[start, end]`` of the step function that is ``v[i]`` from ``t[i]`` on
-    (0 before ``t[0]``)."""
-    if end <= start:
-        return math.nan
-    tt = np.clip(np.append(t, end), start, end)
-    return float(np.sum(v * np.diff(tt)) / (end - start))
-
-
 def _stat(x: np.ndarray, fn) -> float | None:
     return float(fn(x)) if len(x) else None
 
 
-def summarize(
-    jobs: JobTable,
-    start_s: np.ndarray,
-    end_s: np.ndarray,
-    state: np.ndarray,
-    t: np.ndarray,
-    series: dict[str, np.ndarray],
-    *,
-    end_time_s: float,
-    installed_gpus: int,
-    events: int,
-    wall_s: float,
-    cost: dict | None = None,
-    billed_gpu_s: float = 0.0,
-    energy: dict | None = None,
-    services: dict | None = None,
-) -> dict:
-    """The run summary: every key of :data:`SUMMARY_KEYS`, in that order."""
+def summarize(jobs: JobTable, out: Outcome, *, installed_gpus: int, wall_s: float) -> dict:
+    """The run summary: every key of :data:`SUMMARY_KEYS`, in that order, from the engine's
+    outcome and its parts' raw reports (the bill, energy, services)."""
+    start_s, end_s, state = out.start_s, out.end_s, out.state
+    t, series, end_time_s = out.series_t, out.series, out.end_time_s
+    reports = out.reports
+    used_s = used_gpu_seconds(t, series["busy_gpus"], end_time_s)
+    bill = reports["nodes"]
+    services = reports.get("services") or []
     finished = state == JobState.FINISHED
     started = ~np.isnan(start_s)
     jct = (end_s - jobs.submit_s)[finished]
@@ -167,21 +157,13 @@ def summarize(
         "window_end_s": window_end,
         "installed_gpus": installed_gpus,
         "trace_rows_skipped": jobs.skipped_rows,
-        "cost": _cost(cost, billed_gpu_s, used_gpu_seconds(t, series["busy_gpus"], end_time_s)),
-        "energy": energy,
-        "services": services or {},
-        "events": events,
+        "cost": _cost(cost_summary(bill), billed_gpu_s(bill), used_s),
+        "energy": energy_summary(reports.get("energy"), used_s),
+        "services": {svc.spec.name: service_summary(svc, 0.0, end_time_s) for svc in services},
+        "events": out.events,
         "wall_s": wall_s,
     }
     return out
-
-
-def used_gpu_seconds(t: np.ndarray, busy: np.ndarray, end_time_s: float) -> float:
-    """Device-seconds allocated (to jobs and replicas) from t=0 to ``end_time_s``."""
-    if end_time_s <= 0:
-        return 0.0
-    used = time_weighted_mean(t, busy, 0.0, end_time_s) * end_time_s
-    return 0.0 if math.isnan(used) else used
 
 
 def _cost(by_class: dict | None, billed_gpu_s: float, used_s: float) -> dict | None:

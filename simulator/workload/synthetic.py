@@ -19,7 +19,6 @@ from ..spec.model import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, W
 from . import traces
 
 RngFactory = Callable[..., np.random.Generator]
-TRACE_RNG = 1_000_000  # rng_for index of the trace's sampling (apart from any stream's)
 
 
 def arrival_times(
@@ -84,16 +83,18 @@ def _probs(weights: list[float] | None, n: int) -> np.ndarray | None:
 def stream_jobs(
     stream: TrainingStream, index: int, horizon: float | None, rng_for: RngFactory
 ) -> dict[str, np.ndarray]:
-    """Columns of one stream's jobs; ``rng_for(index, part)`` gives its generators."""
-    times = arrival_times(stream.arrival, stream.count, horizon, rng_for(index, 0))
+    """Columns of one stream's jobs; ``rng_for("stream", name, part)`` gives its generators."""
+    times = arrival_times(
+        stream.arrival, stream.count, horizon, rng_for("stream", stream.name, "arrivals")
+    )
     n = len(times)
     return {
         "submit_s": times,
-        "gpus": sample_gpus(stream.gpus, n, rng_for(index, 1)),
+        "gpus": sample_gpus(stream.gpus, n, rng_for("stream", stream.name, "gpus")),
         "duration_s": (
             np.full(n, np.nan)
             if stream.duration is None
-            else sample_durations(stream.duration, n, rng_for(index, 2))
+            else sample_durations(stream.duration, n, rng_for("stream", stream.name, "durations"))
         ),
         "kind": np.full(n, JobKind.TRAINING, dtype=np.int8),
         "stream": np.full(n, index, dtype=np.int64),
@@ -108,15 +109,16 @@ def build_jobs(spec: WorkloadSpec, horizon: float | None, rng_for: RngFactory) -
     Args:
         spec: the scenario's workload block.
         horizon: jobs arriving after it are not generated.
-        rng_for: ``rng_for(stream_index, part)`` returns the generator for one stream's
-            arrivals (part 0), GPU counts (1) or durations (2).
+        rng_for: ``rng_for("stream", name, part)`` returns the generator for one stream's
+            ``arrivals``, ``gpus`` or ``durations``; ``rng_for("trace", "sampling")`` the
+            trace's sampling (keyed by name: a stream's draws never depend on the others).
     """
     parts = [stream_jobs(s, i, horizon, rng_for) for i, s in enumerate(spec.training)]
     names = [s.name for s in spec.training]
     tenants = [s.tenant or s.name for s in spec.training]
     skipped = 0
     if spec.trace is not None:
-        sampling = rng_for(TRACE_RNG, 0)
+        sampling = rng_for("trace", "sampling")
         trace = traces.select(traces.read(spec.trace), spec.trace, sampling)
         skipped = trace.skipped
         if horizon is not None:
