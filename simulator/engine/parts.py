@@ -107,7 +107,7 @@ class Engine:
 
     @property
     def now(self) -> float:
-        return self._env.now
+        return self._env._now  # noqa: SLF001 (simpy's own property costs a call more)
 
     @property
     def queue(self):

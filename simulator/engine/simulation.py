@@ -113,6 +113,7 @@ class Simulation:
         self._node_gpus = cluster.topology.node_gpus
         self.parts = list(parts)
         self._hooks = {hook: overriding(self.parts, hook) for hook in HOOKS}
+        self._before, self._after = self._hooks["before_pass"], self._hooks["after_pass"]
         self.nodes = nodes or Nodes()
         engine = self.engine = Engine(self, self.nodes)
         self.nodes.attach(engine)  # initial node statuses, before any part looks
@@ -174,29 +175,29 @@ class Simulation:
 
     def _pass(self) -> None:
         self._pass_pending = False
-        view, queue = self.view, self.queue
-        for hook in self._hooks["before_pass"]:
+        view, queue, state, env = self.view, self.queue, self.state, self.env
+        for hook in self._before:
             hook()  # e.g. service replicas above training (they may preempt)
         view.changed = self.ledger.take_touched()
         decision = self.scheduler.schedule(view)
         for job in decision.preempt:
-            if job not in self.state.running:
+            if job not in state.running:
                 raise EngineError(
                     f"{self.scheduler.name} preempted job {job}, which is not running"
                 )
             self._preempt(job)
-        if decision.wake_at is not None and decision.wake_at > self.env.now:
+        if decision.wake_at is not None and decision.wake_at > env._now:
             self._wake_version += 1
             wake = partial(self._on_wake, self._wake_version)
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
-        started, state, gpus = [], self.state, self._gpus
-        pinned, node_chip = decision.chip_type or {}, self.cluster.topology.node_chip
+        started, gpus = [], self._gpus
+        pinned = decision.chip_type or {}
         for job in decision.order:
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
             nodes = self._allowed.get(job)  # GPU-model limits and the scheduler's pin
             if job in pinned:
-                on_type = node_chip == pinned[job]
+                on_type = self.cluster.topology.node_chip == pinned[job]
                 nodes = on_type if nodes is None else nodes & on_type
             placement = state.share_placement(job, nodes) if state.is_share(job) else None
             if placement is None and gpus[job] > state.free_total:  # cannot fit anywhere
@@ -213,23 +214,24 @@ class Simulation:
             started.append(job)
         for job in started:
             del queue[job]
-        for hook in self._hooks["after_pass"]:
+        for hook in self._after:
             hook()  # e.g. services below training, elastic resizes, the autoscaler, energy
         if self.pool.dirty:
             self._pool_version += 1
-            at = self.pool.settle(self.env.now)
+            at = self.pool.settle(env._now)
             if at < math.inf:
-                self.env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
+                env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
         online = self.nodes.online_gpus
         self._online.append(online)
-        self._t.append(self.env.now)
-        self._busy.append(online - self.state.free_total)
+        self._t.append(env._now)
+        self._busy.append(online - state.free_total)
         self._queued.append(len(queue))
-        self._running.append(len(self.state.running))
-        head = next(iter(queue), None)  # the oldest waiting job
-        free = self.state.free
-        frag = 0 if head is None else kernels.fragmented(free, self._node_gpus, self._gpus[head])
-        self._fragmented.append(frag)
+        self._running.append(len(state.running))
+        if queue:  # devices free but unusable by the oldest waiting job
+            head = next(iter(queue))
+            self._fragmented.append(kernels.fragmented(state.free, self._node_gpus, gpus[head]))
+        else:
+            self._fragmented.append(0)
         if self.check_invariants:
             check(self)
 
@@ -274,7 +276,7 @@ class Simulation:
         of restore)."""
         now, ledger = self.env.now, self.ledger
         left = ledger.run(job, now, lost)
-        rate = self.throughput.start(job, placement, left)
+        rate = self.throughput.start(job, placement, left, self._gpus[job])
         if rate is not None:  # otherwise the shared-link pool owns its progress
             ledger.set_rate(job, rate)
             at = now + (left if rate == 1.0 else left / rate)

@@ -57,6 +57,9 @@ class Throughput:
             _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
         ]
         self._single: dict[tuple[int, int, int], float] = {}
+        # the start fast path: plain lists (small ints, shared), read one job at a time
+        self._asked, self._stream = jobs.gpus.tolist(), jobs.stream.tolist()
+        self._plain = [m is None for m in stream_models]  # duration jobs: rate 1 as asked
 
     def works(self) -> np.ndarray:
         """Units of work of every job: seconds of duration, or training steps."""
@@ -66,9 +69,12 @@ class Throughput:
                 work[self.jobs.stream == stream] = model.steps
         return work
 
-    def start(self, job: int, placement: Placement, work: float) -> float | None:
-        """Register a starting job with ``work`` units left; its rate in work units per
-        second, or None when it joined the shared-link pool, which then owns its progress."""
+    def start(self, job: int, placement: Placement, work: float, gpus: int) -> float | None:
+        """Register a starting job with ``work`` units left on ``gpus`` devices; its rate in
+        work units per second, or None when it joined the shared-link pool, which then owns
+        its progress."""
+        if gpus == self._asked[job] and self._plain[self._stream[job]]:
+            return 1.0  # a duration job at the size it asked for: no lookup
         return self._rate(job, placement, work)
 
     def estimate_rate(self, job: int, chip: int | None = None, gpus: int | None = None) -> float:
