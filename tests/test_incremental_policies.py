@@ -114,3 +114,30 @@ def test_incremental_pass_equals_the_direct_one_on_a_poisson_workload(policy, lo
     busy = fast.series.query("metric == 'queue_length'")["value"].to_numpy()
     assert (busy == 0).any() and (busy > 0).any()  # both paths were taken
     assert np.isfinite(fast.jobs["end_s"]).any()
+
+
+def test_one_job_readings_equal_the_array_readings(monkeypatch):
+    """``view.attained_gpu_s(job)`` and ``view.reaches_gpu_s(job, targets)`` (plain floats,
+    the incremental passes' short path) give exactly the numbers of the array forms, for
+    running, restoring, preempted and queued jobs, whole devices and shares."""
+    from simulator.policies.preemptive import Tiresias
+
+    checked = []
+    schedule = Tiresias.schedule
+
+    def checking(self, view):
+        jobs = np.array([*view.running, *view.queue], dtype=np.int64)
+        targets = [10.0, 55.5, 300.0]
+        for job in jobs.tolist():
+            assert view.attained_gpu_s(job) == view.attained_gpu_s(np.array([job]))[0]
+            vector = view.reaches_gpu_s(np.array([[job]]), np.array([targets]))[0]
+            assert view.reaches_gpu_s(job, targets) == vector.tolist()
+        checked.append(len(jobs))
+        return schedule(self, view)
+
+    monkeypatch.setattr(Tiresias, "schedule", checking)
+    jobs = [(float(i % 7) * 3, [1, 2, 4, 8][i % 4], 10.0 + 7 * i) for i in range(30)]
+    spec = tiny(jobs, nodes=2)
+    spec["workload"]["training"][4]["gpu_milli"] = 500  # a 1-GPU job on half a device
+    _run(spec, "tiresias", PARAMS["tiresias"], 1.5, None)
+    assert sum(checked) > 100

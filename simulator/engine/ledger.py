@@ -180,6 +180,19 @@ class Ledger:
         base = np.where(running, self.held_since[jobs], now)
         return base + (target - self.attained_s[jobs]) / self.amount[jobs]
 
+    def attained_one(self, job: int, now: float) -> float:
+        """:meth:`attained` of one job, as a float (the same arithmetic)."""
+        out = self.attained_s[job]
+        if self.state[job] == RUNNING:
+            out += self.amount[job] * (now - self.held_since[job])
+        return float(out)
+
+    def reaches_one(self, job: int, targets: list[float], now: float) -> list[float]:
+        """:meth:`reaches` of one job for each of ``targets`` (the same arithmetic)."""
+        base = self.held_since[job] if self.state[job] == RUNNING else now
+        have, rate = self.attained_s[job], self.amount[job]
+        return [float(base + (t - have) / rate) for t in targets]
+
     def service(self, end_time: float) -> np.ndarray:
         """GPU-seconds of service of every job at the end of the run."""
         out = self.attained_s.copy()

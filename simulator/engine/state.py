@@ -274,16 +274,23 @@ class View:
         ledger = self._sim.ledger
         return np.where(ledger.state[jobs] == JobState.RUNNING, self.now, ledger.queued_at[jobs])
 
-    def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray:
+    def attained_gpu_s(self, jobs: np.ndarray | int | None = None) -> np.ndarray | float:
         """GPU-seconds of service each of ``jobs`` (default: every job) has had so far (a
-        fresh array)."""
+        fresh array; for one job id, a float)."""
+        if isinstance(jobs, int):
+            return self._sim.ledger.attained_one(jobs, self._env.now)
         if jobs is None:
             jobs = np.arange(len(self.jobs))
         return self._sim.ledger.attained(np.asarray(jobs, dtype=np.int64), self._env.now)
 
-    def reaches_gpu_s(self, jobs: np.ndarray, target: np.ndarray) -> np.ndarray:
+    def reaches_gpu_s(
+        self, jobs: np.ndarray | int, target: np.ndarray | list[float]
+    ) -> np.ndarray | list[float]:
         """When each of ``jobs`` will have attained ``target`` GPU-seconds of service if it
-        holds devices from now on (a queued job as if it started now)."""
+        holds devices from now on (a queued job as if it started now). For one job id and a
+        list of targets, a list of floats (the same numbers, without numpy's per-call cost)."""
+        if isinstance(jobs, int):
+            return self._sim.ledger.reaches_one(jobs, target, self._env.now)
         jobs = np.asarray(jobs, dtype=np.int64)
         return self._sim.ledger.reaches(jobs, np.asarray(target, dtype=float), self._env.now)
 

@@ -34,7 +34,7 @@ def next_crossing(
 ) -> np.ndarray:
     """Tiresias: the first instant after now at which each of ``jobs``, running from now,
     has attained a threshold of ``limits`` plus its offset (inf: none left)."""
-    targets = limits + (offsets[:, None] if np.ndim(offsets) else offsets)
+    targets = limits + (offsets[:, None] if isinstance(offsets, np.ndarray) else offsets)
     at = view.reaches_gpu_s(jobs[:, None], targets)  # [jobs, thresholds]
     return np.where(at > view.now, at, math.inf).min(axis=1, initial=math.inf)
 
@@ -169,6 +169,7 @@ class Tiresias(_Ranking):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._limits = np.asarray(self.params.thresholds, dtype=np.float64)
+        self._limit_list = self._limits.tolist()
         self._offset: dict[int, float] = {}  # service not counted since a promotion
         self._promoted_at: dict[int, float] = {}  # a promotion restarts the starvation clock
         # next threshold crossing of each running job: (instant, job, token); an entry is
@@ -190,7 +191,15 @@ class Tiresias(_Ranking):
     def _crossing(self, view: ClusterView, jobs: np.ndarray) -> np.ndarray:
         """When each of ``jobs`` next crosses a threshold if it runs from now (inf: past the
         last one)."""
+        if len(jobs) <= 4:  # the usual pass: a job or two, in plain floats
+            return np.array([self._crossing_one(view, j) for j in jobs.tolist()])
         return next_crossing(view, jobs, self._limits, self._offsets(jobs))
+
+    def _crossing_one(self, view: ClusterView, job: int) -> float:
+        """:meth:`_crossing` of one job."""
+        offset, now = self._offset.get(job, 0.0), view.now
+        ats = view.reaches_gpu_s(job, [limit + offset for limit in self._limit_list])
+        return min((at for at in ats if at > now), default=math.inf)
 
     def _refresh(self, view: ClusterView) -> None:
         """Re-enter the jobs that changed since the last pass."""
@@ -224,7 +233,7 @@ class Tiresias(_Ranking):
             if tok != token.get(job) or job not in running:
                 heapq.heappop(heap)
             elif at <= now:
-                at = float(self._crossing(view, np.array([job]))[0])
+                at = self._crossing_one(view, job)
                 if at < math.inf:
                     heapq.heapreplace(heap, (at, job, tok))
                 else:
@@ -251,7 +260,7 @@ class Tiresias(_Ranking):
         now = view.now
         self._refresh(view)
         queued = _queued(view)
-        attained = view.attained_gpu_s(queued)
+        attained = view.attained_gpu_s(queued) if len(queued) else queued.astype(float)
         if len(queued):
             self._promote(view, queued, attained)
         if self._fits_all(view):
