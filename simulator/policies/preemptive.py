@@ -170,18 +170,17 @@ class Tiresias(_Ranking):
         super().__init__(*args, **kwargs)
         self._limits = np.asarray(self.params.thresholds, dtype=np.float64)
         self._limit_list = self._limits.tolist()
-        self._offset: dict[int, float] = {}  # service not counted since a promotion
-        self._promoted_at: dict[int, float] = {}  # a promotion restarts the starvation clock
+        # per job, from the first promotion on (None before: nobody was promoted): service
+        # not counted since a promotion, and when it was (a promotion restarts the clock)
+        self._offset: np.ndarray | None = None
+        self._promoted_at: np.ndarray | None = None
         # next threshold crossing of each running job: (instant, job, token); an entry is
         # void once the job's token moves on (it changed since) or it no longer runs
         self._crossings: list[tuple[float, int, int]] = []
         self._token: dict[int, int] = {}
 
     def _offsets(self, jobs: np.ndarray) -> np.ndarray | float:
-        if not self._offset:
-            return 0.0
-        offset = self._offset
-        return np.array([offset.get(j, 0.0) for j in jobs.tolist()], dtype=np.float64)
+        return 0.0 if self._offset is None else self._offset[jobs]
 
     def _levels(self, jobs: np.ndarray, attained: np.ndarray) -> np.ndarray:
         """The queue of each of ``jobs`` (``attained``: their service): by counted service,
@@ -197,7 +196,7 @@ class Tiresias(_Ranking):
 
     def _crossing_one(self, view: ClusterView, job: int) -> float:
         """:meth:`_crossing` of one job."""
-        offset, now = self._offset.get(job, 0.0), view.now
+        offset, now = 0.0 if self._offset is None else float(self._offset[job]), view.now
         ats = view.reaches_gpu_s(job, [limit + offset for limit in self._limit_list])
         return min((at for at in ats if at > now), default=math.inf)
 
@@ -249,12 +248,16 @@ class Tiresias(_Ranking):
             return
         ran = attained / view.gpus[queued]
         since = view.queued_since(queued)
-        if self._promoted_at:
-            since = np.maximum(since, [self._promoted_at.get(j, -math.inf) for j in queued])
-        for i in np.flatnonzero((ran > 0) & (now - since >= f * ran)).tolist():
-            job = int(queued[i])
-            self._offset[job] = float(attained[i])  # promoted: back to queue 0
-            self._promoted_at[job] = now
+        if self._promoted_at is not None:
+            since = np.maximum(since, self._promoted_at[queued])
+        promoted = np.flatnonzero((ran > 0) & (now - since >= f * ran))
+        if not len(promoted):
+            return
+        if self._offset is None:
+            self._offset = np.zeros(len(view.jobs))
+            self._promoted_at = np.full(len(view.jobs), -math.inf)
+        self._offset[queued[promoted]] = attained[promoted]  # promoted: back to queue 0
+        self._promoted_at[queued[promoted]] = now
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         now = view.now
@@ -287,8 +290,8 @@ class Tiresias(_Ranking):
             since = view.queued_since(waiting)
             preempted = np.isin(waiting, decision.preempt)
             since[preempted] = now
-            if self._promoted_at:
-                promoted = [self._promoted_at.get(j, -math.inf) for j in waiting.tolist()]
+            if self._promoted_at is not None:
+                promoted = self._promoted_at[waiting]
                 since[~preempted] = np.maximum(since, promoted)[~preempted]
             starving = since[ran > 0] + f * ran[ran > 0]
             if len(starving):
