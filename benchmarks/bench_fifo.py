@@ -5,6 +5,7 @@ Usage:
     python benchmarks/bench_fifo.py --jobs 100000   # one size only
     python benchmarks/bench_fifo.py --gpus 16384 --policy fifo las tiresias srtf gandiva themis
                                                     # the same workload under other policies
+    python benchmarks/bench_fifo.py --policy fifo fifo-noenergy   # what energy accounting costs
 
 Each case runs in a fresh process pinned to one core, so peak RSS and time belong to that case
 alone. The workload keeps the offered load at 0.95 (queues form): single- to 8-GPU jobs
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 
+NO_ENERGY = "-noenergy"  # --policy fifo-noenergy: FIFO with the energy part left out
 MEAN_GPUS = 0.4 * 1 + 0.3 * 2 + 0.2 * 4 + 0.1 * 8  # 2.6
 LOAD = 0.95
 
@@ -68,6 +70,14 @@ def one_case(jobs: int, gpus: int, policy: str = "fifo") -> dict:
     import simulator
     from simulator import kernels
 
+    if policy.endswith(NO_ENERGY):  # the same run without the energy part (for its cost)
+        import simulator.build
+
+        class Unmodelled(simulator.build.Energy):
+            modelled = property(lambda self: False, lambda self, value: None)
+
+        simulator.build.Energy = Unmodelled
+        policy = policy.removesuffix(NO_ENERGY)
     compile_s = kernels.warmup()
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
@@ -79,7 +89,7 @@ def one_case(jobs: int, gpus: int, policy: str = "fifo") -> dict:
         save_s = time.perf_counter() - t1
     s, m = results.summary, results.manifest
     return {
-        "policy": policy,
+        "policy": policy if results.summary["energy"] else policy + NO_ENERGY,
         "jobs": jobs,
         "gpus": gpus,
         "finished": s["jobs_finished"],
@@ -125,6 +135,11 @@ def main() -> None:
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), file=sys.stderr)
     fifo = {(r["jobs"], r["gpus"]): r["loop_s"] for r in rows if r["policy"] == "fifo"}
+    # loop time per event at each size against the smallest size's, per policy (linearity)
+    first = {}
+    for row in rows:
+        first.setdefault((row["policy"], row["gpus"]), row["us_per_event"])
+        row["x_small"] = round(row["us_per_event"] / first[(row["policy"], row["gpus"])], 2)
     for row in rows:  # loop time against FIFO's on the same workload, in this run
         base = fifo.get((row["jobs"], row["gpus"]))
         row["x_fifo"] = round(row["loop_s"] / base, 2) if base else "-"
@@ -142,6 +157,7 @@ def main() -> None:
         "events_per_s",
         "us_per_event",
         "x_fifo",
+        "x_small",
         "peak_rss_mb",
     ]
     table = Table(title="first-fit, one core")
