@@ -155,7 +155,7 @@ def test_a_reclaimed_job_keeps_its_progress_and_pays_its_restart():
     np.testing.assert_allclose(j["gpu_service_s"], j["gpus"] * (j["duration_s"] + j["lost_work_s"]))
     assert (j["lost_work_s"] == 30.0 * j["restarts"]).all()
     same = spot_run(restore=30.0)
-    assert same.jobs.equals(j)  # reclaim times come from the seeded "failures" streams
+    assert same.jobs.equals(j)  # reclaim times come from the seeded "spot" streams
 
 
 @pytest.mark.parametrize("notice, lost", [("2m", 0.0), ("30s", 1000.0)])
