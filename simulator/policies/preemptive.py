@@ -29,16 +29,6 @@ from .registry import register
 from .scheduling import _queued, _running
 
 
-def next_crossing(
-    view: ClusterView, jobs: np.ndarray, limits: np.ndarray, offsets: np.ndarray | float
-) -> np.ndarray:
-    """Tiresias: the first instant after now at which each of ``jobs``, running from now,
-    has attained a threshold of ``limits`` plus its offset (inf: none left)."""
-    targets = limits + (offsets[:, None] if isinstance(offsets, np.ndarray) else offsets)
-    at = view.reaches_gpu_s(jobs[:, None], targets)  # [jobs, thresholds]
-    return np.where(at > view.now, at, math.inf).min(axis=1, initial=math.inf)
-
-
 class _Ranking(SchedulingPolicy):
     """Shared mechanics of the preemptive policies."""
 
@@ -192,7 +182,10 @@ class Tiresias(_Ranking):
         last one)."""
         if len(jobs) <= 4:  # the usual pass: a job or two, in plain floats
             return np.array([self._crossing_one(view, j) for j in jobs.tolist()])
-        return next_crossing(view, jobs, self._limits, self._offsets(jobs))
+        offsets = self._offsets(jobs)
+        targets = self._limits + (offsets[:, None] if isinstance(offsets, np.ndarray) else offsets)
+        at = view.reaches_gpu_s(jobs[:, None], targets)  # [jobs, thresholds]
+        return np.where(at > view.now, at, math.inf).min(axis=1, initial=math.inf)
 
     def _crossing_one(self, view: ClusterView, job: int) -> float:
         """:meth:`_crossing` of one job."""
