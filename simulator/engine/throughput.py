@@ -57,9 +57,8 @@ class Throughput:
             _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
         ]
         self._single: dict[tuple[int, int, int], float] = {}
-        # the start fast path: plain lists (small ints, shared), read one job at a time
+        # plain lists (small ints, shared): read one job at a time on every start
         self._asked, self._stream = jobs.gpus.tolist(), jobs.stream.tolist()
-        self._plain = [m is None for m in stream_models]  # duration jobs: rate 1 as asked
 
     def works(self) -> np.ndarray:
         """Units of work of every job: seconds of duration, or training steps."""
@@ -73,9 +72,7 @@ class Throughput:
         """Register a starting job with ``work`` units left on ``gpus`` devices; its rate in
         work units per second, or None when it joined the shared-link pool, which then owns
         its progress."""
-        if gpus == self._asked[job] and self._plain[self._stream[job]]:
-            return 1.0  # a duration job at the size it asked for: no lookup
-        return self._rate(job, placement, work)
+        return self._rate(job, placement, work, gpus)
 
     def estimate_rate(self, job: int, chip: int | None = None, gpus: int | None = None) -> float:
         """Work units per second ``job`` would get on ``gpus`` devices (default: its request)
@@ -90,15 +87,16 @@ class Throughput:
             return 0.0
         take = before < gpus
         counts = np.minimum(per_node[ids[take]], gpus - before[take])
-        return self._rate(job, Placement(ids[take], counts), None)
+        return self._rate(job, Placement(ids[take], counts), None, gpus)
 
-    def _rate(self, job: int, placement: Placement, work: float | None) -> float | None:
-        stream = int(self.jobs.stream[job])
+    def _rate(self, job: int, placement: Placement, work: float | None, gpus: int) -> float | None:
+        """Work units per second of ``job`` on ``placement`` (``gpus`` devices in all)."""
+        stream = self._stream[job]
         model = self.models[stream]
+        if model is None:  # a duration job: Amdahl's law against the size it asked for
+            ref, s = self._asked[job], self.serial[stream]
+            return 1.0 if gpus == ref else (s + (1 - s) / ref) / (s + (1 - s) / gpus)
         measured = self._profiled(stream, placement) if self._profiles[stream] else None
-        if model is None:
-            n, ref, s = int(placement.counts.sum()), int(self.jobs.gpus[job]), self.serial[stream]
-            return 1.0 if n == ref else (s + (1 - s) / ref) / (s + (1 - s) / n)
         if measured is not None:
             return measured
         if len(placement.nodes) == 1:
