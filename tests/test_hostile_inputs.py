@@ -244,6 +244,10 @@ def test_values_that_are_not_finite_or_not_physical(tmp_path, capsys, changes, f
             {"cluster.datacenters.0.node_groups.0.count": 10**9},
             "cluster: 1,000,000,000 nodes, over limits.max_nodes = 100,000",
         ),
+        (  # found by the mutation property: 3e16 devices per node exhausted memory
+            {"cluster.datacenters.0.node_groups.0.node": {"chip": "h100-sxm", "gpus": 3 * 10**16}},
+            "devices, over limits.max_gpus = 10,000,000",
+        ),
         (
             {
                 "horizon": 86400.0,
@@ -268,6 +272,7 @@ def test_values_that_are_not_finite_or_not_physical(tmp_path, capsys, changes, f
         "rate_per_second_typo",
         "interval_1ns",
         "1e9_nodes",
+        "3e16_gpus_per_node",
         "1e7_requests_per_s",
         "round_1ns",
         "quantum_1us",

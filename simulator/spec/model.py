@@ -287,6 +287,7 @@ class LimitsSpec(Spec):
     max_jobs: int = Field(default=5_000_000, ge=0, description="training jobs (synthetic + trace)")
     max_requests: int = Field(default=20_000_000, ge=0, description="inference requests")
     max_nodes: int = Field(default=100_000, ge=0, description="nodes (elastic groups: most)")
+    max_gpus: int = Field(default=10_000_000, ge=0, description="devices (elastic groups: most)")
     max_events: int = Field(default=50_000_000, ge=0, description="simulation events")
 
 

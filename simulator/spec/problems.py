@@ -235,6 +235,13 @@ def _size_problems(scenario: Scenario, add) -> None:
             f"{est.nodes:,} nodes, over limits.max_nodes = {limits.max_nodes:,}; lower the node "
             "counts, " + raise_it.format("max_nodes", est.nodes),
         )
+    devices = scenario.cluster.total_gpus
+    if devices > limits.max_gpus:
+        add(
+            ("cluster",),
+            f"{devices:,} devices, over limits.max_gpus = {limits.max_gpus:,}; lower the node "
+            "counts or devices per node, " + raise_it.format("max_gpus", devices),
+        )
     sized = est.jobs <= limits.max_jobs and est.requests <= limits.max_requests
     if sized and limits.max_events < est.events < math.inf:
         add(
