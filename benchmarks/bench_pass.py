@@ -66,8 +66,8 @@ def one(label: str, nodes: int = 2048, queued: int = 10_000) -> dict:
     from simulator.build import _make_policies, resolve
     from simulator.engine import RngStreams, Simulation
     from simulator.engine.throughput import Throughput
-    from simulator.model.cluster import build_cluster
     from simulator.workload import build_jobs
+    from simulator.world.cluster import build_cluster
 
     kernels.warmup()
     spec = resolve(scenario(label, nodes, queued))

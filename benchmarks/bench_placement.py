@@ -25,8 +25,8 @@ SIZES = (1, 8, 64)
 
 def main(nodes: int = 2048, repeats: int = 200) -> None:
     from simulator import kernels, policies
-    from simulator.model.cluster import build_cluster
-    from simulator.spec import load_scenario
+    from simulator.scenario import load_scenario
+    from simulator.world.cluster import build_cluster
 
     kernels.warmup()
     spec = {

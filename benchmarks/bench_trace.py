@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import json, resource, sys, time
-from simulator.spec.workload import TraceSpec
+from simulator.scenario.workload import TraceSpec
 from simulator.workload import traces
 import numpy as np
 

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 from .bench import BenchResult, bench  # noqa: E402
 from .results import Results  # noqa: E402
 from .runner import run  # noqa: E402
-from .spec import Scenario, ScenarioError, load_scenario  # noqa: E402
+from .scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
 
 __all__ = [
     "BenchResult",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .outdir import staged
-from .spec import Problem, Scenario, ScenarioError
+from .scenario import Problem, Scenario, ScenarioError
 
 METRICS = (
     "mean_jct_s",

@@ -25,18 +25,18 @@ from .engine.elastic import build_elastic
 from .engine.energy import Energy
 from .engine.nodes import Nodes
 from .engine.parts import Part
+from .engine.service_state import Service
 from .engine.services import Services
-from .engine.serving import Service
 from .engine.spot import Spot
 from .engine.throughput import Throughput
-from .model.cluster import build_cluster
-from .model.jobs import JobTable
 from .perf.inference import LatencyModel
 from .policies.rounds import Rounds
-from .spec import Problem, Scenario, ScenarioError, load_scenario
-from .spec.estimate import estimate
+from .scenario import Problem, Scenario, ScenarioError, load_scenario
+from .scenario.estimate import estimate
 from .workload import build_jobs
 from .workload.requests import build_requests
+from .world.cluster import build_cluster
+from .world.jobs import JobTable
 
 
 def resolve(
@@ -90,7 +90,7 @@ def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:
     """Seconds a restart after a preemption costs, per workload stream (trace streams, after
     the synthetic ones, pay the constant part)."""
     from .perf.step import checkpoint_bytes
-    from .spec import zoo
+    from .scenario import zoo
 
     cost = scenario.scheduler.restart
     out = [cost.save + cost.restore] * streams

@@ -25,9 +25,9 @@ from rich.table import Table
 
 from . import __version__, cli_perf, cli_trace
 from .outdir import Terminated, check_out, safe_name
-from .spec import Problem, Scenario, ScenarioError
-from .spec.load import load_value
-from .spec.units import format_duration
+from .scenario import Problem, Scenario, ScenarioError
+from .scenario.load import load_value
+from .scenario.units import format_duration
 
 PROGRESS_AFTER_S = 2.0
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .spec import Problem, ScenarioError
-from .spec.limits import regular_file
+from .scenario import Problem, ScenarioError
+from .scenario.limits import regular_file
 
 
 def add_parser(sub) -> None:
@@ -69,7 +69,7 @@ def add_parser(sub) -> None:
 
 def _perf_problems(args: argparse.Namespace) -> list[Problem]:
     """Every bad ``clustersim perf`` argument, one problem each."""
-    from .spec import catalog, zoo
+    from .scenario import catalog, zoo
 
     problems = []
 
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     from . import perf
     from .cli import QuietConsole, error
     from .perf.inference import infer
-    from .spec.units import UnitError, parse_quantity
+    from .scenario.units import UnitError, parse_quantity
 
     if args.perf_command == "calibrate":
         return _calibrate(Path(args.data))

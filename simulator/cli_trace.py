@@ -35,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
 
     from .cli import QuietConsole
     from .results import strict_json
-    from .spec import Problem, ScenarioError
-    from .spec.load import load_value
-    from .spec.workload import TraceSpec
+    from .scenario import Problem, ScenarioError
+    from .scenario.load import load_value
+    from .scenario.workload import TraceSpec
     from .workload import traces
     from .workload.traces.requests import azure_llm
     from .workload.traces.stats import plot_stats, stats

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .spec import Problem, ScenarioError
+from .scenario import Problem, ScenarioError
 
 MANIFEST = "manifest.json"
 

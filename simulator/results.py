@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 
 from .metrics.schema import SERIES_METRICS
 from .outdir import staged
-from .spec import Scenario, dump_scenario, load_scenario
+from .scenario import Scenario, dump_scenario, load_scenario
 
 FILES = ("summary.json", "jobs.parquet", "series.parquet", "config.resolved.yaml", "manifest.json")
 

@@ -27,7 +27,7 @@ from .engine.parts import Part
 from .metrics import jobs_table, series_table, summarize
 from .metrics.services import requests_table, service_series
 from .results import Results
-from .spec import Scenario, dump_scenario
+from .scenario import Scenario, dump_scenario
 
 log = logging.getLogger(__name__)
 

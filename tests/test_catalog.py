@@ -1,6 +1,6 @@
 import pytest
 
-from simulator.spec import catalog
+from simulator.scenario import catalog
 
 REQUIRED_CHIPS = [
     "k80",

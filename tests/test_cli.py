@@ -130,7 +130,7 @@ def test_schema_accepts_every_bundled_scenario(tmp_path, capsys):
 
 
 def test_mapping_scenarios_report_a_label(capsys):
-    from simulator.spec import ScenarioError, load_scenario
+    from simulator.scenario import ScenarioError, load_scenario
 
     spec = tiny()
     spec["seed"] = -1

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-from simulator.spec import ScenarioError
+from simulator.scenario import ScenarioError
 
 from .conftest import ROOT, tiny
 

@@ -6,7 +6,7 @@ booting nodes draw idle; facility energy = IT x PUE; gCO2 = facility kWh x inten
 import pytest
 
 import simulator
-from simulator.spec import ScenarioError, catalog
+from simulator.scenario import ScenarioError, catalog
 
 from .conftest import tiny
 

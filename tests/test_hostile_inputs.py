@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
-from simulator.spec import limits
+from simulator.scenario import limits
 
 from .conftest import tiny
 
@@ -385,7 +385,7 @@ def test_json_and_toml_documents_are_bounded_in_values_too(tmp_path, capsys):
 def test_problems_survive_pickling_from_bench_workers():
     import pickle
 
-    from simulator.spec import Problem, ScenarioError
+    from simulator.scenario import Problem, ScenarioError
 
     error = ScenarioError([Problem("s.yaml", "horizon", "must be > 0", 3)])
     again = pickle.loads(pickle.dumps(error))

@@ -15,7 +15,7 @@ import pytest
 import simulator
 from simulator.engine.nodes import DOWN, ONLINE
 from simulator.engine.parts import Part
-from simulator.spec import catalog
+from simulator.scenario import catalog
 
 from .conftest import tiny
 from .test_engine import log

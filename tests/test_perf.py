@@ -9,8 +9,8 @@ import pytest
 from simulator import perf
 from simulator.cli import main
 from simulator.perf.collectives import ring_allreduce_s, tree_allreduce_s
-from simulator.spec import catalog, zoo
-from simulator.spec.catalog import NCCL_A100, CollectiveCalibration
+from simulator.scenario import catalog, zoo
+from simulator.scenario.catalog import NCCL_A100, CollectiveCalibration
 
 RAW = CollectiveCalibration(1.0, 0.0, 1.0, 0.0, "test")
 
@@ -47,8 +47,8 @@ def test_paths_take_the_slowest_hop():
 
 
 def test_uplinks_limit_rings_that_leave_the_rack():
-    from simulator.model.cluster import build_cluster
-    from simulator.spec.model import ClusterSpec
+    from simulator.scenario.spec import ClusterSpec
+    from simulator.world.cluster import build_cluster
 
     spec = ClusterSpec.model_validate(
         {

@@ -8,7 +8,7 @@ that transfers.
 import pytest
 
 from simulator.perf import calibrate
-from simulator.spec import catalog
+from simulator.scenario import catalog
 
 from .conftest import SHARED
 

@@ -93,7 +93,7 @@ def test_preempted_model_job_keeps_its_progress():
 
 
 def test_preempted_job_on_shared_links_keeps_its_progress():
-    # a 16-GPU BERT-large ring over two racks (a shared-link pool job), preempted at t=5 by a
+    # a 16-GPU BERT-large ring over two racks (a shared-link job), preempted at t=5 by a
     # 7 s job that needs half the cluster: alone on its links both times, it ends 7 s later
     def spec(streams):
         s = tiny(gpus_per_node=8, nodes=2, nodes_per_rack=1)
@@ -181,7 +181,7 @@ def test_restart_costs_hold_devices_without_progress():
 
 
 def test_model_checkpoint_size_sets_the_restart_cost():
-    from simulator.spec import zoo
+    from simulator.scenario import zoo
 
     spec = tiny(gpus_per_node=8)
     spec["workload"]["training"] = [
@@ -302,7 +302,7 @@ class _OracleProbe(ShortestRemainingTimeFirst):
 
 
 def test_vectorised_oracle_equals_the_per_job_one():
-    # duration and model jobs, shared-link pool jobs and restores, under preemptions
+    # duration and model jobs, shared-link jobs and restores, under preemptions
     spec = tiny(gpus_per_node=8, nodes=2, nodes_per_rack=1)
     spec["workload"]["training"] = [
         model_job("bert-large", 16, 256, 2000),

@@ -282,7 +282,7 @@ def test_a_service_run_writes_its_requests_series_and_summary_block(tmp_path):
 
 
 def test_request_processes_have_their_long_run_rates():
-    from simulator.spec.services import RequestArrivals
+    from simulator.scenario.services import RequestArrivals
     from simulator.workload.requests import arrival_times
 
     rng = np.random.default_rng(3)

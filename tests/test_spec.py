@@ -5,7 +5,7 @@ import json
 import pytest
 import yaml
 
-from simulator.spec import ScenarioError, dump_scenario, load_scenario
+from simulator.scenario import ScenarioError, dump_scenario, load_scenario
 
 from .conftest import ROOT, tiny
 

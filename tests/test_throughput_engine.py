@@ -10,7 +10,7 @@ from simulator import perf
 from simulator.perf.collectives import CommPath
 from simulator.perf.step import GRAD_BYTES, Parallelism, step_time
 from simulator.policies import Placement, PlacementPolicy, register
-from simulator.spec import catalog, zoo
+from simulator.scenario import catalog, zoo
 
 from .conftest import SHARED, tiny
 
@@ -193,7 +193,7 @@ def test_pollux_profile_interpolates_in_the_local_batch():
 
 
 def test_profile_problems_are_reported(tmp_path):
-    from simulator.spec import ScenarioError
+    from simulator.scenario import ScenarioError
 
     spec = tiny()
     spec["workload"]["training"] = [

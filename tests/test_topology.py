@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.model.cluster import build_cluster
-from simulator.model.topology import path_bottleneck, ring_hops
-from simulator.spec import load_scenario
+from simulator.scenario import load_scenario
+from simulator.world.cluster import build_cluster
+from simulator.world.topology import path_bottleneck, ring_hops
 
 from .conftest import ROOT
 

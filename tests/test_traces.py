@@ -10,8 +10,8 @@ import yaml
 
 import simulator
 from simulator.cli import main
-from simulator.spec import ScenarioError
-from simulator.spec.workload import TraceSpec
+from simulator.scenario import ScenarioError
+from simulator.scenario.workload import TraceSpec
 from simulator.workload import traces
 from simulator.workload.traces.clusters import openb_node_groups, philly_node_groups
 

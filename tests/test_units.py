@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from simulator.spec.units import UnitError, format_duration, parse_quantity
+from simulator.scenario.units import UnitError, format_duration, parse_quantity
 
 
 @pytest.mark.parametrize(

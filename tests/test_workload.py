@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simulator.engine import RngStreams
-from simulator.spec import load_scenario
+from simulator.scenario import load_scenario
 from simulator.workload import build_jobs
 
 from .conftest import tiny

@@ -1,4 +1,4 @@
-"""Elastic node groups under an autoscaling policy (an engine part).
+"""Pools (node groups with an ``elastic`` block) under an autoscaling policy (an engine part).
 
 After each scheduling pass the autoscaler sets a target per pool (an elastic node group):
 growing requests offline nodes (lowest ids first; usable ``provision`` seconds later, billed
@@ -16,7 +16,7 @@ from functools import partial
 import numpy as np
 
 from ..policies.base import AutoscalingPolicy, Pool
-from ..spec.model import ClusterSpec
+from ..scenario.spec import ClusterSpec
 from .nodes import OFFLINE, ONLINE, PROVISIONING
 from .parts import Engine, Part
 
@@ -27,7 +27,7 @@ class Autoscale(Part):
     name = "autoscale"
 
     def __init__(self, spec: ClusterSpec, policy: AutoscalingPolicy):
-        self.elastic = {i: g.elastic for i, g in enumerate(spec.node_groups) if g.elastic}
+        self.scaling = {i: g.elastic for i, g in enumerate(spec.node_groups) if g.elastic}
         self.names = [g.name for g in spec.node_groups]
         self.policy = policy
         self._wake_version = 0
@@ -36,15 +36,15 @@ class Autoscale(Part):
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
         self.nodes = engine.nodes
-        self._members = {gi: self.nodes.group == gi for gi in self.elastic}
+        self._members = {gi: self.nodes.group == gi for gi in self.scaling}
 
     def after_pass(self) -> None:
         """Ask the autoscaler for targets and apply them."""
         engine, nodes = self.engine, self.nodes
         state, now, status = engine.state, engine.now, nodes.status
-        idle = (state.free == state.capacity) & (status == ONLINE)
+        idle = (state.free == state.usable) & (status == ONLINE)
         pools = []
-        for gi, e in self.elastic.items():
+        for gi, e in self.scaling.items():
             mine = self._members[gi]
             pools.append(
                 Pool(
@@ -75,7 +75,7 @@ class Autoscale(Part):
             engine.call_at(decision.wake_at, partial(self._on_wake, self._wake_version))
 
     def _grow(self, gi: int, count: int) -> None:
-        delay, status = self.elastic[gi].provision, self.nodes.status
+        delay, status = self.scaling[gi].provision, self.nodes.status
         offline = np.flatnonzero(self._members[gi] & (status == OFFLINE))[:count]
         for node in offline.tolist():
             self.nodes.request(node, delay)
@@ -86,10 +86,10 @@ class Autoscale(Part):
     def _shrink(self, gi: int, count: int) -> None:
         state, status, mine = self.engine.state, self.nodes.status, self._members[gi]
         provisioning = np.flatnonzero(mine & (status == PROVISIONING))[::-1]
-        idle = np.flatnonzero(mine & (status == ONLINE) & (state.free == state.capacity))
+        idle = np.flatnonzero(mine & (status == ONLINE) & (state.free == state.usable))
         chosen = [*provisioning.tolist(), *idle[::-1].tolist()][:count]
         for node in chosen:
-            self.nodes.release(node, self.elastic[gi].decommission)
+            self.nodes.release(node, self.scaling[gi].decommission)
         if chosen:
             self.engine.log("scale_in", f"{self.names[gi]}-{len(chosen)}")
 

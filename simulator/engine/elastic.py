@@ -24,9 +24,9 @@ from functools import partial
 
 import numpy as np
 
-from ..model.jobs import JobTable
 from ..policies.base import ElasticJobs, ElasticPolicy, Placement
-from ..spec.workload import TrainingStream
+from ..scenario.workload import TrainingStream
+from ..world.jobs import JobTable
 from .parts import Engine, Part
 from .state import EngineError
 

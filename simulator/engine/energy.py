@@ -21,10 +21,10 @@ from array import array
 
 import numpy as np
 
-from ..spec import catalog
-from ..spec.limits import regular_file
-from ..spec.model import CarbonSpec, ClusterSpec
-from ..spec.problems import Problem, ScenarioError
+from ..scenario import catalog
+from ..scenario.limits import regular_file
+from ..scenario.problems import Problem, ScenarioError
+from ..scenario.spec import CarbonSpec, ClusterSpec
 from .nodes import OFFLINE
 from .parts import Engine, Part
 

@@ -2,7 +2,7 @@
 
 Same-time tie rule (the one ordering key is ``(time, priority, insertion order)``):
 
-1. ``COMPLETION`` events (jobs finishing, capacity coming back) run first,
+1. ``COMPLETION`` events (jobs finishing, devices coming back) run first,
 2. then ``ARRIVAL`` events (jobs entering the queue), in insertion order,
 3. then at most one scheduling pass, after every event at that timestamp, so a pass always sees
    all arrivals and completions of its instant. Requests for a pass only set a flag; the run

@@ -3,7 +3,7 @@
 Role: the engine's per-job books. A job is QUEUED (submitted, or preempted and queued again),
 RUNNING (it holds devices: restoring, or making progress) or FINISHED. While it runs, its work
 left is ``left[job]`` units as of ``since[job]``, decreasing at ``rate[job]`` units per second
-(jobs on shared links: the :class:`~.sharing.SharedLinks` pool keeps their progress instead).
+(jobs on shared links: the :class:`~.sharing.SharedLinks` keeps their progress instead).
 A restart holds the devices without progress until ``resume_at[job]``. ``version[job]`` is
 bumped whenever the job's pending event (completion or resume) becomes void.
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model.jobs import JobState, JobTable
+from ..world.jobs import JobState, JobTable
 
 QUEUED, RUNNING, FINISHED = int(JobState.QUEUED), int(JobState.RUNNING), int(JobState.FINISHED)
 
@@ -108,13 +108,13 @@ class Ledger:
     def set_rate(self, job: int, rate: float) -> None:
         self.rate[job] = rate
 
-    def stop(self, job: int, now: float, pool_left: float | None = None) -> None:
-        """Book a running job's progress up to ``now`` (``pool_left``: its work left, if the
-        shared-link pool kept it) and void its pending event. Its state is unchanged."""
+    def stop(self, job: int, now: float, links_left: float | None = None) -> None:
+        """Book a running job's progress up to ``now`` (``links_left``: its work left, if the
+        shared links kept it) and void its pending event. Its state is unchanged."""
         if now < self.resume_at[job]:  # stopped before it could resume: the restore is lost
             self.lost_s[job] += now - self.held_since[job]
-        elif pool_left is not None:
-            self.left[job] = max(pool_left, 0.0)
+        elif links_left is not None:
+            self.left[job] = max(links_left, 0.0)
         else:
             self.left[job] = max(self.left[job] - self.rate[job] * (now - self.since[job]), 0.0)
         self.version[job] += 1

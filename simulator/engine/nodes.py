@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..spec.model import ClusterSpec
+from ..scenario.spec import ClusterSpec
 
 if TYPE_CHECKING:
     from .parts import Engine
@@ -36,7 +36,7 @@ class Nodes:
 
     def __init__(self, spec: ClusterSpec | None = None):
         groups = [] if spec is None else spec.node_groups
-        self.elastic = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
+        self.scaling = {i: g.elastic for i, g in enumerate(groups) if g.elastic is not None}
         self.names = [g.name for g in groups]
         self.group_price = [
             np.nan if g.price_per_hour is None else g.price_per_hour for g in groups
@@ -54,7 +54,7 @@ class Nodes:
         self.billed_s = np.zeros(n)
         self.version = np.zeros(n, dtype=np.int64)  # bumped on every change: voids timers
         self.provisioning = 0
-        for gi, e in self.elastic.items():
+        for gi, e in self.scaling.items():
             initial = e.min if e.initial is None else e.initial
             for node in np.flatnonzero(self.group == gi)[initial:].tolist():
                 engine.state.set_online(node, False)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..model.jobs import JobState
+from ..world.jobs import JobState
 
 if TYPE_CHECKING:
     from .simulation import Simulation
@@ -22,9 +22,9 @@ def remaining_s(sim: Simulation, job: int) -> float:
     now, ledger = sim.env.now, sim.ledger
     running = ledger.state[job] == JobState.RUNNING
     restore = max(ledger.resume_at[job] - now, 0.0) if running else 0.0
-    if job in sim.pool and sim.pool.speed_of(job) > 0:
-        return sim.pool.left_of(job, now) / sim.pool.speed_of(job)
-    if running and not restore and job not in sim.pool:
+    if job in sim.links and sim.links.speed_of(job) > 0:
+        return sim.links.left_of(job, now) / sim.links.speed_of(job)
+    if running and not restore and job not in sim.links:
         return ledger.left[job] / ledger.rate[job] - (now - ledger.since[job])
     return restore + float(ledger.left[job]) / oracle_rate(sim, job)
 
@@ -52,7 +52,9 @@ def remaining_s_many(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     run = jobs[running]
     out[running] = left[running] / ledger.rate[run] - (now - ledger.since[run])
     special = [
-        i for i in np.flatnonzero(running) if jobs[i] in sim.pool or ledger.resume_at[jobs[i]] > now
+        i
+        for i in np.flatnonzero(running)
+        if jobs[i] in sim.links or ledger.resume_at[jobs[i]] > now
     ]
     for i in special:
         out[i] = remaining_s(sim, int(jobs[i]))
@@ -65,8 +67,8 @@ def work_left(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     now, out = sim.env.now, ledger.left[jobs]
     for i in np.flatnonzero(ledger.state[jobs] == JobState.RUNNING):
         job = int(jobs[i])
-        if job in sim.pool:
-            out[i] = sim.pool.left_of(job, now)
+        if job in sim.links:
+            out[i] = sim.links.left_of(job, now)
         elif ledger.resume_at[job] <= now:
             out[i] -= ledger.rate[job] * (now - ledger.since[job])
     return np.maximum(out, 0.0)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..spec.problems import Problem, ScenarioError
+from ..scenario.problems import Problem, ScenarioError
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ calls each hook on the parts that override it, in list order:
 
 - ``attach(engine)`` once, before the first event (nodes already in their initial status);
 - ``before_pass()`` at the start of every scheduling pass, before the scheduling policy;
-- ``after_pass()`` after the pass has placed jobs (the shared-link pool is settled after all
+- ``after_pass()`` after the pass has placed jobs (the shared links are settled after all
   parts, then the levels are recorded);
 - ``on_node_status(node, old, new)`` whenever a node changes status (:mod:`.nodes`);
 - ``on_node_down(node, reason)`` when a usable node stops being usable (its jobs are already

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..policies.base import ServiceStats
 from .parts import Engine, Part
-from .serving import DRAINING, LOADING, PENDING, READY, Replica, Service
+from .service_state import DRAINING, LOADING, PENDING, READY, Replica, Service
 
 
 class Services(Part):

@@ -4,13 +4,13 @@ Every such job is a *flow* over the shared links its ring crosses (ToR uplinks, 
 WAN links), capped by its own in-node / NIC bandwidth. A flow's share is its max-min fair rate
 (:func:`kernels.maxmin_share`); its speed in steps per second follows from its share
 (:func:`kernels.step_times`). Flows live in slot arrays so that a change costs vectorised work
-over the pool rather than per-job Python, and the whole pool has ONE pending completion: the
+over the shared links rather than per-job Python, and the whole set has ONE pending completion: the
 earliest of ``remaining / speed`` over its jobs. The engine calls :meth:`settle` once per
-instant in which the pool changed, and :meth:`due` when that completion fires.
+instant in which the shared links changed, and :meth:`due` when that completion fires.
 
 Incremental sharing: a flow that joins with room to spare on every link it crosses gets its cap
 and changes nobody's share; a flow that leaves links none of which was saturated frees
-bandwidth nobody was waiting for. Only other changes recompute the shares of the pool.
+bandwidth nobody was waiting for. Only other changes recompute the shares of the shared links.
 
 Must not import: numba (kernels are reached through their wrappers).
 """
@@ -32,15 +32,15 @@ _INTS = ("ranks", "job")
 
 
 class SharedLinks:
-    """The pool of flows over shared links, with their progress (work left, speed).
+    """The flows over shared links, with their progress (work left, speed).
 
     Flows occupy rows ``[0, n)`` of the slot arrays; a leaving flow's row is refilled with the
     last one, so every batch operation works on views.
     """
 
-    def __init__(self, capacity: np.ndarray):
-        self.capacity = np.asarray(capacity, dtype=np.float64)
-        self.used = np.zeros_like(self.capacity)  # sum of the shares of flows on each link
+    def __init__(self, bandwidth: np.ndarray):
+        self.bandwidth = np.asarray(bandwidth, dtype=np.float64)
+        self.used = np.zeros_like(self.bandwidth)  # sum of the shares of flows on each link
         self.dirty = False  # changed since the last settle()
         self.recomputes = 0  # full max-min recomputations so far (for benchmarks)
         self._full = False  # the next settle() must recompute every share
@@ -95,7 +95,7 @@ class SharedLinks:
         self.job[r], self.left[r], self.speed[r] = job, work, 0.0  # no progress until settled
         self.dirty = True
         if not self._full:
-            if np.all(self.used[links] + cap <= self.capacity[links] * (1 - SATURATED)):
+            if np.all(self.used[links] + cap <= self.bandwidth[links] * (1 - SATURATED)):
                 self.share[r] = cap
                 self.used[links] += cap
             else:
@@ -107,7 +107,7 @@ class SharedLinks:
         self.dirty = True
         if not self._full:
             links = self.links[r][self.links[r] >= 0]
-            if np.all(self.used[links] < self.capacity[links] * (1 - SATURATED)):
+            if np.all(self.used[links] < self.bandwidth[links] * (1 - SATURATED)):
                 self.used[links] -= self.share[r]
             else:
                 self._full = True
@@ -121,7 +121,7 @@ class SharedLinks:
 
     def settle(self, now: float) -> float:
         """Book progress up to ``now``, bring shares and speeds up to date; return the time of
-        the pool's next completion (``inf`` when empty)."""
+        the shared links' next completion (``inf`` when empty)."""
         n = len(self._row)
         left, speed = self.left[:n], self.speed[:n]
         if now > self._last:
@@ -132,7 +132,7 @@ class SharedLinks:
             self._full = False
             self.recomputes += 1
             kernels.maxmin_share(
-                self.capacity, self.links[:n], self.cap[:n], self.share[:n], self.used
+                self.bandwidth, self.links[:n], self.cap[:n], self.share[:n], self.used
             )
         if n == 0:
             return math.inf
@@ -149,7 +149,7 @@ class SharedLinks:
         return now + float(np.min(left / speed))
 
     def due(self, now: float) -> list[int]:
-        """Jobs whose work is done at ``now`` (the pool's completion time), in job order."""
+        """Jobs whose work is done at ``now`` (the shared links' completion time), in job order."""
         n = len(self._row)
         finish = self._last + self.left[:n] / self.speed[:n]
         return sorted(self.job[:n][finish <= now].tolist())
@@ -169,10 +169,10 @@ class SharedLinks:
         links = self.links[:n]
         mask = links >= 0
         shares = np.broadcast_to(self.share[:n, None], links.shape)[mask]
-        load = np.bincount(links[mask], weights=shares, minlength=len(self.capacity))
+        load = np.bincount(links[mask], weights=shares, minlength=len(self.bandwidth))
         problems = []
-        if np.any(load > self.capacity * (1 + 1e-9)):
-            problems.append("flows exceed a shared link's capacity")
+        if np.any(load > self.bandwidth * (1 + 1e-9)):
+            problems.append("flows exceed a shared link's bandwidth")
         if np.any(self.share[:n] > self.cap[:n] * (1 + 1e-12)):
             problems.append("a flow's share exceeds its own cap")
         speed = self.speed[:n]

@@ -19,8 +19,8 @@ elastic jobs, energy, a user's own), called through its hooks before and after e
 on node events; node statuses belong to :mod:`.nodes`; per-job books to :mod:`.ledger`.
 
 A running job keeps the rate it started with, except jobs whose rings cross shared uplinks:
-those are tracked by the :class:`~.sharing.SharedLinks` pool, settled once at the end of every
-pass in which it changed, with a single pending completion event for the whole pool (an older
+those are tracked by the :class:`~.sharing.SharedLinks`, settled once at the end of every
+pass in which it changed, with a single pending completion event for all of them (an older
 one is recognised as stale by its version and ignored).
 
 Must not import: numba.
@@ -37,9 +37,9 @@ from functools import partial
 import numpy as np
 
 from .. import kernels
-from ..model.cluster import Cluster
-from ..model.jobs import JobTable
 from ..policies.base import PlacementPolicy, SchedulingPolicy
+from ..world.cluster import Cluster
+from ..world.jobs import JobTable
 from .environment import ARRIVAL, COMPLETION, Environment
 from .ledger import Ledger
 from .nodes import Nodes
@@ -88,9 +88,9 @@ class Simulation:
         # every pass would cost O(jobs already gone); an OrderedDict iterates a linked list
         self.queue: OrderedDict[int, None] = OrderedDict()
         self.throughput = throughput or Throughput(cluster, jobs, [None] * len(jobs.stream_names))
-        # jobs on shared links have one completion event for the whole pool; an event carries
-        # the pool version it was scheduled for and is ignored once stale
-        self.pool = self.throughput.pool
+        # jobs on shared links have one completion event for all of them; an event carries
+        # the shared links' version it was scheduled for and is ignored once stale
+        self.links = self.throughput.links
         self._pool_version = 0
         # per-job progress; a completion event carries the job's ledger version and is
         # ignored once stale (the job was preempted since)
@@ -152,8 +152,8 @@ class Simulation:
 
     def _on_pool_due(self, version: int, _event) -> None:
         if version != self._pool_version:
-            return  # the pool changed since: a newer event stands for it
-        for job in self.pool.due(self.env.now):
+            return  # the shared links changed since: a newer event stands for it
+        for job in self.links.due(self.env.now):
             self._finish(job)
         self._request_pass()
 
@@ -216,9 +216,9 @@ class Simulation:
             del queue[job]
         for hook in self._after:
             hook()  # e.g. services below training, elastic resizes, the autoscaler, energy
-        if self.pool.dirty:
+        if self.links.dirty:
             self._pool_version += 1
-            at = self.pool.settle(env._now)
+            at = self.links.settle(env._now)
             if at < math.inf:
                 env.call_at(at, COMPLETION, partial(self._on_pool_due, self._pool_version))
         online = self.nodes.online_gpus
@@ -268,7 +268,7 @@ class Simulation:
     def _on_resume(self, job: int, version: int, placement, cost: float, _event) -> None:
         if version == self.ledger.version[job]:  # not stopped while restoring
             self._run(job, placement, cost)
-            if self.pool.dirty:  # it joined the shared-link pool: settle it in a pass
+            if self.links.dirty:  # it joined the shared links: settle it in a pass
                 self._request_pass()
 
     def _run(self, job: int, placement, lost: float = 0.0) -> None:
@@ -277,7 +277,7 @@ class Simulation:
         now, ledger = self.env.now, self.ledger
         left = ledger.run(job, now, lost)
         rate = self.throughput.start(job, placement, left, self._gpus[job])
-        if rate is not None:  # otherwise the shared-link pool owns its progress
+        if rate is not None:  # otherwise the shared links own its progress
             ledger.set_rate(job, rate)
             at = now + (left if rate == 1.0 else left / rate)
             self.env.call_at(at, COMPLETION, partial(self._on_complete, job, ledger.version[job]))
@@ -294,8 +294,8 @@ class Simulation:
         """Book a running job's progress, void its pending events and free its devices
         (returns the placement it had)."""
         now = self.env.now
-        pool_left = self.pool.left_of(job, now) if job in self.pool else None
-        self.ledger.stop(job, now, pool_left)
+        links_left = self.links.left_of(job, now) if job in self.links else None
+        self.ledger.stop(job, now, links_left)
         self.throughput.finish(job)
         return self.state.release(job, self._gpus[job])
 

@@ -1,4 +1,4 @@
-"""Spot capacity: the provider takes nodes back (an engine part).
+"""Spot nodes: the provider takes them back (an engine part).
 
 A node of a group with ``spot_reclaim_rate`` is reclaimed after an exponential lifetime from
 each time it comes online (its own random stream per node, keyed by its group's name and its
@@ -18,7 +18,7 @@ from functools import partial
 
 import numpy as np
 
-from ..spec.model import ClusterSpec
+from ..scenario.spec import ClusterSpec
 from .nodes import ONLINE
 from .parts import Engine, Part
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 import numpy as np
 
 from .. import kernels
-from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_CAPACITY, OVER_FREE, WRONG_TOTAL
-from ..model.cluster import Cluster
-from ..model.jobs import JobState, JobTable
+from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_FREE, OVER_USABLE, WRONG_TOTAL
 from ..policies.base import Placement
+from ..world.cluster import Cluster
+from ..world.jobs import JobState, JobTable
 from . import oracle
 
 _REASONS = {
@@ -22,7 +22,7 @@ _REASONS = {
     BAD_COUNT: "a device count is not positive",
     OVER_FREE: "it asks for more devices than a node has free",
     WRONG_TOTAL: "its device counts do not add up to the job's request",
-    OVER_CAPACITY: "releasing it would exceed a node's capacity",
+    OVER_USABLE: "releasing it would exceed a node's usable devices",
 }
 
 
@@ -43,15 +43,15 @@ class ClusterState:
     opened from a whole free one and returns to ``free`` when its last share leaves."""
 
     def __init__(self, cluster: Cluster, milli: np.ndarray | None = None):
-        self._capacity = np.array(cluster.capacity, dtype=np.int64)  # of online nodes
-        self.capacity = self._capacity.view()
-        self.capacity.setflags(write=False)
-        self.free = np.array(cluster.capacity, dtype=np.int64)
-        self._installed = cluster.capacity
+        self._usable = np.array(cluster.devices, dtype=np.int64)  # installed if online, else 0
+        self.usable = self._usable.view()
+        self.usable.setflags(write=False)
+        self.free = np.array(cluster.devices, dtype=np.int64)
+        self._installed = cluster.devices
         self.free_total = int(self.free.sum())
         self.running: dict[int, Placement] = {}
         self.milli = milli
-        self.slots = np.full((len(self.free), max(int(self.capacity.max(initial=0)), 1)), -1)
+        self.slots = np.full((len(self.free), max(int(self.usable.max(initial=0)), 1)), -1)
         self.shared: dict[int, tuple[int, int]] = {}  # job -> (node, slot)
         self.reserved = np.zeros(len(self.free), dtype=np.int64)  # held by service replicas
         # devices in use per node group (jobs, replicas, opened shared devices), kept with
@@ -72,13 +72,13 @@ class ClusterState:
         """Bring a node's devices into use, or take an idle node out of it."""
         if online:
             devices = int(self._installed[node])
-            self._capacity[node] = self.free[node] = devices
+            self._usable[node] = self.free[node] = devices
             self.free_total += devices
         else:
-            if self.free[node] != self._capacity[node]:
+            if self.free[node] != self._usable[node]:
                 raise EngineError(f"node {node} still runs jobs: it cannot be taken offline")
             self.free_total -= int(self.free[node])
-            self._capacity[node] = self.free[node] = 0
+            self._usable[node] = self.free[node] = 0
 
     def reserve(self, node: int, devices: int) -> None:
         """Hold ``devices`` whole devices of ``node`` outside any job (a service replica)."""
@@ -159,7 +159,7 @@ class ClusterState:
                 self.free_total += 1
                 self.group_busy[self._group[node]] -= 1
             return placement
-        status = kernels.release(self.free, self.capacity, placement.nodes, placement.counts)
+        status = kernels.release(self.free, self.usable, placement.nodes, placement.counts)
         if status:
             raise EngineError(f"cannot release job {job}: {_REASONS[status]}")
         self.free_total += gpus
@@ -167,20 +167,20 @@ class ClusterState:
         return placement
 
     def violations(self, jobs: JobTable, gpus: list[int]) -> list[str]:
-        """Capacity invariants: 0 <= free <= capacity, and the books balance (``gpus``: each
+        """Device invariants: 0 <= free <= usable, and the books balance (``gpus``: each
         job's current size)."""
         out = []
         if np.any(self.free < 0):
             out.append(f"negative free devices on nodes {np.flatnonzero(self.free < 0).tolist()}")
-        if np.any(self.free > self.capacity):
+        if np.any(self.free > self.usable):
             out.append(
-                "free devices exceed capacity on nodes "
-                f"{np.flatnonzero(self.free > self.capacity).tolist()}"
+                "free devices exceed usable devices on nodes "
+                f"{np.flatnonzero(self.free > self.usable).tolist()}"
             )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
         used = np.bincount(
-            self._group, weights=self.capacity - self.free, minlength=len(self.group_busy)
+            self._group, weights=self.usable - self.free, minlength=len(self.group_busy)
         )
         if used.tolist() != [float(b) for b in self.group_busy]:
             out.append(f"group_busy {self.group_busy} != devices in use per group {used.tolist()}")
@@ -188,7 +188,7 @@ class ClusterState:
         whole = [j for j in self.running if j not in self.shared]
         for job in whole:
             np.add.at(held, self.running[job].nodes, self.running[job].counts)
-        if not np.array_equal(held, self.capacity - self.free):
+        if not np.array_equal(held, self.usable - self.free):
             out.append("allocated devices per node differ from the running placements")
         requested = sum(int(gpus[j]) for j in whole)
         if requested != int(held.sum()) - int((self.slots >= 0).sum() + self.reserved.sum()):
@@ -345,7 +345,7 @@ def allowed_nodes(jobs: JobTable, topo) -> dict[int, np.ndarray]:
 def check(sim) -> None:
     """Raise :class:`InvariantError` if the state or the job times of ``sim`` are inconsistent."""
     ledger = sim.ledger
-    problems = sim.state.violations(sim.jobs, ledger.gpus) + sim.pool.violations()
+    problems = sim.state.violations(sim.jobs, ledger.gpus) + sim.links.violations()
     problems += ledger.violations(sim._next_arrival)
     started = ~np.isnan(ledger.start_s)
     if np.any(ledger.start_s[started] < sim.jobs.submit_s[started]):

@@ -7,7 +7,7 @@ A job with a ``model`` has ``steps`` units of work done at ``1 / step_time`` ste
 where the step time comes from :mod:`simulator.perf` for the chips and placement it got.
 
 A job whose data-parallel ring leaves its rack crosses shared uplinks (ToR uplinks, pod
-uplinks, WAN links): it joins the :class:`SharedLinks` pool, which gives it the max-min fair
+uplinks, WAN links): it joins the :class:`SharedLinks`, which gives it the max-min fair
 share of every link it crosses, capped by its own in-node and NIC bandwidth, and tracks its
 progress as shares change. Every other job keeps the rate it started with.
 
@@ -20,16 +20,16 @@ import math
 
 import numpy as np
 
-from ..model.cluster import Cluster
-from ..model.jobs import JobTable
-from ..model.topology import ring_hops
 from ..perf.collectives import CommPath, comm_path
 from ..perf.profiled import GavelTable, PlacementTable
 from ..perf.step import GRAD_BYTES, Parallelism, step_time
 from ..policies.base import Placement
-from ..spec import catalog, zoo
-from ..spec.catalog import NCCL_A100
-from ..spec.workload import ModelJob, ProfileSpec
+from ..scenario import catalog, zoo
+from ..scenario.catalog import NCCL_A100
+from ..scenario.workload import ModelJob, ProfileSpec
+from ..world.cluster import Cluster
+from ..world.jobs import JobTable
+from ..world.topology import ring_hops
 from .sharing import SharedLinks
 
 
@@ -50,8 +50,8 @@ class Throughput:
         t = self.topo
         # shared links, numbered as in ring_hops: ToR uplinks, pod uplinks, WAN pairs
         wan = np.full(len(t.dc_names) ** 2, t.wan_bw)
-        capacity = np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan])
-        self.pool = SharedLinks(capacity * NCCL_A100.inter_efficiency)
+        bandwidth = np.concatenate([t.rack_uplink_bw, t.pod_uplink_bw, wan])
+        self.links = SharedLinks(bandwidth * NCCL_A100.inter_efficiency)
         self._chips: dict[tuple[int, ...], list[catalog.Chip]] = {}
         self._profiles = [
             _read_profile(m.profile) if m is not None and m.profile else None for m in stream_models
@@ -70,7 +70,7 @@ class Throughput:
 
     def start(self, job: int, placement: Placement, work: float, gpus: int) -> float | None:
         """Register a starting job with ``work`` units left on ``gpus`` devices; its rate in
-        work units per second, or None when it joined the shared-link pool, which then owns
+        work units per second, or None when it joined the shared links, which then own
         its progress."""
         return self._rate(job, placement, work, gpus)
 
@@ -105,8 +105,8 @@ class Throughput:
 
     def finish(self, job: int) -> None:
         """A running job ends."""
-        if job in self.pool:
-            self.pool.remove(job)
+        if job in self.links:
+            self.links.remove(job)
 
     # ------------------------------------------------------------------ helpers
 
@@ -162,7 +162,7 @@ class Throughput:
         self, job: int, model: ModelJob, placement: Placement, work: float | None
     ) -> float | None:
         """Rate of a ring over several nodes; with ``work`` (a starting job) a ring crossing
-        shared uplinks joins the pool instead (returns None)."""
+        shared uplinks joins the shared links instead (returns None)."""
         gpus = int(placement.counts.sum())
         par = self._parallelism(model, gpus)
         path = comm_path(self.topo, placement.nodes, placement.counts)
@@ -180,7 +180,7 @@ class Throughput:
         )
         if work is not None and math.isfinite(path.uplink_bandwidth):
             grad = spec.allreduce_params / (model.tp * model.pp) * GRAD_BYTES[model.precision]
-            self.pool.add(
+            self.links.add(
                 job,
                 ring_hops(self.topo, np.sort(placement.nodes))[0],
                 path.local_bandwidth,

@@ -52,8 +52,8 @@ def warmup() -> float:
     """
     t0 = time.perf_counter()
     free = np.array([2, 1], dtype=np.int64)
-    capacity = np.array([2, 2], dtype=np.int64)
-    capacity.setflags(write=False)  # the cluster's capacity arrays are read-only
+    usable = np.array([2, 2], dtype=np.int64)
+    usable.setflags(write=False)  # the state's usable array is read-only
     nodes = np.zeros(2, dtype=np.int64)
     counts = np.zeros(2, dtype=np.int64)
     readonly = free.copy()
@@ -62,7 +62,7 @@ def warmup() -> float:
         first_fit(arr, 1, nodes, counts)
     k = first_fit(free, 1, nodes, counts)
     allocate(free, nodes[:k], counts[:k], 1)
-    release(free, capacity, nodes[:k], counts[:k])
+    release(free, usable, nodes[:k], counts[:k])
     one = np.ones(2)
     step_times(one, one, np.array([2, 1], dtype=np.int64), one, one, one, np.empty(2))
     maxmin_share(one, np.zeros((2, 1), dtype=np.int64), one, np.empty(2), np.empty(2))

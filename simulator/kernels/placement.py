@@ -1,4 +1,4 @@
-"""Placement search and capacity bookkeeping kernels.
+"""Placement search and device bookkeeping kernels.
 
 ``free`` is the per-node count of free devices (int64). A placement is two parallel int64
 arrays: node ids and device counts per node.
@@ -15,7 +15,7 @@ OK = 0
 BAD_NODE = 1
 BAD_COUNT = 2
 OVER_FREE = 3
-OVER_CAPACITY = 4
+OVER_USABLE = 4
 WRONG_TOTAL = 5
 
 
@@ -88,16 +88,16 @@ def allocate(free, nodes, counts, expected_total):
 
 
 @kernel
-def release(free, capacity, nodes, counts):
-    """Give a placement's devices back; OVER_CAPACITY (and no change) if that would exceed
-    a node's capacity."""
+def release(free, usable, nodes, counts):
+    """Give a placement's devices back; OVER_USABLE (and no change) if that would exceed
+    a node's usable devices."""
     for k in range(nodes.shape[0]):
         free[nodes[k]] += counts[k]
     for k in range(nodes.shape[0]):
-        if free[nodes[k]] > capacity[nodes[k]]:
+        if free[nodes[k]] > usable[nodes[k]]:
             for m in range(nodes.shape[0]):
                 free[nodes[m]] -= counts[m]
-            return OVER_CAPACITY
+            return OVER_USABLE
     return OK
 
 
@@ -211,10 +211,10 @@ def fragmented(free, node_gpus, need):
 
 
 @kernel
-def greedy_fit(need, capacity, out_take):
-    """Walk jobs in rank order and take each that still fits in ``capacity`` devices
+def greedy_fit(need, room, out_take):
+    """Walk jobs in rank order and take each that still fits in ``room`` devices
     (counting devices only); writes ``out_take`` and returns the devices left."""
-    left = capacity
+    left = room
     for i in range(need.shape[0]):
         if need[i] <= left:
             out_take[i] = True

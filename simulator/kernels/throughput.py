@@ -60,19 +60,19 @@ def _heap_pop(key, item, size):
 
 
 @kernel
-def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
+def maxmin_share(link_bandwidth, flow_links, flow_cap, out_rate, out_load):
     """Max-min fair rates of flows over shared links, each flow also capped by its own limit.
 
     Row ``f`` of ``flow_links`` lists the links flow ``f`` crosses, then -1 padding. Water-filling:
     every unfrozen flow runs at a common level that rises until a flow reaches its cap (freeze it
     at its cap) or a link saturates (freeze its unfrozen flows at the level). A link saturates at
-    level ``(capacity left) / (unfrozen flows)``, which only grows as flows freeze, so a heap of
+    level ``(bandwidth left) / (unfrozen flows)``, which only grows as flows freeze, so a heap of
     possibly outdated levels (lower bounds) is refreshed lazily when an entry reaches the top:
     O(E log L) for E flow-link pairs over L links. Writes ``out_rate`` and ``out_load`` (the sum
     of rates on each link); rates never exceed caps and loads never exceed capacities.
     """
     n_flows, width = flow_links.shape
-    n_links = link_capacity.shape[0]
+    n_links = link_bandwidth.shape[0]
     # link -> flows adjacency (CSR)
     link_ptr = np.zeros(n_links + 1, dtype=np.int64)
     for f in range(n_flows):
@@ -98,7 +98,7 @@ def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
     size = 0
     for link in range(n_links):
         active[link] = link_ptr[link + 1] - link_ptr[link]
-        left[link] = link_capacity[link]
+        left[link] = link_bandwidth[link]
         if active[link] > 0:
             size = _heap_push(hkey, hlink, size, left[link] / active[link], link)
     frozen = np.zeros(n_flows, dtype=np.bool_)
@@ -141,4 +141,4 @@ def maxmin_share(link_capacity, flow_links, flow_cap, out_rate, out_load):
                 left[link] -= level
                 active[link] -= 1
     for link in range(n_links):
-        out_load[link] = link_capacity[link] - left[link]
+        out_load[link] = link_bandwidth[link] - left[link]

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..model.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
+from ..world.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
 from .cost import billed_gpu_s, cost_summary
 from .energy import energy_summary
 from .levels import time_weighted_mean, used_gpu_seconds

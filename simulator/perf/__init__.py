@@ -2,7 +2,7 @@
 
 Public entry points: :func:`allreduce` and :func:`step` (what ``clustersim perf`` prints), the
 building blocks :func:`comm_path`, :func:`allreduce_s`, :func:`step_time`, and the zoo
-(:mod:`simulator.spec.zoo`). The engine uses the same functions through batch kernels.
+(:mod:`simulator.scenario.zoo`). The engine uses the same functions through batch kernels.
 """
 
 from .collectives import CommPath, allreduce_s, comm_path

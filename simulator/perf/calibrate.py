@@ -6,7 +6,7 @@
 - :func:`fit_compute_fraction`: achievable fraction of peak FLOP/s, from compute-bound
   (prefill) step times.
 
-The results are pasted into :mod:`simulator.spec.catalog` with their source; the validation
+The results are pasted into :mod:`simulator.scenario.catalog` with their source; the validation
 tests re-fit and compare. ``clustersim perf calibrate --data DIR`` prints them for a data
 folder laid out like ``shared/data``.
 
@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..spec import zoo
-from ..spec.catalog import CollectiveCalibration, chip, node_template
+from ..scenario import zoo
+from ..scenario.catalog import CollectiveCalibration, chip, node_template
 from .collectives import allreduce_s, comm_path
 from .query import hardware, step
 from .step import Parallelism, step_time

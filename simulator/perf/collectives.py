@@ -17,7 +17,7 @@ Model (per direction bandwidths, Patarasuk & Yuan 2009; NCCL's ring and tree):
   ``inter_efficiency``;
   ``alpha = inter_latency + the longest hop's path latency``.
 
-Efficiencies and latencies come from :data:`simulator.spec.catalog.NCCL_A100` (fitted on
+Efficiencies and latencies come from :data:`simulator.scenario.catalog.NCCL_A100` (fitted on
 measured NCCL all-reduce) unless given.
 
 Must not import: simpy, numba (batch versions live in ``simulator.kernels``).
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.topology import TopologyArrays, ring_hops
-from ..spec.catalog import NCCL_A100, CollectiveCalibration
+from ..scenario.catalog import NCCL_A100, CollectiveCalibration
+from ..world.topology import TopologyArrays, ring_hops
 
 ALGORITHMS = ("ring", "tree", "auto")
 

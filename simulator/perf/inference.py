@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..spec import catalog, zoo
-from ..spec.catalog import ACHIEVABLE_FLOP_FRACTION
+from ..scenario import catalog, zoo
+from ..scenario.catalog import ACHIEVABLE_FLOP_FRACTION
 from .collectives import allreduce_s, comm_path
 from .query import hardware
 

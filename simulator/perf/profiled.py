@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..spec.limits import read_text, regular_file
-from ..spec.problems import Problem, ScenarioError
+from ..scenario.limits import read_text, regular_file
+from ..scenario.problems import Problem, ScenarioError
 
 MAX_PROFILE_BYTES = 256 * 2**20
 

@@ -12,9 +12,9 @@ import math
 
 import numpy as np
 
-from ..model.cluster import Cluster, build_cluster
-from ..spec import catalog, zoo
-from ..spec.model import ClusterSpec
+from ..scenario import catalog, zoo
+from ..scenario.spec import ClusterSpec
+from ..world.cluster import Cluster, build_cluster
 from .collectives import CommPath, allreduce_s, comm_path
 from .step import Parallelism, StepBreakdown, step_time
 

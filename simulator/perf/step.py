@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..spec.catalog import ACHIEVABLE_FLOP_FRACTION, Chip
-from ..spec.zoo import ModelSpec
+from ..scenario.catalog import ACHIEVABLE_FLOP_FRACTION, Chip
+from ..scenario.zoo import ModelSpec
 from .collectives import CommPath, allreduce_s
 
 PRECISIONS = ("mixed", "fp32")

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from pydantic import Field
 
-from ..spec.base import Duration
+from ..scenario.base import Duration
 from .base import AutoscalingPolicy, ClusterView, Params, Pool, ScaleDecision
 from .registry import register
 from .scheduling import _queued

@@ -17,8 +17,8 @@ from typing import ClassVar, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from ..model.jobs import JobTable
-from ..model.topology import TopologyArrays
+from ..world.jobs import JobTable
+from ..world.topology import TopologyArrays
 
 
 class ClusterView(Protocol):

@@ -10,7 +10,7 @@ import heapq
 import numpy as np
 from pydantic import Field
 
-from ..spec.base import Duration
+from ..scenario.base import Duration
 from .base import ClusterView, ElasticJobs, ElasticPolicy, Params
 from .registry import register
 

@@ -12,7 +12,7 @@ import numpy as np
 from pydantic import Field
 
 from .. import kernels
-from ..spec.base import PositiveDuration
+from ..scenario.base import PositiveDuration
 from . import allocation
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
 from .registry import register

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from ..spec.base import Duration
+from ..scenario.base import Duration
 from .base import Params, ReplicaPolicy, ServiceStats
 from .registry import register
 

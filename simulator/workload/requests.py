@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..spec.services import RequestArrivals, ServiceSpec, TokenSpec
+from ..scenario.services import RequestArrivals, ServiceSpec, TokenSpec
 from .synthetic import _probs
 from .traces.requests import Requests, azure_llm
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..model.jobs import JobKind, JobTable
-from ..spec.model import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, WorkloadSpec
+from ..scenario.spec import ArrivalSpec, DurationSpec, GpuChoice, TrainingStream, WorkloadSpec
+from ..world.jobs import JobKind, JobTable
 from . import traces
 
 RngFactory = Callable[..., np.random.Generator]

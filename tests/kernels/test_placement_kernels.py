@@ -15,8 +15,8 @@ from simulator.kernels.placement import (
     BAD_COUNT,
     BAD_NODE,
     OK,
-    OVER_CAPACITY,
     OVER_FREE,
+    OVER_USABLE,
     WRONG_TOTAL,
 )
 
@@ -104,7 +104,7 @@ def test_release_refuses_to_exceed_capacity():
     free = np.array([4, 2], dtype=np.int64)
     capacity = np.array([4, 4], dtype=np.int64)
     status = kernels.release(free, capacity, np.array([1, 0]), np.array([1, 1]))
-    assert status == OVER_CAPACITY and free.tolist() == [4, 2]
+    assert status == OVER_USABLE and free.tolist() == [4, 2]
 
 
 def test_empty_cluster_and_warmup():

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...spec.problems import Problem, ScenarioError
-from ...spec.workload import TraceSpec
+from ...scenario.problems import Problem, ScenarioError
+from ...scenario.workload import TraceSpec
 from . import philly_json, readers
 from .base import Trace
 from .clusters import TRACE_CHIPS

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...spec.limits import regular_file
-from ...spec.problems import Problem, ScenarioError
+from ...scenario.limits import regular_file
+from ...scenario.problems import Problem, ScenarioError
 
 CHUNK_ROWS = 250_000  # rows parsed at a time: memory follows the job table, not the file
 MAX_REPORTED = 20  # malformed rows listed one per line before "... and N more"

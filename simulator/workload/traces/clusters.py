@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...spec.problems import Problem, ScenarioError
+from ...scenario.problems import Problem, ScenarioError
 
 # Philly machine list GPU memory -> catalog chip. The trace gives memory sizes only; this is an
 # assumption: 12 GB is one K80 die (two per card), 24 GB the Tesla P40 of the same (2016-17)

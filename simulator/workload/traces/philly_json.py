@@ -10,9 +10,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from ...spec.limits import regular_file
-from ...spec.problems import Problem, ScenarioError
-from ...spec.workload import TraceSpec
+from ...scenario.limits import regular_file
+from ...scenario.problems import Problem, ScenarioError
+from ...scenario.workload import TraceSpec
 from .base import Trace
 
 

@@ -8,7 +8,7 @@ integer magnitude, string length, finite numbers). Every problem is a located
 
 The limits are constants of this module, documented in the README; the estimated size of a run
 (jobs, requests, nodes, events) is bounded separately by the scenario's ``limits`` block (see
-:mod:`simulator.spec.estimate`).
+:mod:`simulator.scenario.estimate`).
 
 Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
 """

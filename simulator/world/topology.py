@@ -25,8 +25,8 @@ import networkx as nx
 import numpy as np
 
 from .. import kernels
-from ..spec import catalog
-from ..spec.model import ClusterSpec
+from ..scenario import catalog
+from ..scenario.spec import ClusterSpec
 
 INF = float("inf")
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..perf.inference import LatencyModel
 from ..policies.base import ReplicaPolicy
-from ..spec.services import ServiceSpec
+from ..scenario.services import ServiceSpec
 from ..workload.traces.requests import Requests
 
 PENDING, LOADING, READY, DRAINING = range(4)

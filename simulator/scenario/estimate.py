@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .model import Scenario
+from .spec import Scenario
 
 EVENTS_PER_JOB = 4  # arrival, start, finish and a pass; preemptions add more
 EVENTS_PER_REQUEST = 2  # arrival and the batch step that ends it (batched: usually fewer)

@@ -1,7 +1,7 @@
 """The cluster a run simulates: topology arrays plus name <-> id maps.
 
-Role: build once per run from a :class:`~simulator.spec.model.ClusterSpec` (via the networkx
-graph of :mod:`.topology`) and hand the engine contiguous integer ids and capacity arrays.
+Role: build once per run from a :class:`~simulator.scenario.spec.ClusterSpec` (via the networkx
+graph of :mod:`.topology`) and hand the engine contiguous integer ids and per-node device arrays.
 
 Must not import: simpy, numba, anything from ``engine``/``policies``.
 """
@@ -14,13 +14,13 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 
-from ..spec.model import ClusterSpec
+from ..scenario.spec import ClusterSpec
 from .topology import TopologyArrays, build_graph, export_arrays
 
 
 @dataclass(frozen=True)
 class Cluster:
-    """Immutable description of installed capacity; mutable state lives in the engine."""
+    """Immutable description of the installed devices; mutable state lives in the engine."""
 
     topology: TopologyArrays
     graph: nx.Graph
@@ -31,7 +31,7 @@ class Cluster:
         return self.topology.n_nodes
 
     @property
-    def capacity(self) -> np.ndarray:
+    def devices(self) -> np.ndarray:
         """Devices per node (int64, read-only)."""
         return self.topology.node_gpus
 

@@ -1,7 +1,7 @@
 """The scenario schema: validated, immutable description of WHAT to simulate.
 
 Role: pydantic v2 models (frozen, ``extra="forbid"``) for a scenario file. Values with units are
-read through :mod:`simulator.spec.units` and stored as SI floats, so a dumped scenario is plain
+read through :mod:`simulator.scenario.units` and stored as SI floats, so a dumped scenario is plain
 data that validates again unchanged.
 
 Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
@@ -55,10 +55,12 @@ class InlineNode(Spec):
         return known(catalog.chip, name)
 
 
-class ElasticSpec(Spec):
-    """A node group whose size an autoscaler changes between ``min`` and the group's
-    ``count``. A node added is billed from the request and usable after ``provision`` (boot,
-    image pull, model and data load); a node removed is billed ``decommission`` longer."""
+class ScalingSpec(Spec):
+    """A node group's ``elastic`` block, which makes the group a *pool*: the autoscaler
+    changes its size between ``min`` and the group's ``count``. A node added is billed from
+    the request and usable after ``provision`` (boot, image pull, model and data load); a node
+    removed is billed ``decommission`` longer. (Elastic *jobs* are
+    :class:`~simulator.scenario.workload.ElasticJobSpec`.)"""
 
     min: int = Field(default=0, ge=0)
     initial: int | None = Field(default=None, ge=0, description="nodes at t=0 (default min)")
@@ -82,7 +84,7 @@ class NodeGroupSpec(Spec):
     node: either(str, InlineNode) = Field(description="node template name or inline node")
     count: int = Field(ge=1)
     nodes_per_rack: int = Field(default=8, ge=1)
-    elastic: ElasticSpec | None = None
+    elastic: ScalingSpec | None = None
     price_per_hour: float | None = Field(default=None, ge=0, description="per node")
     pricing: Literal["on_demand", "reserved", "spot"] = "on_demand"
     spot_reclaim_rate: Rate | None = Field(
@@ -282,7 +284,7 @@ class LimitsSpec(Spec):
     """Refuse scenarios whose estimated size exceeds these, before anything is generated
     (an accidental ``count: 1e9`` or a rate in the wrong unit fails in well under a second
     instead of exhausting memory). Raise one to run a bigger scenario on purpose, e.g.
-    ``--set limits.max_jobs=20000000``. Estimates: :mod:`simulator.spec.estimate`."""
+    ``--set limits.max_jobs=20000000``. Estimates: :mod:`simulator.scenario.estimate`."""
 
     max_jobs: int = Field(default=5_000_000, ge=0, description="training jobs (synthetic + trace)")
     max_requests: int = Field(default=20_000_000, ge=0, description="inference requests")
@@ -301,7 +303,7 @@ class Scenario(Spec):
         default=None, description="simulated time at which the run stops; none = until done"
     )
     check_invariants: bool = Field(
-        default=False, description="check capacity and time invariants after every pass"
+        default=False, description="check device, bookkeeping and time invariants after every pass"
     )
     cluster: ClusterSpec
     scheduler: SchedulerSpec = SchedulerSpec()

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import catalog
 from .estimate import estimate
-from .model import Scenario
+from .spec import Scenario
 
 Path_ = tuple[str | int, ...]
 Origins = dict[Path_, tuple[str, int | None]]  # path -> (file, line) where it is defined

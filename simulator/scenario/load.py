@@ -1,4 +1,4 @@
-"""Scenario files -> validated :class:`~simulator.spec.model.Scenario`.
+"""Scenario files -> validated :class:`~simulator.scenario.spec.Scenario`.
 
 Role: read YAML (primary), TOML or JSON; resolve ``include`` (paths relative to the including
 file, later files and the including file win, lists are replaced); apply dotted ``--set``
@@ -22,7 +22,6 @@ import yaml
 from pydantic import ValidationError
 
 from . import limits
-from .model import Scenario
 from .problems import (
     Origins,
     Path_,
@@ -32,6 +31,7 @@ from .problems import (
     problems_from,
     semantic_problems,
 )
+from .spec import Scenario
 
 
 def load_scenario(
