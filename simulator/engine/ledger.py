@@ -14,8 +14,10 @@ elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
 Kept with every transition, so that a scheduling pass costs what changed rather than what
 exists: ``running_gpus`` and ``queued_gpus`` (the devices asked for by running and queued jobs:
-whether every job could run at once is O(1)), and ``touched``, the jobs whose state, progress
-or size changed since the engine last took the list (``take_touched``, once per pass).
+whether every job could run at once is O(1)), ``queued_ids`` and ``running_ids`` (the ids in
+each state as arrays, so a policy reads them without iterating a mapping), and ``touched``, the
+jobs whose state, progress or size changed since the engine last took the list
+(``take_touched``, once per pass).
 
 Must not import: numba, simpy.
 """
@@ -27,6 +29,38 @@ import numpy as np
 from ..world.jobs import JobState, JobTable
 
 QUEUED, RUNNING, FINISHED = int(JobState.QUEUED), int(JobState.RUNNING), int(JobState.FINISHED)
+
+
+class IdSet:
+    """A set of job ids kept as an array (in no particular order) for vector reads: add and
+    remove are O(1) (a removed id's slot takes the last id)."""
+
+    __slots__ = ("_ids", "_pos")
+
+    def __init__(self, size: int):
+        self._ids = np.empty(size, dtype=np.int64)
+        self._pos: dict[int, int] = {}
+
+    def add(self, job: int) -> None:
+        self._ids[len(self._pos)] = job
+        self._pos[job] = len(self._pos)
+
+    def remove(self, job: int) -> None:
+        i = self._pos.pop(job)
+        n = len(self._pos)
+        if i != n:
+            last = int(self._ids[n])
+            self._ids[i] = last
+            self._pos[last] = i
+
+    def array(self) -> np.ndarray:
+        """The ids (a read-only view, valid until the set changes)."""
+        out = self._ids[: len(self._pos)]
+        out.flags.writeable = False
+        return out
+
+    def __len__(self) -> int:
+        return len(self._pos)
 
 
 class Ledger:
@@ -60,6 +94,8 @@ class Ledger:
         self.preempted = False  # any preemption yet (restarts are checked only then)
         self.running_gpus = 0
         self.queued_gpus = 0
+        self.queued_ids = IdSet(n)
+        self.running_ids = IdSet(n)
         self.touched: list[int] = []
 
     def take_touched(self) -> list[int]:
@@ -72,6 +108,7 @@ class Ledger:
     def arrive(self, job: int) -> None:
         """The job is submitted (it is queued from its submit time)."""
         self.queued_gpus += self.gpus[job]
+        self.queued_ids.add(job)
         self.touched.append(job)
 
     def start(self, job: int, now: float, nodes: np.ndarray) -> bool:
@@ -82,6 +119,8 @@ class Ledger:
         g = self.gpus[job]
         self.queued_gpus -= g
         self.running_gpus += g
+        self.queued_ids.remove(job)
+        self.running_ids.add(job)
         self.state[job] = RUNNING
         self.held_since[job] = self.started_at[job] = now
         self.version[job] += 1
@@ -128,6 +167,8 @@ class Ledger:
         g = self.gpus[job]
         self.running_gpus -= g
         self.queued_gpus += g
+        self.running_ids.remove(job)
+        self.queued_ids.add(job)
         self.state[job] = QUEUED
         self.queued_at[job] = now
         self.preemptions[job] += 1
@@ -140,6 +181,7 @@ class Ledger:
 
     def finish(self, job: int, now: float) -> None:
         self.running_gpus -= self.gpus[job]
+        self.running_ids.remove(job)
         self.end_s[job] = now
         self.state[job] = FINISHED
         self.touched.append(job)
@@ -205,11 +247,13 @@ class Ledger:
         """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""
         gpus, state = np.asarray(self.gpus[:arrived]), self.state[:arrived]
         out = []
-        for name, which, count in (
-            ("running", RUNNING, self.running_gpus),
-            ("queued", QUEUED, self.queued_gpus),
+        for name, which, count, ids in (
+            ("running", RUNNING, self.running_gpus, self.running_ids),
+            ("queued", QUEUED, self.queued_gpus, self.queued_ids),
         ):
             total = int(gpus[state == which].sum())
             if count != total:
                 out.append(f"the ledger counts {count} {name} GPUs, the job states {total}")
+            if not np.array_equal(np.sort(ids.array()), np.flatnonzero(state == which)):
+                out.append(f"the ledger's {name} ids differ from the job states")
         return out

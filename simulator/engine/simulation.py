@@ -192,7 +192,12 @@ class Simulation:
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
         started, gpus = [], self._gpus
         pinned = decision.chip_type or {}
-        for job in decision.order:
+        order, tail_min = decision.order, None
+        if not decision.blocking and len(order) > 16:
+            tail_min = self._tail_min(order)
+        for i, job in enumerate(order):
+            if tail_min is not None and tail_min[i] > state.free_total:
+                break  # no job from here on asks for few enough devices
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
             nodes = self._allowed.get(job)  # GPU-model limits and the scheduler's pin
@@ -234,6 +239,15 @@ class Simulation:
             self._fragmented.append(0)
         if self.check_invariants:
             check(self)
+
+    def _tail_min(self, order: list[int]) -> list[int]:
+        """For each position of a non-blocking order, the fewest devices a job from there on
+        asks for (0 for a share of a device: it may fit an open shared one)."""
+        ids = np.asarray(order, dtype=np.int64)
+        need = self.ledger.size[ids]
+        if self.state.milli is not None:
+            need[self.state.milli[ids] < 1000] = 0
+        return np.minimum.accumulate(need[::-1])[::-1].tolist()
 
     def _place(self, job: int, nodes: np.ndarray | None = None):
         """The placement policy's devices for ``job`` (on the nodes in mask ``nodes``, or

@@ -264,6 +264,14 @@ class View:
         ledger = self._sim.ledger
         return ledger.running_gpus + ledger.queued_gpus
 
+    def queued_ids(self) -> np.ndarray:
+        """The queued jobs' ids in no particular order (read-only; valid during this pass)."""
+        return self._sim.ledger.queued_ids.array()
+
+    def running_ids(self) -> np.ndarray:
+        """The running jobs' ids in no particular order (read-only; valid during this pass)."""
+        return self._sim.ledger.running_ids.array()
+
     def started_at(self, jobs: np.ndarray) -> np.ndarray:
         """When each of ``jobs`` last started (got devices from a scheduling pass)."""
         return self._sim.ledger.started_at[jobs]

@@ -47,6 +47,8 @@ class ClusterView(Protocol):
     @property
     def changed(self) -> list[int]: ...  # jobs started, stopped, finished, submitted or
     # resized since the previous pass (in order, possibly repeated)
+    def queued_ids(self) -> np.ndarray: ...  # the ``queue``'s ids as an array, unordered
+    def running_ids(self) -> np.ndarray: ...  # the ``running`` ids as an array, unordered
     def started_at(self, jobs: np.ndarray) -> np.ndarray: ...  # last start, per job
     def queued_since(self, jobs: np.ndarray) -> np.ndarray: ...  # last (re)queued, per job
     def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray: ...  # GPU-s so far

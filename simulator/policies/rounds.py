@@ -74,10 +74,17 @@ class AllWaiting:
         self._view = view
         self.queue = dict.fromkeys(sorted([*view.running, *view.queue]))
         self.running: dict = {}
+        self._ids = np.fromiter(self.queue, dtype=np.int64, count=len(self.queue))
         free = np.array(view.topology.node_gpus, dtype=np.int64)
         free.setflags(write=False)
         self.free_gpus = free
         self.free_total = int(free.sum())
+
+    def queued_ids(self) -> np.ndarray:
+        return self._ids
+
+    def running_ids(self) -> np.ndarray:
+        return self._ids[:0]
 
     def __getattr__(self, name):
         return getattr(self._view, name)

@@ -32,11 +32,13 @@ class Fifo(SchedulingPolicy):
 
 
 def _running(view: ClusterView) -> np.ndarray:
-    return np.fromiter(view.running, dtype=np.int64, count=len(view.running))
+    """Running job ids in no particular order (rankings break ties by id)."""
+    return view.running_ids()
 
 
 def _queued(view: ClusterView) -> np.ndarray:
-    return np.fromiter(view.queue, dtype=np.int64, count=len(view.queue))
+    """Queued job ids in no particular order (rankings break ties by id)."""
+    return view.queued_ids()
 
 
 def _candidates(view: ClusterView) -> np.ndarray:
