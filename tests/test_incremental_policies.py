@@ -141,3 +141,22 @@ def test_one_job_readings_equal_the_array_readings(monkeypatch):
     spec["workload"]["training"][4]["gpu_milli"] = 500  # a 1-GPU job on half a device
     _run(spec, "tiresias", PARAMS["tiresias"], 1.5, None)
     assert sum(checked) > 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 200)), max_size=400))
+def test_id_set_holds_exactly_the_ids_added_and_not_removed(steps):
+    # the ledger's queued/running id arrays: swap-remove and doubling must lose nothing
+    from simulator.engine.ledger import IdSet
+
+    ids, expected = IdSet(), set()
+    for add, job in steps:
+        if add and job not in expected:
+            ids.add(job)
+            expected.add(job)
+        elif not add and job in expected:
+            ids.remove(job)
+            expected.discard(job)
+        assert len(ids) == len(expected)
+    assert sorted(ids.array().tolist()) == sorted(expected)
+    assert not ids.array().flags.writeable

@@ -123,3 +123,27 @@ def test_empty_workload_runs():
     spec = tiny([])
     r = simulator.run(spec)
     assert r.summary["jobs_submitted"] == 0 and r.summary["mean_jct_s"] is None
+
+
+def test_series_table_keeps_the_last_sample_of_each_instant_and_only_level_changes():
+    # a direct per-metric oracle: walk the samples, keep the last one of each instant, drop
+    # those that repeat the level kept before
+    import numpy as np
+
+    from simulator.metrics.summary import series_table
+
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        n = int(rng.integers(0, 25))
+        t = np.sort(rng.integers(0, 6, n)).astype(float)
+        series = {m: rng.integers(0, 3, n).astype(float) for m in ("busy_gpus", "queue_length")}
+        table = series_table(t, series).to_pandas()
+        for metric, v in series.items():
+            expected = []
+            for i in range(n):
+                if i + 1 < n and t[i + 1] == t[i]:
+                    continue  # not the last sample of its instant
+                if not expected or expected[-1][1] != v[i]:
+                    expected.append((t[i], v[i]))
+            got = table[table.metric == metric]
+            assert list(zip(got.t_s, got.value, strict=True)) == expected

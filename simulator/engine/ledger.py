@@ -33,17 +33,21 @@ QUEUED, RUNNING, FINISHED = int(JobState.QUEUED), int(JobState.RUNNING), int(Job
 
 class IdSet:
     """A set of job ids kept as an array (in no particular order) for vector reads: add and
-    remove are O(1) (a removed id's slot takes the last id)."""
+    remove are O(1) amortised (a removed id's slot takes the last id; the array doubles when
+    full, so it is as long as the most ids held at once, not the number of jobs)."""
 
     __slots__ = ("_ids", "_pos")
 
-    def __init__(self, size: int):
-        self._ids = np.empty(size, dtype=np.int64)
+    def __init__(self):
+        self._ids = np.empty(64, dtype=np.int64)
         self._pos: dict[int, int] = {}
 
     def add(self, job: int) -> None:
-        self._ids[len(self._pos)] = job
-        self._pos[job] = len(self._pos)
+        n = len(self._pos)
+        if n == len(self._ids):
+            self._ids = np.concatenate([self._ids, np.empty(n, dtype=np.int64)])
+        self._ids[n] = job
+        self._pos[job] = n
 
     def remove(self, job: int) -> None:
         i = self._pos.pop(job)
@@ -94,8 +98,8 @@ class Ledger:
         self.preempted = False  # any preemption yet (restarts are checked only then)
         self.running_gpus = 0
         self.queued_gpus = 0
-        self.queued_ids = IdSet(n)
-        self.running_ids = IdSet(n)
+        self.queued_ids = IdSet()
+        self.running_ids = IdSet()
         self.touched: list[int] = []
 
     def take_touched(self) -> list[int]:

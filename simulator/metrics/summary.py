@@ -84,31 +84,37 @@ def jobs_table(
     return pa.Table.from_pydict(columns, schema=arrow_schema(JOB_COLUMNS))
 
 
-def compress_levels(t: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Keep one sample per instant (the last) and drop samples that repeat the level."""
-    if len(t) == 0:
-        return t, v
-    last_of_instant = np.append(t[1:] != t[:-1], True)
-    t, v = t[last_of_instant], v[last_of_instant]
-    changed = np.append(True, v[1:] != v[:-1])
-    return t[changed], v[changed]
+def _kept(v: np.ndarray) -> np.ndarray:
+    """Mask of the samples that change the level (the first always does)."""
+    keep = np.empty(len(v), dtype=bool)
+    keep[:1] = True
+    np.not_equal(v[1:], v[:-1], out=keep[1:])
+    return keep
 
 
 def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cluster") -> pa.Table:
-    """Long-format level series (``t_s, entity, metric, value``), compressed per metric.
+    """Long-format level series (``t_s, entity, metric, value``), compressed per metric: one
+    sample per instant (the last) and none that repeats the level.
 
-    ``entity`` and ``metric`` are dictionary-encoded (categoricals in pandas)."""
-    times, values = (
-        zip(*(compress_levels(t, v) for v in series.values()), strict=True) if series else ((), ())
-    )
-    lengths = [len(x) for x in times]
+    ``entity`` and ``metric`` are dictionary-encoded (categoricals in pandas). Built into
+    preallocated columns, one metric at a time, so the peak memory is the table plus one
+    metric's masks rather than two copies of every metric."""
+    last = _kept(t[::-1])[::-1]  # the last sample of each instant
+    t = t[last]
+    masks = [_kept(v[last]) for v in series.values()]
+    lengths = [int(m.sum()) for m in masks]
     n = sum(lengths)
+    t_out, v_out, at = np.empty(n), np.empty(n), 0
+    for v, keep, k in zip(series.values(), masks, lengths, strict=True):
+        t_out[at : at + k] = t[keep]
+        v_out[at : at + k] = v[last][keep]
+        at += k
     metric_codes = np.repeat(np.arange(len(lengths), dtype=np.int32), lengths)
     columns = {
-        "t_s": pa.array(np.concatenate(times) if n else np.empty(0), type=pa.float64()),
+        "t_s": pa.array(t_out, type=pa.float64()),
         "entity": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [entity]),
         "metric": pa.DictionaryArray.from_arrays(metric_codes, list(series)),
-        "value": pa.array(np.concatenate(values) if n else np.empty(0), type=pa.float64()),
+        "value": pa.array(v_out, type=pa.float64()),
     }
     return pa.Table.from_pydict(columns, schema=arrow_schema(SERIES_COLUMNS))
 
