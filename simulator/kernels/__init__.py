@@ -22,7 +22,7 @@ from .placement import (
     ranked_fit,
     release,
 )
-from .scheduling import assign_types, fastest_fit
+from .scheduling import assign_types, fastest_fit, rank_fit
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
@@ -36,6 +36,7 @@ __all__ = [
     "greedy_fit",
     "kernel",
     "maxmin_share",
+    "rank_fit",
     "ranked_fit",
     "release",
     "ring_hops",
@@ -76,6 +77,8 @@ def warmup() -> float:
     pairs = np.zeros(2, dtype=np.int64)
     assign_types(pairs, pairs, pairs, free.copy(), np.empty(2, dtype=np.int64))
     fastest_fit(np.ones((2, 2)), one, one.copy(), np.empty(2, dtype=np.int64))
+    fresh = np.zeros(2, dtype=np.int64)  # the candidates and their sizes are fresh arrays
+    rank_fit(one, one, fresh, fresh, 1, 1, np.empty(2, dtype=bool), np.empty(1, np.int64))
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

@@ -5,6 +5,8 @@ Must not import: anything outside numpy and ``._jit``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ._jit import kernel
 
 
@@ -38,3 +40,111 @@ def fastest_fit(speed, need, left, out_type):
         out_type[j] = best
         if best >= 0:
             left[best] -= need[j]
+
+
+@kernel
+def _before(p, s, ids, a, b):
+    """Whether row ``a`` ranks before row ``b``: by ``p``, then ``s``, then ``ids``, ascending,
+    NaN after every number (numpy's sort order)."""
+    x, y = p[a], p[b]
+    if x != y and (x == x or y == y):  # unequal and not both NaN: y NaN puts x first
+        return x < y or y != y
+    x, y = s[a], s[b]
+    if x != y and (x == x or y == y):
+        return x < y or y != y
+    return ids[a] < ids[b]
+
+
+@kernel
+def _sort_rows(p, s, ids, rows):
+    """Sort ``rows`` (indices into the key arrays) in place by rank: a stable merge sort
+    (runs of 16 by insertion, then bottom-up merges)."""
+    n = rows.shape[0]
+    for lo in range(0, n, 16):
+        hi = min(lo + 16, n)
+        for i in range(lo + 1, hi):
+            x, j = rows[i], i - 1
+            while j >= lo and _before(p, s, ids, x, rows[j]):
+                rows[j + 1] = rows[j]
+                j -= 1
+            rows[j + 1] = x
+    buf = np.empty(n, dtype=np.int64)
+    width = 16
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid, hi = min(lo + width, n), min(lo + 2 * width, n)
+            if mid >= hi or not _before(p, s, ids, rows[mid], rows[mid - 1]):
+                continue  # the two runs are already in order
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if _before(p, s, ids, rows[j], rows[i]):
+                    buf[k] = rows[j]
+                    j += 1
+                else:
+                    buf[k] = rows[i]
+                    i += 1
+                k += 1
+            buf[k : k + mid - i] = rows[i:mid]
+            k += mid - i
+            buf[k : k + hi - j] = rows[j:hi]
+            rows[lo:hi] = buf[lo:hi]
+        width *= 2
+
+
+@kernel
+def rank_fit(p, s, ids, need, n_running, room, out_keep, out_queued):
+    """Rank running and queued jobs together and keep the best that fit in ``room`` devices.
+
+    Rows ``[0, n_running)`` of the key arrays are running jobs, the rest queued ones. Ranking
+    is by ``p``, then ``s``, then ``ids`` (ascending); walking the ranking, a job is kept if its
+    ``need`` still fits in the room left (counting devices only), exactly as
+    :func:`greedy_fit` over a full sort. Only the queued jobs are sorted: each running job is
+    placed by binary search among them, and a run of running jobs between two queued ones is
+    sorted only if it does not fit whole (it always does before the first queued job kept).
+    Writes ``out_keep`` (per row) and ``out_queued`` (the queued rows in rank order)."""
+    n = ids.shape[0]
+    nq = n - n_running
+    for i in range(nq):
+        out_queued[i] = n_running + i
+    _sort_rows(p, s, ids, out_queued)
+    bucket = np.empty(n_running, dtype=np.int64)  # queued jobs ranked before each running one
+    total = np.zeros(nq + 1, dtype=np.int64)  # devices of the running jobs in each bucket
+    start = np.zeros(nq + 3, dtype=np.int64)  # the buckets' rows, counting-sorted
+    for r in range(n_running):
+        lo, hi = 0, nq
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _before(p, s, ids, out_queued[mid], r):
+                lo = mid + 1
+            else:
+                hi = mid
+        bucket[r] = lo
+        total[lo] += need[r]
+        start[lo + 2] += 1
+    for k in range(2, nq + 2):
+        start[k] += start[k - 1]
+    by_bucket = np.empty(n_running, dtype=np.int64)
+    for r in range(n_running):
+        by_bucket[start[bucket[r] + 1]] = r
+        start[bucket[r] + 1] += 1
+    whole = np.zeros(nq + 1, dtype=np.bool_)
+    for k in range(nq + 1):
+        if total[k] <= room:
+            whole[k] = True
+            room -= total[k]
+        else:  # walk this run of running jobs one by one, in rank order
+            rows = by_bucket[start[k] : start[k + 1]].copy()
+            _sort_rows(p, s, ids, rows)
+            for r in rows:
+                out_keep[r] = need[r] <= room
+                if out_keep[r]:
+                    room -= need[r]
+        if k < nq:
+            q = out_queued[k]
+            out_keep[q] = need[q] <= room
+            if out_keep[q]:
+                room -= need[q]
+    for r in range(n_running):
+        if whole[bucket[r]]:
+            out_keep[r] = True
+    return room

@@ -9,8 +9,9 @@ the installed GPUs: the usual case below saturation) nobody can be preempted, so
 queued jobs are ranked. The times a rank depends on are the ledger's (``view.started_at``,
 ``view.queued_since``), so nothing is rebuilt per running job, and Tiresias keeps each running
 job's next queue-threshold crossing in a heap refreshed from ``view.changed``. Only under
-contention is every candidate ranked (numpy). The direct implementations these must agree
-with, pass for pass, are in ``tests/reference_policies.py``.
+contention is every candidate ranked, by one kernel that sorts only the queued jobs
+(:func:`~simulator.kernels.rank_fit`). The direct implementations these must agree with,
+pass for pass, are in ``tests/reference_policies.py``.
 
 Must not import: simpy, numba.
 """
@@ -40,22 +41,22 @@ class _Ranking(SchedulingPolicy):
             self._installed = int(view.topology.node_gpus.sum())
         return view.demand_gpus <= self._installed
 
-    def _contended(
-        self, view: ClusterView, running: np.ndarray, queued: np.ndarray, *keys: np.ndarray
-    ) -> tuple[ScheduleDecision, np.ndarray]:
-        """Rank the candidates (``running`` then ``queued``; ``keys`` in that order, most
-        significant last as in :func:`numpy.lexsort`, ties by job id) and keep the best that
-        fit together. Returns the decision (preemptions, then order) and the kept jobs."""
-        candidates = np.concatenate([running, queued])
-        rank = np.lexsort((candidates, *keys))
-        ranked = candidates[rank]
-        keep = np.empty(len(ranked), dtype=bool)
-        kernels.greedy_fit(view.gpus[ranked], self._installed, keep)
-        was_running = rank < len(running)
-        preempt = ranked[was_running & ~keep].tolist()
-        waiting = ~was_running
-        order = np.concatenate([ranked[keep & waiting], ranked[~keep & waiting]]).tolist()
-        return ScheduleDecision(order=order, blocking=False, preempt=preempt), ranked[keep]
+    def _contended(self, view: ClusterView, running, queued, first, then=None):
+        """Rank the candidates (``running`` then ``queued``; each key in that order) by
+        ``first``, then ``then``, then job id, ascending (NaN last), and keep the best that fit
+        together (:func:`~simulator.kernels.rank_fit`). Returns the decision (preemptions in
+        rank order; the queued jobs kept, then the others, in rank order) and the kept jobs."""
+        jobs = np.concatenate([running, queued])
+        p = np.asarray(first, dtype=np.float64)
+        s = np.zeros(len(jobs)) if then is None else np.asarray(then, dtype=np.float64)
+        keep = np.empty(len(jobs), dtype=bool)
+        rows = np.empty(len(queued), dtype=np.int64)
+        kernels.rank_fit(p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows)
+        lost = np.flatnonzero(~keep[: len(running)])
+        preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist()
+        kept_q = keep[rows]
+        order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
+        return ScheduleDecision(order=order, blocking=False, preempt=preempt), jobs[keep]
 
 
 def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
@@ -127,7 +128,7 @@ class LeastAttainedService(_Ranking):
         protected = now - view.started_at(running) < q - 1e-9 * max(1.0, q)
         unprotected = np.concatenate([~protected, np.ones(len(queued), dtype=bool)])
         service = view.attained_gpu_s(np.concatenate([running, queued]))
-        decision, keep = self._contended(view, running, queued, service, unprotected)
+        decision, keep = self._contended(view, running, queued, unprotected, service)
         wake = None
         if len(running) + len(queued) > len(keep):  # someone waits
             kept_queued = len(keep) > len(running) - len(decision.preempt)
@@ -272,7 +273,7 @@ class Tiresias(_Ranking):
         jobs = np.concatenate([running, queued])
         attained = np.concatenate([view.attained_gpu_s(running), attained])
         level = self._levels(jobs, attained)
-        decision, keep = self._contended(view, running, queued, view.jobs.submit_s[jobs], level)
+        decision, keep = self._contended(view, running, queued, level, view.jobs.submit_s[jobs])
         crossing = self._crossing(view, keep)
         wake = float(crossing.min()) if len(crossing) else math.inf
         f = self.params.starve_factor
@@ -320,7 +321,7 @@ class GandivaTimeSlicing(_Ranking):
         boundary = (np.round(k) >= 1) & (np.abs(k - np.round(k)) * q <= eps)
         key_time = np.concatenate([np.where(boundary, now, -math.inf), view.queued_since(queued)])
         key_kind = np.concatenate([np.where(boundary, 2, 0), np.ones(len(queued), np.int64)])
-        decision, keep = self._contended(view, running, queued, key_kind, key_time)
+        decision, keep = self._contended(view, running, queued, key_time, key_kind)
         wake = None
         if len(running) + len(queued) > len(keep):  # someone waits: next quantum boundary
             kept_queued = len(keep) > len(running) - len(decision.preempt)
@@ -386,7 +387,7 @@ class ThemisFairness(_Ranking):
         jobs = np.concatenate([run, queued])
         held = np.array([ends.get(j, -math.inf) > now + eps for j in run.tolist()], dtype=bool)
         free = np.concatenate([~held, np.ones(len(queued), dtype=bool)])
-        decision, keep = self._contended(view, run, queued, -self._rho(view, jobs, active), free)
+        decision, keep = self._contended(view, run, queued, free, -self._rho(view, jobs, active))
         for job in keep.tolist():
             if ends.get(job, -math.inf) <= now + eps:
                 ends[job] = now + lease  # a new lease

@@ -1,5 +1,7 @@
 """Scheduling kernels against plain-Python references."""
 
+import math
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,3 +64,47 @@ def test_fastest_fit_matches_the_reference(rows, left):
     got_free = np.array(left, dtype=np.float64)
     kernels.fastest_fit(speed, need, got_free, out)
     assert out.tolist() == expected and got_free.tolist() == free.tolist()
+
+
+NAN = float("nan")
+key = st.sampled_from([0.0, 1.0, 2.0, -0.0, 2.5, math.inf, NAN])
+
+
+@given(
+    st.lists(st.tuples(key, key, st.integers(1, 8)), max_size=40),
+    st.integers(0, 40),
+    st.integers(0, 12),
+    st.randoms(use_true_random=False),
+)
+def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, rnd):
+    # the reference: sort every job by (first, then, id) as Python does with NaN last and
+    # -0.0 == 0.0, then walk the ranking keeping each job that still fits
+    n_running = min(n_running, len(rows))
+    ids = rnd.sample(range(1000), len(rows))
+    room = sum(g for _, _, g in rows[:n_running]) + extra  # the running jobs fit together
+
+    def sort_key(i):
+        p, s, _ = rows[i]
+        return (
+            math.isnan(p),
+            0.0 if math.isnan(p) else p,
+            math.isnan(s),
+            0.0 if math.isnan(s) else s,
+            ids[i],
+        )
+
+    expected_keep, left = [False] * len(rows), room
+    ranking = sorted(range(len(rows)), key=sort_key)
+    for i in ranking:
+        if rows[i][2] <= left:
+            expected_keep[i], left = True, left - rows[i][2]
+    p = np.array([r[0] for r in rows], dtype=float)
+    s = np.array([r[1] for r in rows], dtype=float)
+    need = np.array([r[2] for r in rows], dtype=np.int64)
+    keep = np.empty(len(rows), dtype=bool)
+    queued = np.empty(len(rows) - n_running, dtype=np.int64)
+    got_left = kernels.rank_fit(
+        p, s, np.array(ids, dtype=np.int64), need, n_running, room, keep, queued
+    )
+    assert keep.tolist() == expected_keep and got_left == left
+    assert queued.tolist() == [i for i in ranking if i >= n_running]
