@@ -140,25 +140,28 @@ class Energy(Part):
         self._since = now
 
     def after_pass(self) -> None:
-        """Book the level since the last pass and take the new one (kept as the IT power in
-        kW). O(groups + data centres); a single group without carbon costs a few float
-        operations."""
+        """Take the level after this pass (kept as the IT power in kW), booking the one held
+        before only if it changed: the energy integral has one term per change of power, so
+        it does not depend on how many passes ran. O(groups + data centres); a single group
+        without carbon costs a few float operations."""
         if self._simple:
-            now = self.engine.now
-            self.it_j[0] += self._dc_power[0] * (now - self._since)
-            self._since = now
             power = self._idle_w[0] + self._busy[0] * self._span_w[0]
-            self._dc_power[0] = power
-            if power > self.peak_power_w:
-                self.peak_power_w = power
+            if power != self._dc_power[0]:
+                now = self.engine.now
+                self.it_j[0] += self._dc_power[0] * (now - self._since)
+                self._since = now
+                self._dc_power[0] = power
+                if power > self.peak_power_w:
+                    self.peak_power_w = power
             self._power.append(power / 1e3)
             return
-        self._book(self.engine.now)
         busy = self._busy
         power = [0.0] * len(self._dc_power)
         for g, dc in enumerate(self._dc_of):
             power[dc] += self._idle_w[g] + busy[g] * self._span_w[g]
-        self._dc_power = power
+        if power != self._dc_power:
+            self._book(self.engine.now)
+            self._dc_power = power
         total = sum(power)
         self.peak_power_w = max(self.peak_power_w, total)
         self._power.append(total / 1e3)

@@ -337,6 +337,9 @@ class Simulation:
                 events += 1
                 continue
             if not queue or queue[0][0] > limit or (self._finished == njobs and settled()):
+                if self._pass_pending and env._now <= limit:
+                    self._pass()  # the levels after the last change, whatever else is due
+                    events += 1
                 break  # no event left, past the horizon, or all done (spot timers aside)
             step()
             events += 1

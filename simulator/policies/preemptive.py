@@ -10,8 +10,10 @@ queued jobs are ranked. The times a rank depends on are the ledger's (``view.sta
 ``view.queued_since``), so nothing is rebuilt per running job, and Tiresias keeps each running
 job's next queue-threshold crossing in a heap refreshed from ``view.changed``. Only under
 contention is every candidate ranked, by one kernel that sorts only the queued jobs
-(:func:`~simulator.kernels.rank_fit`). The direct implementations these must agree with,
-pass for pass, are in ``tests/reference_policies.py``.
+(:func:`~simulator.kernels.rank_fit`). LAS also skips the quantum ends at which nothing can
+change (:func:`_quiet_until`). The direct implementations these must agree with (the same
+event log, jobs and series; pass for pass except LAS's skipped passes) are in
+``tests/reference_policies.py``.
 
 Must not import: simpy, numba.
 """
@@ -24,63 +26,10 @@ import math
 import numpy as np
 from pydantic import Field
 
-from .. import kernels
-from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
+from .base import ClusterView, Params, ScheduleDecision
+from .ranking import _next_quantum_end, _order, _Ranking, _slice_wake
 from .registry import register
 from .scheduling import _queued, _running
-
-
-class _Ranking(SchedulingPolicy):
-    """Shared mechanics of the preemptive policies."""
-
-    _installed: int = -1
-
-    def _fits_all(self, view: ClusterView) -> bool:
-        """Every running and queued job could run at once (counting GPUs)."""
-        if self._installed < 0:
-            self._installed = int(view.topology.node_gpus.sum())
-        return view.demand_gpus <= self._installed
-
-    def _contended(self, view: ClusterView, running, queued, first, then=None):
-        """Rank the candidates (``running`` then ``queued``; each key in that order) by
-        ``first``, then ``then``, then job id, ascending (NaN last), and keep the best that fit
-        together (:func:`~simulator.kernels.rank_fit`). Returns the decision (preemptions in
-        rank order; the queued jobs kept, then the others, in rank order) and the kept jobs."""
-        jobs = np.concatenate([running, queued])
-        p = np.asarray(first, dtype=np.float64)
-        s = np.zeros(len(jobs)) if then is None else np.asarray(then, dtype=np.float64)
-        keep = np.empty(len(jobs), dtype=bool)
-        rows = np.empty(len(queued), dtype=np.int64)
-        kernels.rank_fit(p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows)
-        lost = np.flatnonzero(~keep[: len(running)])
-        preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist()
-        kept_q = keep[rows]
-        order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
-        return ScheduleDecision(order=order, blocking=False, preempt=preempt), jobs[keep]
-
-
-def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
-    """Queued jobs best first (``keys`` as in :func:`numpy.lexsort`, ties by job id)."""
-    return queued[np.lexsort((queued, *keys))].tolist()
-
-
-def _next_quantum_end(since, now: float, quantum: float):
-    """The first end of a ``quantum``-long slice, counted from ``since``, after ``now``."""
-    eps = 1e-9 * max(1.0, quantum)
-    return since + quantum * (np.floor((now - since + eps) / quantum) + 1)
-
-
-def _slice_wake(
-    view: ClusterView, running: np.ndarray, kept_queued: bool, preempt: list[int], q: float
-) -> float | None:
-    """Next pass when someone waits: the next quantum end of a job that keeps running (a
-    queued job that starts now ends its first quantum at ``now + q``); None if none runs."""
-    stay = running[~np.isin(running, preempt)] if preempt else running
-    ends = _next_quantum_end(view.started_at(stay), view.now, q)
-    best = float(ends.min()) if len(ends) else math.inf
-    if kept_queued:
-        best = min(best, view.now + q)
-    return None if math.isinf(best) else best
 
 
 @register("scheduling", "srtf")
@@ -113,7 +62,9 @@ class LeastAttainedService(_Ranking):
     others are preempted, so equally served jobs take turns: with a small quantum two jobs on
     one GPU share it, as in processor sharing, until the shorter one finishes. A job that
     (re)started keeps its devices for at least one quantum, so with a quantum longer than the
-    scenario's restart cost every run makes progress (a shorter one can livelock).
+    scenario's restart cost every run makes progress (a shorter one can livelock). Quantum
+    ends at which no decision can change (no queued job can overtake enough running ones
+    yet) get no pass: the runs are the same, with fewer events.
     """
 
     class Params(Params):
@@ -125,7 +76,8 @@ class LeastAttainedService(_Ranking):
             return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
-        protected = now - view.started_at(running) < q - 1e-9 * max(1.0, q)
+        started = view.started_at(running)
+        protected = now - started < q - 1e-9 * max(1.0, q)
         unprotected = np.concatenate([~protected, np.ones(len(queued), dtype=bool)])
         service = view.attained_gpu_s(np.concatenate([running, queued]))
         decision, keep = self._contended(view, running, queued, unprotected, service)
@@ -135,7 +87,41 @@ class LeastAttainedService(_Ranking):
             wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
             if wake is None:  # nothing keeps running: look again in a quantum
                 wake = now + q
+            elif not (view.changed or decision.preempt or kept_queued or _shares(view, queued)):
+                quiet = _quiet_until(view, running, started, protected, service, q)
+                if math.isinf(quiet):  # nothing can change before an event
+                    wake = None
+                elif quiet > now:  # the boundaries before it would change nothing: skip them
+                    wake = float(_next_quantum_end(started, quiet, q).min())
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
+
+
+def _shares(view, queued: np.ndarray) -> bool:
+    """Some queued job asks for a share of a device: it may start on an open shared device
+    although the ranking did not keep it, so a pass can change things the ranking does not."""
+    return bool((view.jobs.gpu_milli[queued] < 1000).any())
+
+
+def _quiet_until(view, running, started, protected, service, q: float) -> float:
+    """For LAS in a pass that preempts nothing and keeps no queued job, on a state nothing
+    changed since the last pass (so the engine starts nothing either): a time before which no
+    pass can change anything, less a margin for rounding.
+
+    A pass changes something only if a queued job is kept, which needs a running job ranked
+    before it now to move after it. Queued jobs' keys are fixed while nothing happens;
+    running jobs only move down the ranking (their protection ends, their service grows),
+    and each must pass the queued key just above its own before any other. So the earliest
+    such move bounds the change: a protection end, or a running job's service reaching the
+    least queued service not below its own (``view.reaches_gpu_s``). Infinite when no running
+    job can move."""
+    n = len(running)
+    keys = np.sort(service[n:])
+    above = np.append(keys, math.inf)[np.searchsorted(keys, service[:n])]
+    moves = ~protected & np.isfinite(above)
+    first = float((started[protected] + q - 1e-9 * max(1.0, q)).min(initial=math.inf))
+    if moves.any():
+        first = min(first, float(view.reaches_gpu_s(running[moves], above[moves]).min()))
+    return first - 1e-6 * max(1.0, abs(first)) if math.isfinite(first) else math.inf
 
 
 @register("scheduling", "tiresias")

@@ -1,0 +1,68 @@
+"""Shared mechanics of the preemptive policies (:mod:`.preemptive`): ranking every running
+and queued job under contention and keeping the best that fit, quantum boundaries, and the
+passes a time-sliced policy can skip.
+
+Must not import: simpy, numba.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import kernels
+from .base import ClusterView, ScheduleDecision, SchedulingPolicy
+
+
+class _Ranking(SchedulingPolicy):
+    """Shared mechanics of the preemptive policies."""
+
+    _installed: int = -1
+
+    def _fits_all(self, view: ClusterView) -> bool:
+        """Every running and queued job could run at once (counting GPUs)."""
+        if self._installed < 0:
+            self._installed = int(view.topology.node_gpus.sum())
+        return view.demand_gpus <= self._installed
+
+    def _contended(self, view: ClusterView, running, queued, first, then=None):
+        """Rank the candidates (``running`` then ``queued``; each key in that order) by
+        ``first``, then ``then``, then job id, ascending (NaN last), and keep the best that fit
+        together (:func:`~simulator.kernels.rank_fit`). Returns the decision (preemptions in
+        rank order; the queued jobs kept, then the others, in rank order) and the kept jobs."""
+        jobs = np.concatenate([running, queued])
+        p = np.asarray(first, dtype=np.float64)
+        s = np.zeros(len(jobs)) if then is None else np.asarray(then, dtype=np.float64)
+        keep = np.empty(len(jobs), dtype=bool)
+        rows = np.empty(len(queued), dtype=np.int64)
+        kernels.rank_fit(p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows)
+        lost = np.flatnonzero(~keep[: len(running)])
+        preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist()
+        kept_q = keep[rows]
+        order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
+        return ScheduleDecision(order=order, blocking=False, preempt=preempt), jobs[keep]
+
+
+def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
+    """Queued jobs best first (``keys`` as in :func:`numpy.lexsort`, ties by job id)."""
+    return queued[np.lexsort((queued, *keys))].tolist()
+
+
+def _next_quantum_end(since, now: float, quantum: float):
+    """The first end of a ``quantum``-long slice, counted from ``since``, after ``now``."""
+    eps = 1e-9 * max(1.0, quantum)
+    return since + quantum * (np.floor((now - since + eps) / quantum) + 1)
+
+
+def _slice_wake(
+    view: ClusterView, running: np.ndarray, kept_queued: bool, preempt: list[int], q: float
+) -> float | None:
+    """Next pass when someone waits: the next quantum end of a job that keeps running (a
+    queued job that starts now ends its first quantum at ``now + q``); None if none runs."""
+    stay = running[~np.isin(running, preempt)] if preempt else running
+    ends = _next_quantum_end(view.started_at(stay), view.now, q)
+    best = float(ends.min()) if len(ends) else math.inf
+    if kept_queued:
+        best = min(best, view.now + q)
+    return None if math.isinf(best) else best
