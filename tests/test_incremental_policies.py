@@ -83,6 +83,24 @@ def test_las_skips_the_quantum_ends_that_cannot_change_anything():
         "wall_s": fast.summary["wall_s"],
     }
     assert fast.summary["events"] < 0.8 * direct.summary["events"]
+    # a part that acts at every pass (here one that only counts them) may depend on every
+    # pass, so then none is skipped
+    from simulator.engine.parts import Part
+
+    class CountPasses(Part):
+        name = "count_passes"
+
+        def __init__(self):
+            self.passes = 0
+
+        def after_pass(self):
+            self.passes += 1
+
+    counter = CountPasses()
+    spec["scheduler"] = {"policy": {"name": "las", "params": PARAMS["las"]}}
+    watched = simulator.run(spec, record_events=True, parts=[counter])
+    pd.testing.assert_frame_equal(watched.events, direct.events)
+    assert watched.summary["events"] == direct.summary["events"]
 
 
 @pytest.mark.parametrize("policy", sorted(PARAMS))

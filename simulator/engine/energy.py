@@ -75,6 +75,7 @@ class Energy(Part):
     """Per node group: devices powered and busy, and the energy and carbon they add up to."""
 
     name = "energy"
+    pass_driven = False  # books only changes of power (after_pass)
 
     def __init__(self, spec: ClusterSpec):
         groups = spec.node_groups

@@ -9,7 +9,10 @@ calls each hook on the parts that override it, in list order:
 - ``attach(engine)`` once, before the first event (nodes already in their initial status);
 - ``before_pass()`` at the start of every scheduling pass, before the scheduling policy;
 - ``after_pass()`` after the pass has placed jobs (the shared links are settled after all
-  parts, then the levels are recorded);
+  parts, then the levels are recorded). A part whose pass hooks give the same result however
+  many passes run (energy books only changes) sets ``pass_driven = False``; while every part
+  with pass hooks does, a policy may skip passes that cannot change its own decision
+  (``view.passes_skippable``);
 - ``on_node_status(node, old, new)`` whenever a node changes status (:mod:`.nodes`);
 - ``on_node_down(node, reason)`` when a usable node stops being usable (its jobs are already
   stopped; a part releases what it holds there);
@@ -58,6 +61,7 @@ class Part:
     """Base class of engine parts: every hook does nothing. Override the ones you need."""
 
     name = "part"  # the key of its report
+    pass_driven = True  # its before_pass / after_pass may act differently if a pass is skipped
 
     def attach(self, engine: Engine) -> None:
         self.engine = engine

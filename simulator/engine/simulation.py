@@ -114,6 +114,9 @@ class Simulation:
         self.parts = list(parts)
         self._hooks = {hook: overriding(self.parts, hook) for hook in HOOKS}
         self._before, self._after = self._hooks["before_pass"], self._hooks["after_pass"]
+        self.passes_skippable = not any(
+            getattr(hook.__self__, "pass_driven", True) for hook in self._before + self._after
+        )
         self.nodes = nodes or Nodes()
         engine = self.engine = Engine(self, self.nodes)
         self.nodes.attach(engine)  # initial node statuses, before any part looks

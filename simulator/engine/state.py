@@ -259,6 +259,12 @@ class View:
         return sum(pending() for pending in self._sim._hooks["pending_gpus"])
 
     @property
+    def passes_skippable(self) -> bool:
+        """No engine part acts at every pass, so a pass that cannot change the policy's
+        decision changes nothing and may be skipped (a later ``wake_at``)."""
+        return self._sim.passes_skippable
+
+    @property
     def demand_gpus(self) -> int:
         """Devices asked for by the running and the queued jobs together."""
         ledger = self._sim.ledger

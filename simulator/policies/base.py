@@ -47,6 +47,8 @@ class ClusterView(Protocol):
     @property
     def changed(self) -> list[int]: ...  # jobs started, stopped, finished, submitted or
     # resized since the previous pass (in order, possibly repeated)
+    @property
+    def passes_skippable(self) -> bool: ...  # no engine part acts at every pass
     def queued_ids(self) -> np.ndarray: ...  # the ``queue``'s ids as an array, unordered
     def running_ids(self) -> np.ndarray: ...  # the ``running`` ids as an array, unordered
     def started_at(self, jobs: np.ndarray) -> np.ndarray: ...  # last start, per job

@@ -87,7 +87,9 @@ class LeastAttainedService(_Ranking):
             wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
             if wake is None:  # nothing keeps running: look again in a quantum
                 wake = now + q
-            elif not (view.changed or decision.preempt or kept_queued or _shares(view, queued)):
+            elif view.passes_skippable and not (
+                view.changed or decision.preempt or kept_queued or _shares(view, queued)
+            ):
                 quiet = _quiet_until(view, running, started, protected, service, q)
                 if math.isinf(quiet):  # nothing can change before an event
                     wake = None
