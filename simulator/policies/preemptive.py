@@ -82,8 +82,8 @@ class LeastAttainedService(_Ranking):
         service = view.attained_gpu_s(np.concatenate([running, queued]))
         decision, keep = self._contended(view, running, queued, unprotected, service)
         wake = None
-        if len(running) + len(queued) > len(keep):  # someone waits
-            kept_queued = len(keep) > len(running) - len(decision.preempt)
+        if not keep.all():  # someone waits
+            kept_queued = bool(keep[len(running) :].any())
             wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
             if wake is None:  # nothing keeps running: look again in a quantum
                 wake = now + q
@@ -262,15 +262,15 @@ class Tiresias(_Ranking):
         attained = np.concatenate([view.attained_gpu_s(running), attained])
         level = self._levels(jobs, attained)
         decision, keep = self._contended(view, running, queued, level, view.jobs.submit_s[jobs])
-        crossing = self._crossing(view, keep)
+        crossing = self._crossing(view, jobs[keep])
         wake = float(crossing.min()) if len(crossing) else math.inf
         f = self.params.starve_factor
         if f is not None:  # the starvation clock of jobs left waiting
-            left_out = ~np.isin(jobs, keep)
+            left_out = ~keep
             waiting = jobs[left_out]
             ran = attained[left_out] / view.gpus[waiting]
             since = view.queued_since(waiting)
-            preempted = np.isin(waiting, decision.preempt)
+            preempted = np.flatnonzero(left_out) < len(running)  # running, not kept
             since[preempted] = now
             if self._promoted_at is not None:
                 promoted = self._promoted_at[waiting]
@@ -311,8 +311,8 @@ class GandivaTimeSlicing(_Ranking):
         key_kind = np.concatenate([np.where(boundary, 2, 0), np.ones(len(queued), np.int64)])
         decision, keep = self._contended(view, running, queued, key_time, key_kind)
         wake = None
-        if len(running) + len(queued) > len(keep):  # someone waits: next quantum boundary
-            kept_queued = len(keep) > len(running) - len(decision.preempt)
+        if not keep.all():  # someone waits: next quantum boundary
+            kept_queued = bool(keep[len(running) :].any())
             wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
 
@@ -376,12 +376,12 @@ class ThemisFairness(_Ranking):
         held = np.array([ends.get(j, -math.inf) > now + eps for j in run.tolist()], dtype=bool)
         free = np.concatenate([~held, np.ones(len(queued), dtype=bool)])
         decision, keep = self._contended(view, run, queued, free, -self._rho(view, jobs, active))
-        for job in keep.tolist():
+        for job in jobs[keep].tolist():
             if ends.get(job, -math.inf) <= now + eps:
                 ends[job] = now + lease  # a new lease
         for job in decision.preempt:
             ends.pop(job, None)
         self._ends = [(end, job) for job, end in ends.items()]
         heapq.heapify(self._ends)
-        wake = min(ends.values()) if active > len(keep) and ends else None
+        wake = min(ends.values()) if not keep.all() and ends else None
         return ScheduleDecision(decision.order, False, decision.preempt, wake)

@@ -30,7 +30,8 @@ class _Ranking(SchedulingPolicy):
         """Rank the candidates (``running`` then ``queued``; each key in that order) by
         ``first``, then ``then``, then job id, ascending (NaN last), and keep the best that fit
         together (:func:`~simulator.kernels.rank_fit`). Returns the decision (preemptions in
-        rank order; the queued jobs kept, then the others, in rank order) and the kept jobs."""
+        rank order; the queued jobs kept, then the others, in rank order) and which of the
+        candidates are kept (a mask over ``running`` then ``queued``)."""
         jobs = np.concatenate([running, queued])
         p = np.asarray(first, dtype=np.float64)
         s = np.zeros(len(jobs)) if then is None else np.asarray(then, dtype=np.float64)
@@ -41,7 +42,7 @@ class _Ranking(SchedulingPolicy):
         preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist()
         kept_q = keep[rows]
         order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
-        return ScheduleDecision(order=order, blocking=False, preempt=preempt), jobs[keep]
+        return ScheduleDecision(order=order, blocking=False, preempt=preempt), keep
 
 
 def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
