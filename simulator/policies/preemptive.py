@@ -84,7 +84,7 @@ class LeastAttainedService(_Ranking):
         wake = None
         if not keep.all():  # someone waits
             kept_queued = bool(keep[len(running) :].any())
-            wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
+            wake = _slice_wake(now, started[keep[: len(running)]], kept_queued, q)
             if wake is None:  # nothing keeps running: look again in a quantum
                 wake = now + q
             elif view.passes_skippable and not (
@@ -305,7 +305,8 @@ class GandivaTimeSlicing(_Ranking):
         eps = 1e-9 * max(1.0, q)
         running = _running(view)
         # rank: running mid-quantum first, then waiting (longest first), then at a boundary
-        k = (now - view.started_at(running)) / q  # quanta done in the current run
+        started = view.started_at(running)
+        k = (now - started) / q  # quanta done in the current run
         boundary = (np.round(k) >= 1) & (np.abs(k - np.round(k)) * q <= eps)
         key_time = np.concatenate([np.where(boundary, now, -math.inf), view.queued_since(queued)])
         key_kind = np.concatenate([np.where(boundary, 2, 0), np.ones(len(queued), np.int64)])
@@ -313,7 +314,7 @@ class GandivaTimeSlicing(_Ranking):
         wake = None
         if not keep.all():  # someone waits: next quantum boundary
             kept_queued = bool(keep[len(running) :].any())
-            wake = _slice_wake(view, running, kept_queued, decision.preempt, q)
+            wake = _slice_wake(now, started[keep[: len(running)]], kept_queued, q)
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
 
 

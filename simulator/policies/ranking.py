@@ -56,14 +56,12 @@ def _next_quantum_end(since, now: float, quantum: float):
     return since + quantum * (np.floor((now - since + eps) / quantum) + 1)
 
 
-def _slice_wake(
-    view: ClusterView, running: np.ndarray, kept_queued: bool, preempt: list[int], q: float
-) -> float | None:
-    """Next pass when someone waits: the next quantum end of a job that keeps running (a
-    queued job that starts now ends its first quantum at ``now + q``); None if none runs."""
-    stay = running[~np.isin(running, preempt)] if preempt else running
-    ends = _next_quantum_end(view.started_at(stay), view.now, q)
+def _slice_wake(now: float, stay_started: np.ndarray, kept_queued: bool, q: float) -> float | None:
+    """Next pass when someone waits: the next quantum end of a job that keeps running
+    (``stay_started``: when each of those started; a queued job that starts now ends its first
+    quantum at ``now + q``); None if none runs."""
+    ends = _next_quantum_end(stay_started, now, q)
     best = float(ends.min()) if len(ends) else math.inf
     if kept_queued:
-        best = min(best, view.now + q)
+        best = min(best, now + q)
     return None if math.isinf(best) else best
