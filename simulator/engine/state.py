@@ -297,6 +297,17 @@ class View:
             jobs = np.arange(len(self.jobs))
         return self._sim.ledger.attained(np.asarray(jobs, dtype=np.int64), self._env.now)
 
+    def service_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every job's service books (read-only views), for ranking many jobs in one kernel:
+        GPU-seconds attained in stopped runs, devices held, since when (a running job's
+        service at ``t`` is ``attained + held * (t - since)``) and when it last started."""
+        ledger = self._sim.ledger
+        books = (ledger.attained_s, ledger.amount, ledger.held_since, ledger.started_at)
+        out = tuple(a.view() for a in books)
+        for a in out:
+            a.flags.writeable = False
+        return out
+
     def reaches_gpu_s(
         self, jobs: np.ndarray | int, target: np.ndarray | list[float]
     ) -> np.ndarray | list[float]:

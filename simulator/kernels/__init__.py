@@ -22,7 +22,7 @@ from .placement import (
     ranked_fit,
     release,
 )
-from .scheduling import assign_types, fastest_fit, rank_fit
+from .scheduling import assign_types, fastest_fit, las_rank, rank_fit
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
@@ -35,6 +35,7 @@ __all__ = [
     "fragmented",
     "greedy_fit",
     "kernel",
+    "las_rank",
     "maxmin_share",
     "rank_fit",
     "ranked_fit",
@@ -79,6 +80,12 @@ def warmup() -> float:
     fastest_fit(np.ones((2, 2)), one, one.copy(), np.empty(2, dtype=np.int64))
     fresh = np.zeros(2, dtype=np.int64)  # the candidates and their sizes are fresh arrays
     rank_fit(one, one, fresh, fresh, 1, 1, np.empty(2, dtype=bool), np.empty(1, np.int64))
+    books = np.ones(2)
+    books.setflags(write=False)  # ids, sizes and the ledger's books are read-only views
+    ids = np.array([0, 1], dtype=np.int64)
+    ids.setflags(write=False)
+    outs = (np.empty(2, np.int64), np.empty(2), np.empty(2), np.empty(2, bool))
+    las_rank(ids[:1], ids[1:], ids, books, books, books, books, 1.0, 1.0, 1, *outs, fresh[:1])
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

@@ -148,3 +148,78 @@ def rank_fit(p, s, ids, need, n_running, room, out_keep, out_queued):
         if whole[bucket[r]]:
             out_keep[r] = True
     return room
+
+
+@kernel
+def _quantum_end(since, now, q):
+    """The first end of a ``q``-long slice counted from ``since`` after ``now`` (as
+    ``policies.ranking._next_quantum_end``, the same arithmetic)."""
+    return since + q * (np.floor((now - since + 1e-9 * max(1.0, q)) / q) + 1)
+
+
+@kernel
+def las_rank(
+    running,
+    queued,
+    gpus,
+    attained,
+    held,
+    since,
+    started,
+    now,
+    q,
+    room,
+    out_ids,
+    out_p,
+    out_s,
+    out_keep,
+    out_q,
+):
+    """LAS's contended pass in one walk over the candidates (``running`` then ``queued``).
+
+    Per job id: ``gpus`` its size, ``attained`` its GPU-seconds in stopped runs, ``held`` the
+    devices it holds, ``since`` since when, ``started`` its last start. Writes the candidates'
+    ids, ``p`` (0 for a running job still within its first quantum, else 1), ``s`` (attained
+    service now) and the :func:`rank_fit` outputs. Returns ``(stay, quiet, quiet_wake)``: the
+    first quantum end after ``now`` of a running job kept; for a pass that keeps every running
+    job and no queued one, a time before which no later pass can keep a queued job (a
+    protection end, or a running job's service reaching the least queued service not below
+    its own, less a rounding margin; inf if none can); and the first quantum end after it."""
+    n, m = running.shape[0], queued.shape[0]
+    eps = 1e-9 * max(1.0, q)
+    need = np.empty(n + m, dtype=np.int64)
+    for r in range(n):
+        j = running[r]
+        out_ids[r], need[r] = j, gpus[j]
+        out_p[r] = 0.0 if now - started[j] < q - eps else 1.0
+        out_s[r] = attained[j] + held[j] * (now - since[j])
+    for i in range(m):
+        j = queued[i]
+        out_ids[n + i], need[n + i] = j, gpus[j]
+        out_p[n + i], out_s[n + i] = 1.0, attained[j]
+    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
+    stay = np.inf
+    first = np.inf
+    for r in range(n):
+        j = running[r]
+        if out_keep[r]:
+            stay = min(stay, _quantum_end(started[j], now, q))
+        if out_p[r] == 0.0:
+            first = min(first, started[j] + q - eps)
+            continue
+        lo, hi = 0, m  # the least queued service not below this job's (keys sorted in out_q)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if out_s[out_q[mid]] < out_s[r]:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < m and out_s[out_q[lo]] < np.inf:
+            first = min(first, since[j] + (out_s[out_q[lo]] - attained[j]) / held[j])
+    if first == np.inf:
+        return stay, np.inf, np.inf
+    quiet = first - 1e-6 * max(1.0, abs(first))
+    wake = np.inf
+    for r in range(n):
+        wake = min(wake, _quantum_end(started[running[r]], quiet, q))
+    return stay, quiet, wake

@@ -55,6 +55,8 @@ class ClusterView(Protocol):
     def queued_since(self, jobs: np.ndarray) -> np.ndarray: ...  # last (re)queued, per job
     def attained_gpu_s(self, jobs: np.ndarray | None = None) -> np.ndarray: ...  # GPU-s so far
     def reaches_gpu_s(self, jobs: np.ndarray, target: np.ndarray) -> np.ndarray: ...  # when
+    def service_terms(self) -> tuple[np.ndarray, ...]: ...  # every job's (attained in
+    # stopped runs, devices held, held since, last started), for kernels
     def remaining_s(self, job: int) -> float: ...  # oracle seconds left
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised
     def work_left(self, jobs: np.ndarray) -> np.ndarray: ...  # work units left, per job

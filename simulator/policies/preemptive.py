@@ -10,8 +10,9 @@ queued jobs are ranked. The times a rank depends on are the ledger's (``view.sta
 ``view.queued_since``), so nothing is rebuilt per running job, and Tiresias keeps each running
 job's next queue-threshold crossing in a heap refreshed from ``view.changed``. Only under
 contention is every candidate ranked, by one kernel that sorts only the queued jobs
-(:func:`~simulator.kernels.rank_fit`). LAS also skips the quantum ends at which nothing can
-change (:func:`_quiet_until`). The direct implementations these must agree with (the same
+(:func:`~simulator.kernels.rank_fit`); for LAS the whole contended pass is one kernel
+(:func:`~simulator.kernels.las_rank`), which also finds the quantum ends at which nothing can
+change, so that they get no pass. The direct implementations these must agree with (the same
 event log, jobs and series; pass for pass except LAS's skipped passes) are in
 ``tests/reference_policies.py``.
 
@@ -26,8 +27,9 @@ import math
 import numpy as np
 from pydantic import Field
 
+from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision
-from .ranking import _next_quantum_end, _order, _Ranking, _slice_wake
+from .ranking import _decision, _order, _Ranking, _slice_wake
 from .registry import register
 from .scheduling import _queued, _running
 
@@ -76,25 +78,34 @@ class LeastAttainedService(_Ranking):
             return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
-        started = view.started_at(running)
-        protected = now - started < q - 1e-9 * max(1.0, q)
-        unprotected = np.concatenate([~protected, np.ones(len(queued), dtype=bool)])
-        service = view.attained_gpu_s(np.concatenate([running, queued]))
-        decision, keep = self._contended(view, running, queued, unprotected, service)
+        n = len(running) + len(queued)
+        jobs, p, s = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+        keep, rows = np.empty(n, dtype=bool), np.empty(len(queued), dtype=np.int64)
+        stay, quiet, quiet_wake = kernels.las_rank(
+            running, queued, view.gpus, *view.service_terms(), now, q, self._installed,
+            jobs, p, s, keep, rows,
+        )  # fmt: skip
+        decision = _decision(jobs, p, s, keep, rows, len(running))
         wake = None
         if not keep.all():  # someone waits
             kept_queued = bool(keep[len(running) :].any())
-            wake = _slice_wake(now, started[keep[: len(running)]], kept_queued, q)
-            if wake is None:  # nothing keeps running: look again in a quantum
+            wake = min(stay, now + q) if kept_queued else stay
+            if math.isinf(wake):  # nothing keeps running: look again in a quantum
                 wake = now + q
             elif view.passes_skippable and not (
                 view.changed or decision.preempt or kept_queued or _shares(view, queued)
             ):
-                quiet = _quiet_until(view, running, started, protected, service, q)
+                # Nothing changed since the last pass, so the engine starts nothing either.
+                # A later pass changes something only if it keeps a queued job, which needs
+                # a running job ranked before it now to move after it. Queued keys are fixed
+                # while nothing happens; running jobs only move down (their protection ends,
+                # their service grows), each passing the queued key just above its own
+                # first, so the earliest such move bounds the change (``quiet``): the
+                # quantum ends before it get no pass.
                 if math.isinf(quiet):  # nothing can change before an event
                     wake = None
-                elif quiet > now:  # the boundaries before it would change nothing: skip them
-                    wake = float(_next_quantum_end(started, quiet, q).min())
+                elif quiet > now:
+                    wake = quiet_wake
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
 
 
@@ -102,28 +113,6 @@ def _shares(view, queued: np.ndarray) -> bool:
     """Some queued job asks for a share of a device: it may start on an open shared device
     although the ranking did not keep it, so a pass can change things the ranking does not."""
     return bool((view.jobs.gpu_milli[queued] < 1000).any())
-
-
-def _quiet_until(view, running, started, protected, service, q: float) -> float:
-    """For LAS in a pass that preempts nothing and keeps no queued job, on a state nothing
-    changed since the last pass (so the engine starts nothing either): a time before which no
-    pass can change anything, less a margin for rounding.
-
-    A pass changes something only if a queued job is kept, which needs a running job ranked
-    before it now to move after it. Queued jobs' keys are fixed while nothing happens;
-    running jobs only move down the ranking (their protection ends, their service grows),
-    and each must pass the queued key just above its own before any other. So the earliest
-    such move bounds the change: a protection end, or a running job's service reaching the
-    least queued service not below its own (``view.reaches_gpu_s``). Infinite when no running
-    job can move."""
-    n = len(running)
-    keys = np.sort(service[n:])
-    above = np.append(keys, math.inf)[np.searchsorted(keys, service[:n])]
-    moves = ~protected & np.isfinite(above)
-    first = float((started[protected] + q - 1e-9 * max(1.0, q)).min(initial=math.inf))
-    if moves.any():
-        first = min(first, float(view.reaches_gpu_s(running[moves], above[moves]).min()))
-    return first - 1e-6 * max(1.0, abs(first)) if math.isfinite(first) else math.inf
 
 
 @register("scheduling", "tiresias")

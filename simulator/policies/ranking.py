@@ -38,11 +38,18 @@ class _Ranking(SchedulingPolicy):
         keep = np.empty(len(jobs), dtype=bool)
         rows = np.empty(len(queued), dtype=np.int64)
         kernels.rank_fit(p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows)
-        lost = np.flatnonzero(~keep[: len(running)])
-        preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist()
-        kept_q = keep[rows]
-        order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
-        return ScheduleDecision(order=order, blocking=False, preempt=preempt), keep
+        return _decision(jobs, p, s, keep, rows, len(running)), keep
+
+
+def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:
+    """The decision of a ranking (:func:`~simulator.kernels.rank_fit`'s outputs over the
+    candidates ``jobs``, running first): the running jobs not kept are preempted, in rank
+    order; the queued ones kept are tried first, then the others, in rank order."""
+    lost = np.flatnonzero(~keep[:n_running])
+    preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist() if len(lost) else []
+    kept_q = keep[rows]
+    order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
+    return ScheduleDecision(order=order, blocking=False, preempt=preempt)
 
 
 def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:

@@ -168,5 +168,7 @@ def test_warmup_covers_every_signature_a_run_uses():
     simulator.run(spec)
     contended = tiny([(0.0, 4, 100.0), (0.0, 4, 100.0), (1.0, 8, 50.0)], gpus_per_node=8)
     contended["scheduler"] = {"policy": {"name": "las", "params": {"quantum": 10.0}}}
+    assert simulator.run(contended).jobs["preemptions"].sum() > 0  # las_rank ran
+    contended["scheduler"] = {"policy": "srtf"}
     assert simulator.run(contended).jobs["preemptions"].sum() > 0  # rank_fit ran
-    assert signatures() == before and len(before) == 13
+    assert signatures() == before and len(before) == 14

@@ -108,3 +108,71 @@ def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, 
     )
     assert keep.tolist() == expected_keep and got_left == left
     assert queued.tolist() == [i for i in ranking if i >= n_running]
+
+
+def las_reference(jobs, n_running, now, q, room):
+    """LAS's contended pass in plain Python: ``jobs`` are (id, gpus, attained in stopped runs,
+    devices held, held since, last started), running ones first."""
+    eps = 1e-9 * max(1.0, q)
+
+    def quantum_end(since, t):
+        return since + q * (math.floor((t - since + eps) / q) + 1)
+
+    rows = []
+    for i, (job, gpus, attained, held, since, started) in enumerate(jobs):
+        running = i < n_running
+        p = 0.0 if running and now - started < q - eps else 1.0
+        rows.append((p, attained + held * (now - since) if running else attained, job, gpus))
+    keep, left = [False] * len(rows), room
+    for i in sorted(range(len(rows)), key=lambda i: rows[i][:3]):
+        if rows[i][3] <= left:
+            keep[i], left = True, left - rows[i][3]
+    running = jobs[:n_running]
+    kept = [j for j, k in zip(running, keep[:n_running], strict=True) if k]
+    stay = min((quantum_end(j[5], now) for j in kept), default=math.inf)
+    keys = sorted(r[1] for r in rows[n_running:])
+    first = math.inf
+    for job, (p, s, _, _) in zip(running, rows[:n_running], strict=True):
+        attained, held, since, started = job[2:]
+        if p == 0.0:
+            first = min(first, started + q - eps)
+        elif above := [k for k in keys if k >= s]:
+            first = min(first, since + (above[0] - attained) / held)
+    if math.isinf(first):
+        return keep, stay, math.inf, math.inf
+    quiet = first - 1e-6 * max(1.0, abs(first))
+    return keep, stay, quiet, min(quantum_end(j[5], quiet) for j in running)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 8),  # gpus
+            st.integers(0, 40).map(float),  # attained in stopped runs
+            st.sampled_from([1.0, 2.0, 0.5, 8.0]),  # devices held
+            st.integers(0, 30).map(float),  # held since
+            st.integers(0, 30).map(float),  # last started
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 30),
+    st.sampled_from([1.0, 5.0, 10.0, 7.5]),
+    st.integers(0, 20),
+)
+def test_las_rank_matches_a_plain_python_pass(books, n_running, q, extra):
+    n_running, now = min(n_running, len(books)), 30.0
+    jobs = [(i, *b) for i, b in enumerate(books)]
+    room = sum(b[0] for b in books[:n_running]) + extra
+    keep_ref, *times_ref = las_reference(jobs, n_running, now, q, room)
+    cols = [np.array(c) for c in zip(*books, strict=True)]
+    ids = np.arange(len(books), dtype=np.int64)
+    n = len(books)
+    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool))
+    rows = np.empty(n - n_running, dtype=np.int64)
+    times = kernels.las_rank(
+        ids[:n_running], ids[n_running:], cols[0].astype(np.int64), *cols[1:], now, q, room,
+        *out, rows,
+    )  # fmt: skip
+    assert out[3].tolist() == keep_ref and list(times) == times_ref
