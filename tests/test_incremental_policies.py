@@ -43,7 +43,7 @@ def assert_same_run(spec: dict, policy: str, params: dict, restore=0.0, rounds=N
     pd.testing.assert_frame_equal(fast.events, direct.events)
     pd.testing.assert_frame_equal(fast.jobs, direct.jobs)
     pd.testing.assert_frame_equal(fast.series, direct.series)
-    if policy != "las":  # LAS skips quantum ends that cannot change anything (below)
+    if policy not in ("las", "tiresias"):  # they skip passes that change nothing (below)
         assert fast.summary["events"] == direct.summary["events"]
 
 
@@ -101,6 +101,25 @@ def test_las_skips_the_quantum_ends_that_cannot_change_anything():
     watched = simulator.run(spec, record_events=True, parts=[counter])
     pd.testing.assert_frame_equal(watched.events, direct.events)
     assert watched.summary["events"] == direct.summary["events"]
+
+
+def test_tiresias_skips_threshold_crossings_while_everything_fits():
+    # four 1-GPU jobs on 8 GPUs cross both thresholds (20 and 90 GPU-s): the direct policy
+    # asks for a pass at every crossing, but while every job fits nothing can be preempted
+    # and the queued order does not depend on the running jobs' queues
+    spec = tiny([(0.0, 1, 200.0), (5.0, 1, 150.0), (9.0, 2, 100.0), (30.0, 1, 80.0)])
+    fast = _run(spec, "tiresias", PARAMS["tiresias"], 0.0, None)
+    direct = _run(spec, "direct_tiresias", PARAMS["tiresias"], 0.0, None)
+    pd.testing.assert_frame_equal(fast.events, direct.events)
+    pd.testing.assert_frame_equal(fast.series, direct.series)
+    # the direct policy also passes at the crossings (19, 20, 25, 50, 54, 90 and 95 s, and
+    # 120 s, job 3's second one, which it never reaches); here only the 4 arrivals and the
+    # 4 finishes happen, each with a pass at its own instant
+    assert fast.summary["events"] == 4 + 4 + 8 < direct.summary["events"]
+    assert fast.summary == direct.summary | {
+        "events": fast.summary["events"],
+        "wall_s": fast.summary["wall_s"],
+    }
 
 
 @pytest.mark.parametrize("policy", sorted(PARAMS))

@@ -194,10 +194,13 @@ class Tiresias(_Ranking):
             self._crossings = [e for e in self._crossings if token.get(e[1]) == e[2]]
             heapq.heapify(self._crossings)
 
-    def _next_running_crossing(self, view: ClusterView) -> float:
-        """The earliest next crossing of a running job (inf: none). An entry stands until
-        its instant passes (the job crossed: its next threshold is entered then)."""
+    def _next_running_crossing(self, view: ClusterView, stopping=()) -> float:
+        """The earliest next crossing of a running job not in ``stopping`` (the jobs this
+        pass would preempt; their entries stay, since a round-based lease may keep them
+        running; inf: none). An entry stands until its instant passes (the job crossed: its
+        next threshold is entered then)."""
         heap, token, running, now = self._crossings, self._token, view.running, view.now
+        passed, out = [], math.inf
         while heap:
             at, job, tok = heap[0]
             if tok != token.get(job) or job not in running:
@@ -208,9 +211,14 @@ class Tiresias(_Ranking):
                     heapq.heapreplace(heap, (at, job, tok))
                 else:
                     heapq.heappop(heap)
+            elif job in stopping:
+                passed.append(heapq.heappop(heap))
             else:
-                return at
-        return math.inf
+                out = at
+                break
+        for entry in passed:
+            heapq.heappush(heap, entry)
+        return out
 
     def _promote(self, view: ClusterView, queued: np.ndarray, attained: np.ndarray) -> None:
         """Starvation prevention for the queued jobs (``attained``: their service)."""
@@ -238,21 +246,28 @@ class Tiresias(_Ranking):
         if len(queued):
             self._promote(view, queued, attained)
         if self._fits_all(view):
+            order = []
+            if len(queued):
+                order = _order(queued, view.jobs.submit_s[queued], self._levels(queued, attained))
+            if view.passes_skippable:
+                # only running jobs cross thresholds (a queued job's service is fixed), and
+                # while everything fits their queues matter to nobody: the next pass that
+                # can change anything follows an event, which ranks afresh
+                return ScheduleDecision(order, False)
             wake = self._next_running_crossing(view) if view.running else math.inf
             if len(queued):
-                level = self._levels(queued, attained)
-                order = _order(queued, view.jobs.submit_s[queued], level)
                 wake = min(wake, float(self._crossing(view, queued).min()))
-            else:
-                order = []
             return ScheduleDecision(order, False, (), None if math.isinf(wake) else wake)
         running = _running(view)
         jobs = np.concatenate([running, queued])
         attained = np.concatenate([view.attained_gpu_s(running), attained])
         level = self._levels(jobs, attained)
         decision, keep = self._contended(view, running, queued, level, view.jobs.submit_s[jobs])
-        crossing = self._crossing(view, jobs[keep])
-        wake = float(crossing.min()) if len(crossing) else math.inf
+        stopping = set(decision.preempt) if decision.preempt else ()
+        wake = self._next_running_crossing(view, stopping) if view.running else math.inf
+        kept_queued = queued[keep[len(running) :]]
+        if len(kept_queued):
+            wake = min(wake, float(self._crossing(view, kept_queued).min()))
         f = self.params.starve_factor
         if f is not None:  # the starvation clock of jobs left waiting
             left_out = ~keep
