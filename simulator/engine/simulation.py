@@ -195,11 +195,11 @@ class Simulation:
             self.env.call_at(decision.wake_at, ARRIVAL, wake)
         started, gpus = [], self._gpus
         pinned = decision.chip_type or {}
-        order, tail_min = decision.order, None
-        if not decision.blocking and len(order) > 16:
-            tail_min = self._tail_min(order)
+        order, tail, first, skipped = decision.order, None, 0, False
         for i, job in enumerate(order):
-            if tail_min is not None and tail_min[i] > state.free_total:
+            if skipped and tail is None:  # after the first job skipped, look ahead
+                tail, first = self._tail_min(order[i:]), i
+            if tail is not None and tail[i - first] > state.free_total:
                 break  # no job from here on asks for few enough devices
             if job not in queue:
                 raise EngineError(f"{self.scheduler.name} ordered job {job}, which is not queued")
@@ -211,12 +211,14 @@ class Simulation:
             if placement is None and gpus[job] > state.free_total:  # cannot fit anywhere
                 if decision.blocking or state.free_total == 0:
                     break
+                skipped = True
                 continue
             if placement is None:
                 placement = self._place(job, nodes)
             if placement is None:
                 if decision.blocking:
                     break
+                skipped = True
                 continue
             self._start(job, placement)
             started.append(job)
@@ -244,8 +246,11 @@ class Simulation:
             check(self)
 
     def _tail_min(self, order: list[int]) -> list[int]:
-        """For each position of a non-blocking order, the fewest devices a job from there on
-        asks for (0 for a share of a device: it may fit an open shared one)."""
+        """For each position of (the rest of) a non-blocking order, the fewest devices a job
+        from there on asks for (0 for a share of a device: it may fit an open shared one;
+        all 0 for a short order, where looking ahead costs more than trying)."""
+        if len(order) <= 16:
+            return [0] * len(order)
         ids = np.asarray(order, dtype=np.int64)
         need = self.ledger.size[ids]
         if self.state.milli is not None:

@@ -146,6 +146,7 @@ class Tiresias(_Ranking):
         # void once the job's token moves on (it changed since) or it no longer runs
         self._crossings: list[tuple[float, int, int]] = []
         self._token: dict[int, int] = {}
+        self._stale = False  # not kept while everything fits: rebuilt when next needed
 
     def _offsets(self, jobs: np.ndarray) -> np.ndarray | float:
         return 0.0 if self._offset is None else self._offset[jobs]
@@ -172,8 +173,8 @@ class Tiresias(_Ranking):
         return min((at for at in ats if at > now), default=math.inf)
 
     def _refresh(self, view: ClusterView) -> None:
-        """Re-enter the jobs that changed since the last pass."""
-        if not view.changed:
+        """Re-enter the jobs changed since the last pass (every job if the heap is stale)."""
+        if not (view.changed or self._stale):
             return
         token, running, queue = self._token, view.running, view.queue
         # the running ones are entered; with nothing running (a round boundary shows every
@@ -184,7 +185,12 @@ class Tiresias(_Ranking):
             token[job] = token.get(job, 0) + 1
             if job in enter:
                 live.append(job)
-        if not live:
+        if self._stale:
+            self._stale, self._crossings = False, []
+            live = view.running_ids() if running else view.queued_ids()
+            for job in live.tolist():
+                token.setdefault(job, 0)
+        if not len(live):
             return
         live = np.asarray(live, dtype=np.int64)
         for at, job in zip(self._crossing(view, live).tolist(), live.tolist(), strict=True):
@@ -196,9 +202,8 @@ class Tiresias(_Ranking):
 
     def _next_running_crossing(self, view: ClusterView, stopping=()) -> float:
         """The earliest next crossing of a running job not in ``stopping`` (the jobs this
-        pass would preempt; their entries stay, since a round-based lease may keep them
-        running; inf: none). An entry stands until its instant passes (the job crossed: its
-        next threshold is entered then)."""
+        pass would preempt, kept: a round's lease may keep them running; inf: none). An entry
+        stands until its instant passes (the job crossed: its next threshold is entered)."""
         heap, token, running, now = self._crossings, self._token, view.running, view.now
         passed, out = [], math.inf
         while heap:
@@ -239,20 +244,23 @@ class Tiresias(_Ranking):
         self._promoted_at[queued[promoted]] = now
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        now = view.now
-        self._refresh(view)
+        now, fits = view.now, self._fits_all(view)
+        # only running jobs cross thresholds (a queued job's service is fixed), and while
+        # everything fits their queues matter to nobody: the next pass that can change
+        # anything follows an event, which ranks afresh (the crossings heap is rebuilt then)
+        quiet = fits and view.passes_skippable
+        self._stale = self._stale or quiet
+        if not quiet:
+            self._refresh(view)
         queued = _queued(view)
         attained = view.attained_gpu_s(queued) if len(queued) else queued.astype(float)
         if len(queued):
             self._promote(view, queued, attained)
-        if self._fits_all(view):
+        if fits:
             order = []
             if len(queued):
                 order = _order(queued, view.jobs.submit_s[queued], self._levels(queued, attained))
-            if view.passes_skippable:
-                # only running jobs cross thresholds (a queued job's service is fixed), and
-                # while everything fits their queues matter to nobody: the next pass that
-                # can change anything follows an event, which ranks afresh
+            if quiet:
                 return ScheduleDecision(order, False)
             wake = self._next_running_crossing(view) if view.running else math.inf
             if len(queued):

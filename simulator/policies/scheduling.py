@@ -55,6 +55,8 @@ class ShortestJobFirst(SchedulingPolicy):
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         queued = _queued(view)
+        if view.free_total == 0 and not (view.jobs.gpu_milli[queued] < 1000).any():
+            return ScheduleDecision(order=[], blocking=False)  # no job could start
         order = queued[np.lexsort((queued, view.remaining_s_many(queued)))]
         return ScheduleDecision(order=order.tolist(), blocking=False)
 
@@ -73,6 +75,8 @@ class EasyBackfill(SchedulingPolicy):
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         gpus, free = view.gpus, view.free_total
+        if free == 0:  # every job asks for a device at least: none starts or backfills
+            return ScheduleDecision(order=[], blocking=False)
         order, queue = [], iter(view.queue)
         head = None
         for job in queue:
