@@ -12,6 +12,8 @@ import numpy as np
 
 from ..world.jobs import JobState
 
+RUNNING = int(JobState.RUNNING)
+
 if TYPE_CHECKING:
     from .simulation import Simulation
 
@@ -20,7 +22,7 @@ def remaining_s(sim: Simulation, job: int) -> float:
     """Oracle seconds ``job`` still needs: its work left at its current speed if running (plus
     what is left of a restore), else at the speed it would get consolidated on idle nodes."""
     now, ledger = sim.env.now, sim.ledger
-    running = ledger.state[job] == JobState.RUNNING
+    running = ledger.state[job] == RUNNING
     restore = max(ledger.resume_at[job] - now, 0.0) if running else 0.0
     if job in sim.links and sim.links.speed_of(job) > 0:
         return sim.links.left_of(job, now) / sim.links.speed_of(job)
@@ -44,19 +46,21 @@ def remaining_s_many(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     """:meth:`remaining_s` of many jobs at once (vectorised for the common cases)."""
     jobs, ledger = np.asarray(jobs, dtype=np.int64), sim.ledger
     now, left = sim.env.now, ledger.left[jobs]
-    running = ledger.state[jobs] == JobState.RUNNING
+    running = ledger.state[jobs] == RUNNING
     rate = sim._oracle_rate[jobs]
-    for i in np.flatnonzero(~running & np.isnan(rate)):
-        rate[i] = oracle_rate(sim, int(jobs[i]))
+    unknown = np.isnan(rate) & ~running
+    if unknown.any():
+        for i in np.flatnonzero(unknown).tolist():
+            rate[i] = oracle_rate(sim, int(jobs[i]))
     out = left / rate
+    if not running.any():
+        return out
     run = jobs[running]
     out[running] = left[running] / ledger.rate[run] - (now - ledger.since[run])
-    special = [
-        i
-        for i in np.flatnonzero(running)
-        if jobs[i] in sim.links or ledger.resume_at[jobs[i]] > now
-    ]
-    for i in special:
+    special = ledger.resume_at[run] > now  # restoring, or on shared links: one at a time
+    if len(sim.links):
+        special |= np.fromiter((j in sim.links for j in run.tolist()), bool, len(run))
+    for i in np.flatnonzero(running)[special].tolist():
         out[i] = remaining_s(sim, int(jobs[i]))
     return out
 
@@ -65,7 +69,7 @@ def work_left(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     """Units of work each job has left now (a restoring job has made no progress yet)."""
     jobs, ledger = np.asarray(jobs, dtype=np.int64), sim.ledger
     now, out = sim.env.now, ledger.left[jobs]
-    for i in np.flatnonzero(ledger.state[jobs] == JobState.RUNNING):
+    for i in np.flatnonzero(ledger.state[jobs] == RUNNING):
         job = int(jobs[i])
         if job in sim.links:
             out[i] = sim.links.left_of(job, now)
