@@ -51,6 +51,8 @@ class CapacityScheduler(SchedulingPolicy):
             return value
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
+        if view.free_total == 0 and not self.params.preempt:  # no job could start
+            return ScheduleDecision(order=[], blocking=False)
         jobs, gpus, total = view.jobs, view.gpus, float(view.topology.node_gpus.sum())
         tenant_names = jobs.stream_tenants
         quota = {t: self.params.tenants.get(t, TenantQuota()) for t in set(tenant_names)}
