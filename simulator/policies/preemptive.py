@@ -7,13 +7,14 @@ first (non-blocking).
 Cost of a pass. When every running and queued job fits at once (``view.demand_gpus`` at most
 the installed GPUs: the usual case below saturation) nobody can be preempted, so only the
 queued jobs are ranked. The times a rank depends on are the ledger's (``view.started_at``,
-``view.queued_since``), so nothing is rebuilt per running job, and Tiresias keeps each running
-job's next queue-threshold crossing in a heap refreshed from ``view.changed``. Only under
+``view.queued_since``), so nothing is rebuilt per running job; Tiresias then asks for no pass
+at threshold crossings, and under contention it keeps each running job's next crossing in a
+heap refreshed from ``view.changed``. Only under
 contention is every candidate ranked, by one kernel that sorts only the queued jobs
 (:func:`~simulator.kernels.rank_fit`); for LAS the whole contended pass is one kernel
 (:func:`~simulator.kernels.las_rank`), which also finds the quantum ends at which nothing can
 change, so that they get no pass. The direct implementations these must agree with (the same
-event log, jobs and series; pass for pass except LAS's skipped passes) are in
+event log, jobs and series; pass for pass but for the passes LAS and Tiresias skip) are in
 ``tests/reference_policies.py``.
 
 Must not import: simpy, numba.
@@ -95,13 +96,12 @@ class LeastAttainedService(_Ranking):
             elif view.passes_skippable and not (
                 view.changed or decision.preempt or kept_queued or _shares(view, queued)
             ):
-                # Nothing changed since the last pass, so the engine starts nothing either.
-                # A later pass changes something only if it keeps a queued job, which needs
-                # a running job ranked before it now to move after it. Queued keys are fixed
-                # while nothing happens; running jobs only move down (their protection ends,
-                # their service grows), each passing the queued key just above its own
-                # first, so the earliest such move bounds the change (``quiet``): the
-                # quantum ends before it get no pass.
+                # Nothing changed since the last pass (the engine starts nothing either). A
+                # later pass changes something only if it keeps a queued job: a running job
+                # ranked before it must move after it. Queued keys are fixed while nothing
+                # happens; running jobs only move down (protection ends, service grows), each
+                # past the queued key just above its own first: the earliest such move
+                # (``quiet``) bounds the change, and the quantum ends before it get no pass.
                 if math.isinf(quiet):  # nothing can change before an event
                     wake = None
                 elif quiet > now:
@@ -271,7 +271,7 @@ class Tiresias(_Ranking):
         attained = np.concatenate([view.attained_gpu_s(running), attained])
         level = self._levels(jobs, attained)
         decision, keep = self._contended(view, running, queued, level, view.jobs.submit_s[jobs])
-        stopping = set(decision.preempt) if decision.preempt else ()
+        stopping = set(decision.preempt)
         wake = self._next_running_crossing(view, stopping) if view.running else math.inf
         kept_queued = queued[keep[len(running) :]]
         if len(kept_queued):
