@@ -22,7 +22,7 @@ from .placement import (
     ranked_fit,
     release,
 )
-from .scheduling import assign_types, fastest_fit, las_rank, rank_fit
+from .scheduling import assign_types, fastest_fit, gandiva_rank, las_rank, rank_fit
 from .throughput import maxmin_share, step_times
 from .topology import ring_hops
 
@@ -33,6 +33,7 @@ __all__ = [
     "fastest_fit",
     "first_fit",
     "fragmented",
+    "gandiva_rank",
     "greedy_fit",
     "kernel",
     "las_rank",
@@ -86,6 +87,7 @@ def warmup() -> float:
     ids.setflags(write=False)
     outs = (np.empty(2, np.int64), np.empty(2), np.empty(2), np.empty(2, bool))
     las_rank(ids[:1], ids[1:], ids, books, books, books, books, 1.0, 1.0, 1, *outs, fresh[:1])
+    gandiva_rank(ids[:1], ids[1:], one[:1], ids, books, 1.0, 1.0, 1, *outs, fresh[:1])
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

@@ -152,8 +152,7 @@ def rank_fit(p, s, ids, need, n_running, room, out_keep, out_queued):
 
 @kernel
 def _quantum_end(since, now, q):
-    """The first end of a ``q``-long slice counted from ``since`` after ``now`` (as
-    ``policies.ranking._next_quantum_end``, the same arithmetic)."""
+    """The first end of a ``q``-long slice counted from ``since`` after ``now``."""
     return since + q * (np.floor((now - since + 1e-9 * max(1.0, q)) / q) + 1)
 
 
@@ -223,3 +222,37 @@ def las_rank(
     for r in range(n):
         wake = min(wake, _quantum_end(started[running[r]], quiet, q))
     return stay, quiet, wake
+
+
+@kernel
+def gandiva_rank(
+    running, queued, waited, gpus, started, now, q, room, out_ids, out_p, out_s, out_keep, out_q
+):
+    """Gandiva's contended pass in one walk over the candidates (``running`` then ``queued``).
+
+    Keys: a running job mid-quantum ``(-inf, 0)``, a queued one ``(waited since, 1)``, a
+    running one at a quantum boundary ``(now, 2)``; per job id ``gpus`` its size and
+    ``started`` its last start, ``waited`` per queued job. Writes the candidates' ids, keys and
+    the :func:`rank_fit` outputs; returns the first quantum end after ``now`` of a running job
+    kept (inf: none)."""
+    n, m = running.shape[0], queued.shape[0]
+    eps = 1e-9 * max(1.0, q)
+    need = np.empty(n + m, dtype=np.int64)
+    for r in range(n):
+        j = running[r]
+        out_ids[r], need[r] = j, gpus[j]
+        k = (now - started[j]) / q  # quanta done in the current run
+        whole = np.round(k)
+        if whole >= 1 and abs(k - whole) * q <= eps:
+            out_p[r], out_s[r] = now, 2.0
+        else:
+            out_p[r], out_s[r] = -np.inf, 0.0
+    for i in range(m):
+        out_ids[n + i], need[n + i] = queued[i], gpus[queued[i]]
+        out_p[n + i], out_s[n + i] = waited[i], 1.0
+    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
+    stay = np.inf
+    for r in range(n):
+        if out_keep[r]:
+            stay = min(stay, _quantum_end(started[running[r]], now, q))
+    return stay

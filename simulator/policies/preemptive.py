@@ -30,7 +30,7 @@ from pydantic import Field
 
 from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision
-from .ranking import _decision, _order, _Ranking, _slice_wake
+from .ranking import _buffers, _decision, _order, _Ranking
 from .registry import register
 from .scheduling import _queued, _running
 
@@ -79,9 +79,7 @@ class LeastAttainedService(_Ranking):
             return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
-        n = len(running) + len(queued)
-        jobs, p, s = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
-        keep, rows = np.empty(n, dtype=bool), np.empty(len(queued), dtype=np.int64)
+        jobs, p, s, keep, rows = _buffers(len(running), len(queued))
         stay, quiet, quiet_wake = kernels.las_rank(
             running, queued, view.gpus, *view.service_terms(), now, q, self._installed,
             jobs, p, s, keep, rows,
@@ -314,20 +312,20 @@ class GandivaTimeSlicing(_Ranking):
         if self._fits_all(view):
             return ScheduleDecision(_order(queued, view.queued_since(queued)), False)
         now, q = view.now, self.params.quantum
-        eps = 1e-9 * max(1.0, q)
         running = _running(view)
         # rank: running mid-quantum first, then waiting (longest first), then at a boundary
-        started = view.started_at(running)
-        k = (now - started) / q  # quanta done in the current run
-        boundary = (np.round(k) >= 1) & (np.abs(k - np.round(k)) * q <= eps)
-        key_time = np.concatenate([np.where(boundary, now, -math.inf), view.queued_since(queued)])
-        key_kind = np.concatenate([np.where(boundary, 2, 0), np.ones(len(queued), np.int64)])
-        decision, keep = self._contended(view, running, queued, key_time, key_kind)
-        wake = None
-        if not keep.all():  # someone waits: next quantum boundary
-            kept_queued = bool(keep[len(running) :].any())
-            wake = _slice_wake(now, started[keep[: len(running)]], kept_queued, q)
-        return ScheduleDecision(decision.order, False, decision.preempt, wake)
+        jobs, p, s, keep, rows = _buffers(len(running), len(queued))
+        stay = kernels.gandiva_rank(
+            running, queued, view.queued_since(queued), view.gpus, view.service_terms()[3],
+            now, q, self._installed, jobs, p, s, keep, rows,
+        )  # fmt: skip
+        decision = _decision(jobs, p, s, keep, rows, len(running))
+        wake = math.inf
+        if not keep.all():  # someone waits: next quantum boundary (a job started now: now + q)
+            wake = min(stay, now + q) if keep[len(running) :].any() else stay
+        return ScheduleDecision(
+            decision.order, False, decision.preempt, None if math.isinf(wake) else wake
+        )
 
 
 @register("scheduling", "themis")

@@ -7,8 +7,6 @@ Must not import: simpy, numba.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .. import kernels
@@ -41,6 +39,14 @@ class _Ranking(SchedulingPolicy):
         return _decision(jobs, p, s, keep, rows, len(running)), keep
 
 
+def _buffers(n_running: int, n_queued: int):
+    """Fresh outputs of a ranking kernel: candidate ids, first and second keys, kept mask
+    (over the candidates) and the queued rows in rank order."""
+    n = n_running + n_queued
+    keep = np.empty(n, dtype=bool)
+    return np.empty(n, np.int64), np.empty(n), np.empty(n), keep, np.empty(n_queued, np.int64)
+
+
 def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:
     """The decision of a ranking (:func:`~simulator.kernels.rank_fit`'s outputs over the
     candidates ``jobs``, running first): the running jobs not kept are preempted, in rank
@@ -55,20 +61,3 @@ def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:
 def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
     """Queued jobs best first (``keys`` as in :func:`numpy.lexsort`, ties by job id)."""
     return queued[np.lexsort((queued, *keys))].tolist()
-
-
-def _next_quantum_end(since, now: float, quantum: float):
-    """The first end of a ``quantum``-long slice, counted from ``since``, after ``now``."""
-    eps = 1e-9 * max(1.0, quantum)
-    return since + quantum * (np.floor((now - since + eps) / quantum) + 1)
-
-
-def _slice_wake(now: float, stay_started: np.ndarray, kept_queued: bool, q: float) -> float | None:
-    """Next pass when someone waits: the next quantum end of a job that keeps running
-    (``stay_started``: when each of those started; a queued job that starts now ends its first
-    quantum at ``now + q``); None if none runs."""
-    ends = _next_quantum_end(stay_started, now, q)
-    best = float(ends.min()) if len(ends) else math.inf
-    if kept_queued:
-        best = min(best, now + q)
-    return None if math.isinf(best) else best

@@ -171,4 +171,6 @@ def test_warmup_covers_every_signature_a_run_uses():
     assert simulator.run(contended).jobs["preemptions"].sum() > 0  # las_rank ran
     contended["scheduler"] = {"policy": "srtf"}
     assert simulator.run(contended).jobs["preemptions"].sum() > 0  # rank_fit ran
-    assert signatures() == before and len(before) == 14
+    contended["scheduler"] = {"policy": {"name": "gandiva", "params": {"quantum": 10.0}}}
+    assert simulator.run(contended).jobs["preemptions"].sum() > 0  # gandiva_rank ran
+    assert signatures() == before and len(before) == 15

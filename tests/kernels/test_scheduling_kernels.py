@@ -176,3 +176,49 @@ def test_las_rank_matches_a_plain_python_pass(books, n_running, q, extra):
         *out, rows,
     )  # fmt: skip
     assert out[3].tolist() == keep_ref and list(times) == times_ref
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 8), st.integers(0, 30).map(float)),  # gpus, started/waited
+        min_size=1,
+        max_size=30,
+    ),
+    st.integers(0, 30),
+    st.sampled_from([1.0, 5.0, 10.0, 7.5]),
+    st.integers(0, 20),
+)
+def test_gandiva_rank_matches_a_plain_python_pass(jobs, n_running, q, extra):
+    # running jobs mid-quantum first, then queued ones by how long they waited, then running
+    # ones at a quantum boundary; the kept running jobs' next quantum end
+    n_running, now, eps = min(n_running, len(jobs)), 30.0, 1e-9 * max(1.0, q)
+    keys = []
+    for i, (_, t) in enumerate(jobs):
+        k = (now - t) / q
+        if i >= n_running:
+            keys.append((t, 1.0, i))
+        elif round(k) >= 1 and abs(k - round(k)) * q <= eps:
+            keys.append((now, 2.0, i))
+        else:
+            keys.append((-math.inf, 0.0, i))
+    keep_ref, left = [False] * len(jobs), sum(g for g, _ in jobs[:n_running]) + extra
+    room = left
+    for i in sorted(range(len(jobs)), key=lambda i: keys[i]):
+        if jobs[i][0] <= left:
+            keep_ref[i], left = True, left - jobs[i][0]
+    ends = [
+        t + q * (math.floor((now - t + eps) / q) + 1)
+        for (_, t), k in zip(jobs[:n_running], keep_ref[:n_running], strict=True)
+        if k
+    ]
+    gpus = np.array([g for g, _ in jobs], dtype=np.int64)
+    times = np.array([t for _, t in jobs])
+    ids, n = np.arange(len(jobs), dtype=np.int64), len(jobs)
+    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool))
+    rows = np.empty(n - n_running, dtype=np.int64)
+    stay = kernels.gandiva_rank(
+        ids[:n_running], ids[n_running:], times[n_running:], gpus, times, now, q, room,
+        *out, rows,
+    )  # fmt: skip
+    assert out[3].tolist() == keep_ref and stay == min(ends, default=math.inf)
