@@ -10,9 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..world.jobs import JobState
-
-RUNNING = int(JobState.RUNNING)
+from .ledger import RUNNING
 
 if TYPE_CHECKING:
     from .simulation import Simulation

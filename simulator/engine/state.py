@@ -14,8 +14,9 @@ from .. import kernels
 from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_FREE, OVER_USABLE, WRONG_TOTAL
 from ..policies.base import Placement
 from ..world.cluster import Cluster
-from ..world.jobs import JobState, JobTable
+from ..world.jobs import JobTable
 from . import oracle
+from .ledger import RUNNING
 
 _REASONS = {
     BAD_NODE: "a node id is out of range",
@@ -286,7 +287,7 @@ class View:
         """When each of ``jobs`` last entered the queue (submitted, or preempted); now for a
         job that holds devices (as if it queued again this instant)."""
         ledger = self._sim.ledger
-        return np.where(ledger.state[jobs] == JobState.RUNNING, self.now, ledger.queued_at[jobs])
+        return np.where(ledger.state[jobs] == RUNNING, self.now, ledger.queued_at[jobs])
 
     def attained_gpu_s(self, jobs: np.ndarray | int | None = None) -> np.ndarray | float:
         """GPU-seconds of service each of ``jobs`` (default: every job) has had so far (a

@@ -9,11 +9,11 @@ the installed GPUs: the usual case below saturation) nobody can be preempted, so
 queued jobs are ranked. The times a rank depends on are the ledger's (``view.started_at``,
 ``view.queued_since``), so nothing is rebuilt per running job; Tiresias then asks for no pass
 at threshold crossings, and under contention it keeps each running job's next crossing in a
-heap refreshed from ``view.changed``. Only under
-contention is every candidate ranked, by one kernel that sorts only the queued jobs
-(:func:`~simulator.kernels.rank_fit`); for LAS the whole contended pass is one kernel
-(:func:`~simulator.kernels.las_rank`), which also finds the quantum ends at which nothing can
-change, so that they get no pass. The direct implementations these must agree with (the same
+heap refreshed from ``view.changed``. Only under contention is every candidate ranked, by one
+kernel that sorts only the queued jobs (:func:`~simulator.kernels.rank_fit`); for LAS and
+Gandiva the whole contended pass is one kernel (:func:`~simulator.kernels.las_rank`, which
+also finds the quantum ends at which nothing can change, so that they get no pass, and
+:func:`~simulator.kernels.gandiva_rank`). The direct implementations these must agree with (the same
 event log, jobs and series; pass for pass but for the passes LAS and Tiresias skip) are in
 ``tests/reference_policies.py``.
 
