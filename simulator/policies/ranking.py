@@ -1,6 +1,6 @@
 """Shared mechanics of the preemptive policies (:mod:`.preemptive`): ranking every running
-and queued job under contention and keeping the best that fit, quantum boundaries, and the
-passes a time-sliced policy can skip.
+and queued job under contention, keeping the best that fit, and turning a ranking kernel's
+outputs into a decision.
 
 Must not import: simpy, numba.
 """
