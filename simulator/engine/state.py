@@ -220,6 +220,7 @@ class View:
         "topology",
         "changed",
         "gpus",
+        "_terms",
     )
 
     def __init__(
@@ -245,6 +246,12 @@ class View:
         size = jobs.gpus if sim is None else sim.ledger.size
         self.gpus = size.view()  # current sizes (elastic jobs change theirs)
         self.gpus.setflags(write=False)
+        self._terms: tuple[np.ndarray, ...] = ()
+        if sim is not None:  # the ledger's books, as read-only views built once
+            books = (sim.ledger.attained_s, sim.ledger.amount, sim.ledger.held_since)
+            self._terms = tuple(a.view() for a in (*books, sim.ledger.started_at))
+            for a in self._terms:
+                a.flags.writeable = False
 
     @property
     def now(self) -> float:
@@ -302,12 +309,7 @@ class View:
         """Every job's service books (read-only views), for ranking many jobs in one kernel:
         GPU-seconds attained in stopped runs, devices held, since when (a running job's
         service at ``t`` is ``attained + held * (t - since)``) and when it last started."""
-        ledger = self._sim.ledger
-        books = (ledger.attained_s, ledger.amount, ledger.held_since, ledger.started_at)
-        out = tuple(a.view() for a in books)
-        for a in out:
-            a.flags.writeable = False
-        return out
+        return self._terms
 
     def reaches_gpu_s(
         self, jobs: np.ndarray | int, target: np.ndarray | list[float]

@@ -157,6 +157,28 @@ def _quantum_end(since, now, q):
 
 
 @kernel
+def _candidate_ids(running, queued, gpus, out_ids):
+    """Write the candidates' ids (``running`` then ``queued``) and return their sizes."""
+    n, m = running.shape[0], queued.shape[0]
+    need = np.empty(n + m, dtype=np.int64)
+    for r in range(n):
+        out_ids[r], need[r] = running[r], gpus[running[r]]
+    for i in range(m):
+        out_ids[n + i], need[n + i] = queued[i], gpus[queued[i]]
+    return need
+
+
+@kernel
+def _kept_quantum_end(running, started, keep, now, q):
+    """The first quantum end after ``now`` of a running job kept (inf: none)."""
+    stay = np.inf
+    for r in range(running.shape[0]):
+        if keep[r]:
+            stay = min(stay, _quantum_end(started[running[r]], now, q))
+    return stay
+
+
+@kernel
 def las_rank(
     running,
     queued,
@@ -186,23 +208,18 @@ def las_rank(
     its own, less a rounding margin; inf if none can); and the first quantum end after it."""
     n, m = running.shape[0], queued.shape[0]
     eps = 1e-9 * max(1.0, q)
-    need = np.empty(n + m, dtype=np.int64)
+    need = _candidate_ids(running, queued, gpus, out_ids)
     for r in range(n):
         j = running[r]
-        out_ids[r], need[r] = j, gpus[j]
         out_p[r] = 0.0 if now - started[j] < q - eps else 1.0
         out_s[r] = attained[j] + held[j] * (now - since[j])
     for i in range(m):
-        j = queued[i]
-        out_ids[n + i], need[n + i] = j, gpus[j]
-        out_p[n + i], out_s[n + i] = 1.0, attained[j]
+        out_p[n + i], out_s[n + i] = 1.0, attained[queued[i]]
     rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
-    stay = np.inf
+    stay = _kept_quantum_end(running, started, out_keep, now, q)
     first = np.inf
     for r in range(n):
         j = running[r]
-        if out_keep[r]:
-            stay = min(stay, _quantum_end(started[j], now, q))
         if out_p[r] == 0.0:
             first = min(first, started[j] + q - eps)
             continue
@@ -237,22 +254,15 @@ def gandiva_rank(
     kept (inf: none)."""
     n, m = running.shape[0], queued.shape[0]
     eps = 1e-9 * max(1.0, q)
-    need = np.empty(n + m, dtype=np.int64)
+    need = _candidate_ids(running, queued, gpus, out_ids)
     for r in range(n):
-        j = running[r]
-        out_ids[r], need[r] = j, gpus[j]
-        k = (now - started[j]) / q  # quanta done in the current run
+        k = (now - started[running[r]]) / q  # quanta done in the current run
         whole = np.round(k)
         if whole >= 1 and abs(k - whole) * q <= eps:
             out_p[r], out_s[r] = now, 2.0
         else:
             out_p[r], out_s[r] = -np.inf, 0.0
     for i in range(m):
-        out_ids[n + i], need[n + i] = queued[i], gpus[queued[i]]
         out_p[n + i], out_s[n + i] = waited[i], 1.0
     rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
-    stay = np.inf
-    for r in range(n):
-        if out_keep[r]:
-            stay = min(stay, _quantum_end(started[running[r]], now, q))
-    return stay
+    return _kept_quantum_end(running, started, out_keep, now, q)
