@@ -80,14 +80,17 @@ def warmup() -> float:
     assign_types(pairs, pairs, pairs, free.copy(), np.empty(2, dtype=np.int64))
     fastest_fit(np.ones((2, 2)), one, one.copy(), np.empty(2, dtype=np.int64))
     fresh = np.zeros(2, dtype=np.int64)  # the candidates and their sizes are fresh arrays
-    rank_fit(one, one, fresh, fresh, 1, 1, np.empty(2, dtype=bool), np.empty(1, np.int64))
+    last = (fresh[:1], np.ones((2, 1)), np.full(2, -1, dtype=np.int32))  # a pass's kept order
+    for start in (last, (fresh[:0], np.ones((2, 0)), last[2])):
+        rank_fit(one, one, fresh, fresh, 1, 1, np.empty(2, dtype=bool), fresh[:1], *start)
     books = np.ones(2)
     books.setflags(write=False)  # ids, sizes and the ledger's books are read-only views
     ids = np.array([0, 1], dtype=np.int64)
     ids.setflags(write=False)
     outs = (np.empty(2, np.int64), np.empty(2), np.empty(2), np.empty(2, bool))
-    las_rank(ids[:1], ids[1:], ids, books, books, books, books, 1.0, 1.0, 1, *outs, fresh[:1])
-    gandiva_rank(ids[:1], ids[1:], one[:1], ids, books, 1.0, 1.0, 1, *outs, fresh[:1])
+    outs = (*outs, fresh[:1], *last)
+    las_rank(ids[:1], ids[1:], ids, books, books, books, books, 1.0, 1.0, 1, *outs)
+    gandiva_rank(ids[:1], ids[1:], one[:1], ids, books, 1.0, 1.0, 1, *outs)
     ring = np.array([0, 1], dtype=np.int64)
     out = np.empty(10, dtype=np.int64)
     ring_hops(ring, ints, ints, ints, floats, floats, spine, floats, 1.0, 1.0, out)

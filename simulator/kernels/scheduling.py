@@ -92,21 +92,80 @@ def _sort_rows(p, s, ids, rows):
 
 
 @kernel
-def rank_fit(p, s, ids, need, n_running, room, out_keep, out_queued):
+def _same(a, b):
+    """Equal keys (NaN equal to NaN)."""
+    return a == b or (a != a and b != b)
+
+
+@kernel
+def _order_queued(p, s, ids, n_running, last_ids, last_keys, pos, out_queued):
+    """Write the queued rows (``[n_running, len(ids))``) in rank order into ``out_queued``.
+
+    ``last_ids``: queued jobs in rank order at an earlier pass, ``last_keys`` their ``p`` and
+    ``s`` then (rows 0 and 1). A job queued now with the same keys keeps its place among
+    those so kept, the others are sorted and merged in: O(n + k log k) for k changed jobs. Any
+    ``last_ids`` gives the full sort's order (ids not queued, changed keys or an unsorted
+    list only cost time; empty: sort from scratch). ``pos``: per job id, -1 (scratch: the
+    entries used are -1 again on return)."""
+    n = ids.shape[0]
+    nq = n - n_running
+    if last_ids.shape[0] == 0:
+        for i in range(nq):
+            out_queued[i] = n_running + i
+        _sort_rows(p, s, ids, out_queued)
+        return
+    for r in range(n_running, n):
+        pos[ids[r]] = r
+    kept = np.empty(nq, dtype=np.int64)
+    nk = 0
+    for i in range(last_ids.shape[0]):
+        j = last_ids[i]
+        if j < 0 or j >= pos.shape[0]:
+            continue
+        r = pos[j]
+        if (
+            r >= 0
+            and _same(p[r], last_keys[0, i])
+            and _same(s[r], last_keys[1, i])
+            and (nk == 0 or _before(p, s, ids, kept[nk - 1], r))
+        ):
+            kept[nk] = r
+            nk += 1
+            pos[j] = -2  # kept (an id listed twice is kept once)
+    fresh = np.empty(nq - nk, dtype=np.int64)
+    nf = 0
+    for r in range(n_running, n):
+        if pos[ids[r]] != -2:
+            fresh[nf] = r
+            nf += 1
+        pos[ids[r]] = -1
+    _sort_rows(p, s, ids, fresh)
+    i, j = 0, 0
+    for k in range(nq):
+        if j == nf or (i < nk and not _before(p, s, ids, fresh[j], kept[i])):
+            out_queued[k] = kept[i]
+            i += 1
+        else:
+            out_queued[k] = fresh[j]
+            j += 1
+
+
+@kernel
+def rank_fit(p, s, ids, need, n_running, room, out_keep, out_queued, last_ids, last_keys, pos):
     """Rank running and queued jobs together and keep the best that fit in ``room`` devices.
 
     Rows ``[0, n_running)`` of the key arrays are running jobs, the rest queued ones. Ranking
     is by ``p``, then ``s``, then ``ids`` (ascending); walking the ranking, a job is kept if its
     ``need`` still fits in the room left (counting devices only), exactly as
-    :func:`greedy_fit` over a full sort. Only the queued jobs are sorted: each running job is
-    placed by binary search among them, and a run of running jobs between two queued ones is
-    sorted only if it does not fit whole (it always does before the first queued job kept).
-    Writes ``out_keep`` (per row) and ``out_queued`` (the queued rows in rank order)."""
+    :func:`greedy_fit` over a full sort. Only the queued jobs are sorted, starting from an
+    earlier pass's order (``last_ids``, ``last_keys``, ``pos``: see :func:`_order_queued`):
+    each running job is placed by binary search among them, and a run of running jobs
+    between two queued ones is sorted only if it does not fit whole (it always does before
+    the first queued job kept). Writes ``out_keep`` (per row) and ``out_queued`` (the queued
+    rows in rank order)."""
     n = ids.shape[0]
     nq = n - n_running
-    for i in range(nq):
-        out_queued[i] = n_running + i
-    _sort_rows(p, s, ids, out_queued)
+    _order_queued(p, s, ids, n_running, last_ids, last_keys, pos, out_queued)
     bucket = np.empty(n_running, dtype=np.int64)  # queued jobs ranked before each running one
     total = np.zeros(nq + 1, dtype=np.int64)  # devices of the running jobs in each bucket
     start = np.zeros(nq + 3, dtype=np.int64)  # the buckets' rows, counting-sorted
@@ -195,13 +254,17 @@ def las_rank(
     out_s,
     out_keep,
     out_q,
+    last_ids,
+    last_keys,
+    pos,
 ):
     """LAS's contended pass in one walk over the candidates (``running`` then ``queued``).
 
     Per job id: ``gpus`` its size, ``attained`` its GPU-seconds in stopped runs, ``held`` the
     devices it holds, ``since`` since when, ``started`` its last start. Writes the candidates'
     ids, ``p`` (0 for a running job still within its first quantum, else 1), ``s`` (attained
-    service now) and the :func:`rank_fit` outputs. Returns ``(stay, quiet, quiet_wake)``: the
+    service now) and the :func:`rank_fit` outputs (``last_ids``, ``last_keys``, ``pos``: its
+    starting order). Returns ``(stay, quiet, quiet_wake)``: the
     first quantum end after ``now`` of a running job kept; for a pass that keeps every running
     job and no queued one, a time before which no later pass can keep a queued job (a
     protection end, or a running job's service reaching the least queued service not below
@@ -215,7 +278,7 @@ def las_rank(
         out_s[r] = attained[j] + held[j] * (now - since[j])
     for i in range(m):
         out_p[n + i], out_s[n + i] = 1.0, attained[queued[i]]
-    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
+    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q, last_ids, last_keys, pos)
     stay = _kept_quantum_end(running, started, out_keep, now, q)
     first = np.inf
     for r in range(n):
@@ -243,14 +306,30 @@ def las_rank(
 
 @kernel
 def gandiva_rank(
-    running, queued, waited, gpus, started, now, q, room, out_ids, out_p, out_s, out_keep, out_q
+    running,
+    queued,
+    waited,
+    gpus,
+    started,
+    now,
+    q,
+    room,
+    out_ids,
+    out_p,
+    out_s,
+    out_keep,
+    out_q,
+    last_ids,
+    last_keys,
+    pos,
 ):
     """Gandiva's contended pass in one walk over the candidates (``running`` then ``queued``).
 
     Keys: a running job mid-quantum ``(-inf, 0)``, a queued one ``(waited since, 1)``, a
     running one at a quantum boundary ``(now, 2)``; per job id ``gpus`` its size and
     ``started`` its last start, ``waited`` per queued job. Writes the candidates' ids, keys and
-    the :func:`rank_fit` outputs; returns the first quantum end after ``now`` of a running job
+    the :func:`rank_fit` outputs (``last_ids``, ``last_keys``, ``pos``: its starting order);
+    returns the first quantum end after ``now`` of a running job
     kept (inf: none)."""
     n, m = running.shape[0], queued.shape[0]
     eps = 1e-9 * max(1.0, q)
@@ -264,5 +343,5 @@ def gandiva_rank(
             out_p[r], out_s[r] = -np.inf, 0.0
     for i in range(m):
         out_p[n + i], out_s[n + i] = waited[i], 1.0
-    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q)
+    rank_fit(out_p, out_s, out_ids, need, n, room, out_keep, out_q, last_ids, last_keys, pos)
     return _kept_quantum_end(running, started, out_keep, now, q)

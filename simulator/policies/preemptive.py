@@ -10,7 +10,9 @@ queued jobs are ranked. The times a rank depends on are the ledger's (``view.sta
 ``view.queued_since``), so nothing is rebuilt per running job; Tiresias then asks for no pass
 at threshold crossings, and under contention it keeps each running job's next crossing in a
 heap refreshed from ``view.changed``. Only under contention is every candidate ranked, by one
-kernel that sorts only the queued jobs (:func:`~simulator.kernels.rank_fit`); for LAS and
+kernel that sorts only the queued jobs, starting from their order at the last contended pass
+(:func:`~simulator.kernels.rank_fit`: only jobs new to the queue or with new keys are sorted
+and merged in; the order is the full sort's whatever it starts from); for LAS and
 Gandiva the whole contended pass is one kernel (:func:`~simulator.kernels.las_rank`, which
 also finds the quantum ends at which nothing can change, so that they get no pass, and
 :func:`~simulator.kernels.gandiva_rank`). The direct implementations these must agree with (the same
@@ -30,7 +32,7 @@ from pydantic import Field
 
 from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision
-from .ranking import _buffers, _decision, _order, _Ranking
+from .ranking import _order, _Ranking
 from .registry import register
 from .scheduling import _queued, _running
 
@@ -79,12 +81,10 @@ class LeastAttainedService(_Ranking):
             return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
-        jobs, p, s, keep, rows = _buffers(len(running), len(queued))
-        stay, quiet, quiet_wake = kernels.las_rank(
-            running, queued, view.gpus, *view.service_terms(), now, q, self._installed,
-            jobs, p, s, keep, rows,
+        (stay, quiet, quiet_wake), decision, keep = self._rank(
+            view, kernels.las_rank, running, queued,
+            view.gpus, *view.service_terms(), now, q, self._installed,
         )  # fmt: skip
-        decision = _decision(jobs, p, s, keep, rows, len(running))
         wake = None
         if not keep.all():  # someone waits
             kept_queued = bool(keep[len(running) :].any())
@@ -314,12 +314,11 @@ class GandivaTimeSlicing(_Ranking):
         now, q = view.now, self.params.quantum
         running = _running(view)
         # rank: running mid-quantum first, then waiting (longest first), then at a boundary
-        jobs, p, s, keep, rows = _buffers(len(running), len(queued))
-        stay = kernels.gandiva_rank(
-            running, queued, view.queued_since(queued), view.gpus, view.service_terms()[3],
-            now, q, self._installed, jobs, p, s, keep, rows,
+        stay, decision, keep = self._rank(
+            view, kernels.gandiva_rank, running, queued,
+            view.queued_since(queued), view.gpus, view.service_terms()[3], now, q,
+            self._installed,
         )  # fmt: skip
-        decision = _decision(jobs, p, s, keep, rows, len(running))
         wake = math.inf
         if not keep.all():  # someone waits: next quantum boundary (a job started now: now + q)
             wake = min(stay, now + q) if keep[len(running) :].any() else stay

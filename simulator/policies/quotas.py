@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from pydantic import Field, field_validator
 
 from .base import ClusterView, Params, ScheduleDecision, SchedulingPolicy
@@ -54,17 +55,32 @@ class CapacityScheduler(SchedulingPolicy):
         if view.free_total == 0 and not self.params.preempt:  # no job could start
             return ScheduleDecision(order=[], blocking=False)
         jobs, gpus, total = view.jobs, view.gpus, float(view.topology.node_gpus.sum())
-        tenant_names = jobs.stream_tenants
-        quota = {t: self.params.tenants.get(t, TenantQuota()) for t in set(tenant_names)}
-        used = dict.fromkeys(quota, 0)
-        for job in view.running:
-            used[tenant_names[jobs.stream[job]]] += int(gpus[job])
-        waiting: dict[str, list[int]] = {t: [] for t in quota}
-        for job in view.queue:
-            waiting[tenant_names[jobs.stream[job]]].append(job)
-        for queue in waiting.values():
-            queue.reverse()  # pop() takes the oldest
+        names, tenant = self._tenants(jobs)
+        quota = {t: self.params.tenants.get(t, TenantQuota()) for t in names}
+        running, queued = view.running_ids(), view.queued_ids()
+        held = np.bincount(tenant[running], weights=gpus[running], minlength=len(names))
+        used = dict(zip(names, held.astype(np.int64).tolist(), strict=True))
         free, order, blocked = view.free_total, [], []
+        # Each job taken needs a device (free shrinks by >= 1), so a tenant takes at most
+        # ``free`` jobs here and at most one more by reclaiming: only its oldest free + 2
+        # queued jobs can matter, and the queue (oldest first) is read until every tenant has
+        # them (or all it has queued).
+        want = np.bincount(tenant[queued], minlength=len(names))
+        if len(queued) and gpus[queued].min() >= 1:
+            want = np.minimum(want, free + 2)
+        want, left = want.tolist(), int(want.sum())
+        lists: list[list[int]] = [[] for _ in names]
+        tenant_of = self._tenant_of
+        for job in view.queue if left else ():
+            t = tenant_of[job]
+            if len(lists[t]) < want[t]:
+                lists[t].append(job)
+                left -= 1
+                if not left:
+                    break
+        for queue in lists:
+            queue.reverse()  # pop() takes the oldest
+        waiting = dict(zip(names, lists, strict=True))
 
         def rank(t: str) -> tuple:
             share = quota[t].share * total
@@ -88,6 +104,19 @@ class CapacityScheduler(SchedulingPolicy):
             free -= need
         preempt = self._reclaim(view, quota, used, waiting, blocked, free, order, total)
         return ScheduleDecision(order=order, blocking=False, preempt=preempt)
+
+    _tenants_of = None  # the job table the tenant indices below were built for
+
+    def _tenants(self, jobs) -> tuple[list[str], np.ndarray]:
+        """The tenants (sorted) and each job's tenant index (an array; also kept as a list)."""
+        names = sorted(set(jobs.stream_tenants))
+        if self._tenants_of is not jobs:
+            self._tenants_of = jobs
+            index = {t: i for i, t in enumerate(names)}
+            by_stream = np.array([index[t] for t in jobs.stream_tenants], dtype=np.int64)
+            self._by_job = by_stream[jobs.stream]
+            self._tenant_of = self._by_job.tolist()
+        return names, self._by_job
 
     def _reclaim(self, view, quota, used, waiting, blocked, free, order, total) -> list[int]:
         """With ``preempt``: free GPUs for the oldest job of each blocked tenant below its

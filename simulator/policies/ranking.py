@@ -17,6 +17,14 @@ class _Ranking(SchedulingPolicy):
     """Shared mechanics of the preemptive policies."""
 
     _installed: int = -1
+    _last: _QueueOrder | None = None
+
+    def _queue_order(self, view: ClusterView) -> _QueueOrder:
+        """The queued jobs' rank order at the last contended pass (a ranking kernel's
+        starting order: a queued job's keys seldom change while it waits)."""
+        if self._last is None:
+            self._last = _QueueOrder(len(view.jobs))
+        return self._last
 
     def _fits_all(self, view: ClusterView) -> bool:
         """Every running and queued job could run at once (counting GPUs)."""
@@ -35,16 +43,44 @@ class _Ranking(SchedulingPolicy):
         s = np.zeros(len(jobs)) if then is None else np.asarray(then, dtype=np.float64)
         keep = np.empty(len(jobs), dtype=bool)
         rows = np.empty(len(queued), dtype=np.int64)
-        kernels.rank_fit(p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows)
+        last = self._queue_order(view)
+        kernels.rank_fit(
+            p, s, jobs, view.gpus[jobs], len(running), self._installed, keep, rows, *last.args()
+        )
+        last.keep(jobs, p, s, rows)
         return _decision(jobs, p, s, keep, rows, len(running)), keep
 
+    def _rank(self, view: ClusterView, kernel, running, queued, *args):
+        """Run a kernel that ranks the candidates itself (:func:`~simulator.kernels.las_rank`,
+        :func:`~simulator.kernels.gandiva_rank`: ``running``, ``queued``, then ``args``, then
+        its outputs and starting order). Returns its result, the decision and the kept mask."""
+        n = len(running) + len(queued)
+        jobs, p, s, keep = np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool)
+        rows, last = np.empty(len(queued), np.int64), self._queue_order(view)
+        out = kernel(running, queued, *args, jobs, p, s, keep, rows, *last.args())
+        last.keep(jobs, p, s, rows)
+        return out, _decision(jobs, p, s, keep, rows, len(running)), keep
 
-def _buffers(n_running: int, n_queued: int):
-    """Fresh outputs of a ranking kernel: candidate ids, first and second keys, kept mask
-    (over the candidates) and the queued rows in rank order."""
-    n = n_running + n_queued
-    keep = np.empty(n, dtype=bool)
-    return np.empty(n, np.int64), np.empty(n), np.empty(n), keep, np.empty(n_queued, np.int64)
+
+class _QueueOrder:
+    """Queued job ids in a ranking kernel's rank order, with their two keys then: the next
+    contended pass starts from them (:func:`~simulator.kernels.rank_fit` re-sorts only the
+    jobs that are new to the queue or whose keys changed, and gives a full sort's order from
+    any starting order)."""
+
+    __slots__ = ("ids", "keys", "pos")
+
+    def __init__(self, n_jobs: int):
+        self.ids = np.empty(0, dtype=np.int64)
+        self.keys = np.empty((2, 0))
+        self.pos = np.full(n_jobs, -1, dtype=np.int32)  # the kernel's scratch, per job id
+
+    def args(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.ids, self.keys, self.pos
+
+    def keep(self, jobs: np.ndarray, p: np.ndarray, s: np.ndarray, rows: np.ndarray) -> None:
+        """Keep a kernel's outputs (candidates ``jobs``, keys, queued ``rows`` in order)."""
+        self.ids, self.keys = jobs[rows], np.stack([p[rows], s[rows]])
 
 
 def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:

@@ -5,6 +5,7 @@ Must not import: simpy, numba, anything from ``engine``.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -57,8 +58,9 @@ class Rounds(SchedulingPolicy):
         chosen = order[take]
         picked = set(chosen.tolist())
         wake = end if decision.wake_at is None else min(end, decision.wake_at)
+        running = view.running
         return ScheduleDecision(
-            order=[j for j in chosen.tolist() if j not in view.running],
+            order=[j for j in chosen.tolist() if j not in running],
             blocking=decision.blocking,
             preempt=[j for j in view.running if j not in picked],
             wake_at=wake,
@@ -72,13 +74,17 @@ class AllWaiting:
 
     def __init__(self, view: ClusterView):
         self._view = view
-        self.queue = dict.fromkeys(sorted([*view.running, *view.queue]))
         self.running: dict = {}
-        self._ids = np.fromiter(self.queue, dtype=np.int64, count=len(self.queue))
+        self._ids = np.sort(np.concatenate([view.running_ids(), view.queued_ids()]))
+        self._ids.setflags(write=False)
         free = np.array(view.topology.node_gpus, dtype=np.int64)
         free.setflags(write=False)
         self.free_gpus = free
         self.free_total = int(free.sum())
+
+    @functools.cached_property
+    def queue(self) -> dict[int, None]:
+        return dict.fromkeys(self._ids.tolist())
 
     def queued_ids(self) -> np.ndarray:
         return self._ids

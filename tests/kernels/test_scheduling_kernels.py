@@ -70,15 +70,21 @@ NAN = float("nan")
 key = st.sampled_from([0.0, 1.0, 2.0, -0.0, 2.5, math.inf, NAN])
 
 
+NO_START = (np.empty(0, np.int64), np.empty((2, 0)), np.full(1000, -1, dtype=np.int32))
+
+
 @given(
     st.lists(st.tuples(key, key, st.integers(1, 8)), max_size=40),
     st.integers(0, 40),
     st.integers(0, 12),
     st.randoms(use_true_random=False),
+    st.lists(st.tuples(st.integers(-2, 1001), key, key), max_size=40),
+    st.integers(0, 40),
 )
-def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, rnd):
+def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, rnd, junk, mix):
     # the reference: sort every job by (first, then, id) as Python does with NaN last and
-    # -0.0 == 0.0, then walk the ranking keeping each job that still fits
+    # -0.0 == 0.0, then walk the ranking keeping each job that still fits; whatever order the
+    # kernel starts from (ids not queued, stale keys, out of order) must not matter
     n_running = min(n_running, len(rows))
     ids = rnd.sample(range(1000), len(rows))
     room = sum(g for _, _, g in rows[:n_running]) + extra  # the running jobs fit together
@@ -101,13 +107,24 @@ def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, 
     p = np.array([r[0] for r in rows], dtype=float)
     s = np.array([r[1] for r in rows], dtype=float)
     need = np.array([r[2] for r in rows], dtype=np.int64)
-    keep = np.empty(len(rows), dtype=bool)
-    queued = np.empty(len(rows) - n_running, dtype=np.int64)
-    got_left = kernels.rank_fit(
-        p, s, np.array(ids, dtype=np.int64), need, n_running, room, keep, queued
-    )
-    assert keep.tolist() == expected_keep and got_left == left
-    assert queued.tolist() == [i for i in ranking if i >= n_running]
+    ranked_queued = [i for i in ranking if i >= n_running]
+    # a starting order: the true one with some keys changed, ids dropped and junk mixed in
+    true = [(ids[i], p[i], s[i]) for i in ranked_queued]
+    start = true[: len(true) - mix // 4] + junk[:mix]
+    start = sorted(start, key=lambda e: rnd.random()) if mix % 3 == 0 else start
+    pos = np.full(1002, -1, dtype=np.int32)
+    for last in ([], start):
+        last_ids = np.array([e[0] for e in last], dtype=np.int64)
+        last_keys = np.array([[e[1] for e in last], [e[2] for e in last]]).reshape(2, -1)
+        keep = np.empty(len(rows), dtype=bool)
+        queued = np.empty(len(rows) - n_running, dtype=np.int64)
+        got_left = kernels.rank_fit(
+            p, s, np.array(ids, dtype=np.int64), need, n_running, room, keep, queued,
+            last_ids, last_keys, pos,
+        )  # fmt: skip
+        assert keep.tolist() == expected_keep and got_left == left
+        assert queued.tolist() == ranked_queued
+        assert (pos == -1).all()  # the scratch is left as found
 
 
 def las_reference(jobs, n_running, now, q, room):
@@ -173,7 +190,7 @@ def test_las_rank_matches_a_plain_python_pass(books, n_running, q, extra):
     rows = np.empty(n - n_running, dtype=np.int64)
     times = kernels.las_rank(
         ids[:n_running], ids[n_running:], cols[0].astype(np.int64), *cols[1:], now, q, room,
-        *out, rows,
+        *out, rows, *NO_START,
     )  # fmt: skip
     assert out[3].tolist() == keep_ref and list(times) == times_ref
 
@@ -219,6 +236,6 @@ def test_gandiva_rank_matches_a_plain_python_pass(jobs, n_running, q, extra):
     rows = np.empty(n - n_running, dtype=np.int64)
     stay = kernels.gandiva_rank(
         ids[:n_running], ids[n_running:], times[n_running:], gpus, times, now, q, room,
-        *out, rows,
+        *out, rows, *NO_START,
     )  # fmt: skip
     assert out[3].tolist() == keep_ref and stay == min(ends, default=math.inf)
