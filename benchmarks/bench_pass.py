@@ -27,6 +27,8 @@ POLICIES = {
     "tiresias": {"policy": "tiresias"},
     "easy_backfill": {"policy": "easy_backfill"},
     "capacity": {"policy": "capacity"},
+    "gandiva": {"policy": "gandiva"},
+    "themis": {"policy": "themis"},
     # timed at a round boundary (the allocation recomputed, leases handed out again)
     "gavel": {"policy": "gavel"},
     "gavel(objective=fifo)": {"policy": {"name": "gavel", "params": {"objective": "fifo"}}},

@@ -345,8 +345,8 @@ class ThemisFairness(_Ranking):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._lease_end: dict[int, float] = {}  # of running jobs (others are stale)
-        self._ends: list[tuple[float, int]] = []  # the same, as a heap (stale entries too)
+        self._end: np.ndarray | None = None  # lease end per job id (-inf: no lease)
+        self._next = math.inf  # at most the earliest lease end of a running job
 
     def _rho(self, view: ClusterView, jobs: np.ndarray, active: int) -> np.ndarray:
         g = view.gpus[jobs].astype(np.float64)
@@ -355,43 +355,42 @@ class ThemisFairness(_Ranking):
         shared = view.now - view.jobs.submit_s[jobs] + remaining
         return shared / (total * np.maximum(1.0, g * active / float(self._installed)))
 
-    def _lease(self, job: int, end: float) -> None:
-        self._lease_end[job] = end
-        heapq.heappush(self._ends, (end, job))
-
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         now, lease = view.now, self.params.lease
         eps = 1e-9 * max(1.0, lease)
-        ends, running = self._lease_end, view.running
+        if self._end is None:
+            self._end = np.full(len(view.jobs), -math.inf)
+        end, running = self._end, view.running
         for job in view.changed:  # a job that (re)started gets a lease; one that left, none
             if job not in running:
-                ends.pop(job, None)
-            elif job not in ends:
-                self._lease(job, now + lease)
-        queued = _queued(view)
-        active = len(running) + len(queued)
+                end[job] = -math.inf
+                continue
+            if end[job] == -math.inf:
+                end[job] = now + lease
+            self._next = min(self._next, end[job])
+        queued, run = _queued(view), _running(view)
+        active = len(run) + len(queued)
         if self._fits_all(view):
-            heap = self._ends
-            while heap and heap[0][0] <= now + eps:  # expired leases of running jobs renew
-                end, job = heapq.heappop(heap)
-                if ends.get(job) == end and job in running:
-                    self._lease(job, now + lease)
+            if self._next <= now + eps:  # expired leases of running jobs renew
+                ends = end[run]
+                ends[ends <= now + eps] = now + lease
+                end[run] = ends
+                self._next = ends.min(initial=math.inf)
+            if not len(queued):
+                return ScheduleDecision([], False)
             order = _order(queued, -self._rho(view, queued, active))
-            for job in order:
-                self._lease(job, now + lease)
+            end[order] = now + lease  # leased when ordered: those that start keep it
             return ScheduleDecision(order, False)
-        run = _running(view)
-        self._lease_end = ends = {j: ends.get(j, now + lease) for j in run.tolist()}
+        end[queued] = -math.inf  # only the jobs that run hold leases
+        ends = end[run]
+        ends[ends == -math.inf] = now + lease
         jobs = np.concatenate([run, queued])
-        held = np.array([ends.get(j, -math.inf) > now + eps for j in run.tolist()], dtype=bool)
-        free = np.concatenate([~held, np.ones(len(queued), dtype=bool)])
+        free = np.concatenate([ends <= now + eps, np.ones(len(queued), dtype=bool)])
         decision, keep = self._contended(view, run, queued, free, -self._rho(view, jobs, active))
-        for job in jobs[keep].tolist():
-            if ends.get(job, -math.inf) <= now + eps:
-                ends[job] = now + lease  # a new lease
-        for job in decision.preempt:
-            ends.pop(job, None)
-        self._ends = [(end, job) for job, end in ends.items()]
-        heapq.heapify(self._ends)
-        wake = min(ends.values()) if not keep.all() and ends else None
+        ends = np.concatenate([ends, end[queued]])
+        ends[keep & (ends <= now + eps)] = now + lease  # a new lease
+        ends[~keep] = -math.inf  # preempted, or left waiting
+        end[jobs] = ends
+        self._next = ends[keep].min(initial=math.inf)
+        wake = self._next if not keep.all() and keep.any() else None
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
