@@ -122,7 +122,8 @@ class DirectTiresias(SchedulingPolicy):
     ones; within a queue jobs go first-come first-served (by submit time). A job moves down
     when its service crosses a threshold (the policy asks for a pass at that instant).
     Starvation prevention: a job that has waited more than ``starve_factor`` times its total
-    run time since it last ran goes back to queue 0 with its counted service reset.
+    run time since it last ran goes back to queue 0 with its counted service reset (if it has
+    counted service: promoting a job with none would change nothing).
     """
 
     class Params(Params):
@@ -148,7 +149,8 @@ class DirectTiresias(SchedulingPolicy):
         f = p.starve_factor
         if f is not None:
             for job, since in self._waiting_since.items():
-                if ran[job] > 0 and now - since >= f * ran[job]:
+                counted = attained[job] - self._offset.get(job, 0.0)
+                if counted > 0 and now - since >= f * ran[job]:
                     self._offset[job] = attained[job]  # promoted: back to queue 0
                     self._waiting_since[job] = now
 
@@ -171,7 +173,7 @@ class DirectTiresias(SchedulingPolicy):
             self._waiting_since[job] = now
         if f is not None:
             for job, since in self._waiting_since.items():
-                if job not in keep and ran[job] > 0:
+                if job not in keep and service[job] > 0:
                     wake = min(wake, since + f * ran[job])
         return ScheduleDecision(
             decision.order,

@@ -215,3 +215,14 @@ def test_id_set_holds_exactly_the_ids_added_and_not_removed(steps):
         assert len(ids) == len(expected)
     assert sorted(ids.array().tolist()) == sorted(expected)
     assert not ids.array().flags.writeable
+
+
+def test_tiresias_promotes_no_job_without_counted_service():
+    # found by Hypothesis: job 5 starts and is preempted in one instant (23.92 s), which leaves
+    # it 1e-14 GPU-s of service from rounding; it was then "starving" 1.5 x 3.5e-15 s after
+    # each promotion and promoted again, every ~1e-14 s, forever (both implementations)
+    jobs = [(1, 3, 16), (1, 8, 6), (13, 8, 3), (14, 2, 5), (13, 4, 5), (20, 3, 8), (29, 8, 3)]
+    jobs += [(45, 4, 3), (47, 1, 4), (50, 2, 1)]
+    spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
+    assert_same_run(spec, "tiresias", PARAMS["tiresias"], restore=1.5)
+    assert (_run(spec, "tiresias", PARAMS["tiresias"], 1.5, None).jobs["state"] == "finished").all()

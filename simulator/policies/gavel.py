@@ -64,35 +64,44 @@ class Gavel(SchedulingPolicy):
         self._active = np.empty(0, dtype=np.int64)  # the jobs the allocation was made for
         self._X = np.empty((0, 0))  # allocation, per job id and chip type
         self._received = np.empty((0, 0))  # seconds run on each type, per job id
+        self._chip = np.empty(0, dtype=np.int64)  # chip type of each running job (-1: unknown)
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
-        now, p = view.now, self.params
-        jobs = np.sort(_candidates(view))
-        if jobs.size == 0:
-            return ScheduleDecision(order=())
-        if now < self._round_end - 1e-9 * max(1.0, p.round) and view.running:
-            return ScheduleDecision(order=(), wake_at=self._round_end)
+        now, p, running = view.now, self.params, view.running
         if self._X.shape[0] != len(view.jobs):
             self._X = np.zeros((len(view.jobs), len(view.topology.chips)))
             self._received = np.zeros_like(self._X)
-        on = {j: int(view.topology.node_chip[pl.nodes[0]]) for j, pl in view.running.items()}
-        ran = np.fromiter(on, dtype=np.int64, count=len(on))
-        self._received[ran, np.fromiter(on.values(), np.int64, len(on))] += now - self._round_start
+            self._chip = np.full(len(view.jobs), -1, dtype=np.int64)
+            self._given, self._kept = self._chip.copy(), np.zeros(len(view.jobs), dtype=bool)
+        for job in view.changed:  # started, stopped or resized since the last pass
+            self._chip[job] = -1  # looked up again when next needed
+        if now < self._round_end - 1e-9 * max(1.0, p.round) and running:
+            return ScheduleDecision(order=(), wake_at=self._round_end)
+        jobs = np.sort(_candidates(view))
+        if jobs.size == 0:
+            return ScheduleDecision(order=())
+        ran = np.fromiter(running, dtype=np.int64, count=len(running))  # in start order
+        on = self._chip[ran]
+        for i in np.flatnonzero(on < 0).tolist():
+            job = int(ran[i])
+            on[i] = self._chip[job] = view.topology.node_chip[running[job].nodes[0]]
+        self._received[ran, on] += now - self._round_start
         T = view.rates_by_chip(jobs)
         if not p.heterogeneity_aware:
             T = (T > 0).astype(np.float64)
         if p.objective == "fifo" or not np.array_equal(jobs, self._active):
             self._active = jobs
-            self._X[jobs] = self._allocate(view, jobs, T, on)
-        assigned = self._assign(view, jobs, self._X[jobs])
+            self._X[jobs] = self._allocate(view, jobs, T, ran, on)
+        assigned, types = self._assign(view, jobs, self._X[jobs])
         self._round_start, self._round_end = now, now + p.round
-        return self._decision(jobs, T, assigned, on)
+        return self._decision(jobs, T, assigned, types, ran, on)
 
     # ------------------------------------------------------------------ steps of a round
 
     def _allocate(
-        self, view: ClusterView, jobs: np.ndarray, T: np.ndarray, on: dict[int, int]
+        self, view: ClusterView, jobs: np.ndarray, T: np.ndarray, ran: np.ndarray, on: np.ndarray
     ) -> np.ndarray:
+        """The allocation of ``jobs`` (sorted; ``ran`` the running ones, ``on`` their types)."""
         scale = view.gpus[jobs].astype(np.float64)
         W = _gpus_per_type(view).astype(np.float64)
         objective = self.params.objective
@@ -101,10 +110,9 @@ class Gavel(SchedulingPolicy):
                 return allocation.fifo(T, scale, W)
             # agnostic: running jobs keep their type; new ones draw one at random
             X = np.zeros_like(T)
-            for i, job in enumerate(jobs.tolist()):
-                if job in on:
-                    X[i, on[job]] = 1.0
-                    W[on[job]] -= scale[i]
+            rows = np.searchsorted(jobs, ran)
+            X[rows, on] = 1.0
+            W -= np.bincount(on, weights=scale[rows], minlength=len(W))
             new = X.sum(axis=1) == 0
             X[new] = allocation.fifo(T[new], scale[new], W, self.rng)
             return X
@@ -114,8 +122,9 @@ class Gavel(SchedulingPolicy):
         w = np.array(per_stream, dtype=np.float64)[view.jobs.stream[jobs]]
         return allocation.max_min_fairness(T, scale, W, w)
 
-    def _assign(self, view: ClusterView, jobs: np.ndarray, X: np.ndarray) -> dict[int, int]:
-        """Greedy by priority: job -> type for this round."""
+    def _assign(self, view: ClusterView, jobs: np.ndarray, X: np.ndarray):
+        """Greedy by priority: the jobs given a type this round (in priority order) and their
+        types."""
         elapsed = np.maximum(view.now - view.jobs.submit_s[jobs], 0.0)
         got = self._received[jobs]
         share = np.divide(got, elapsed[:, None], out=np.zeros_like(got), where=elapsed[:, None] > 0)
@@ -126,21 +135,28 @@ class Gavel(SchedulingPolicy):
         out = np.empty(len(jobs), dtype=np.int64)
         kernels.assign_types(pair_job, pair_type, view.gpus[jobs], _gpus_per_type(view), out)
         granted = pair_job[out[pair_job] == pair_type]  # in priority order: placed first
-        return dict(zip(jobs[granted].tolist(), out[granted].tolist(), strict=True))
+        return jobs[granted], out[granted]
 
-    def _decision(
-        self, jobs: np.ndarray, T: np.ndarray, assigned: dict[int, int], on: dict[int, int]
-    ) -> ScheduleDecision:
-        homeless = jobs[~T.any(axis=1)].tolist()  # too big for any single type: unpinned
-        preempt = [j for j, k in on.items() if assigned.get(j, -1) != k and j not in homeless]
-        kept = set(on) - set(preempt)
-        order = [j for j in assigned if j not in kept] + [j for j in homeless if j not in kept]
+    def _decision(self, jobs, T, assigned, types, ran, on) -> ScheduleDecision:
+        """Running jobs (``ran``, on types ``on``) not given their type again are preempted
+        (but for those no single type can hold, which run unpinned); the jobs ``assigned`` to
+        ``types`` start pinned to them, then the unpinned ones."""
+        homeless = ~T.any(axis=1)
+        given, kept = self._given, self._kept  # per job id, scratch: left -1 and False
+        given[assigned] = types
+        stay = (given[ran] == on) | homeless[np.searchsorted(jobs, ran)]
+        given[assigned] = -1
+        kept[ran[stay]] = True
+        fresh, unpinned = ~kept[assigned], jobs[homeless]
+        unpinned = unpinned[~kept[unpinned]]
+        kept[ran] = False
+        start = assigned[fresh].tolist()
         return ScheduleDecision(
-            order=order,
+            order=[*start, *unpinned.tolist()],
             blocking=False,
-            preempt=preempt,
+            preempt=ran[~stay].tolist(),
             wake_at=self._round_end,
-            chip_type={j: k for j, k in assigned.items() if j not in kept},
+            chip_type=dict(zip(start, types[fresh].tolist(), strict=True)),
         )
 
 

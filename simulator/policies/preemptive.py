@@ -122,7 +122,8 @@ class Tiresias(_Ranking):
     ones; within a queue jobs go first-come first-served (by submit time). A job moves down
     when its service crosses a threshold (the policy asks for a pass at that instant).
     Starvation prevention: a job that has waited more than ``starve_factor`` times its total
-    run time since it last ran goes back to queue 0 with its counted service reset.
+    run time since it last ran goes back to queue 0 with its counted service reset (if it has
+    any: promoting a job without would change nothing, again and again at one instant).
     """
 
     class Params(Params):
@@ -232,7 +233,8 @@ class Tiresias(_Ranking):
         since = view.queued_since(queued)
         if self._promoted_at is not None:
             since = np.maximum(since, self._promoted_at[queued])
-        promoted = np.flatnonzero((ran > 0) & (now - since >= f * ran))
+        counted = attained - self._offsets(queued)
+        promoted = np.flatnonzero((counted > 0) & (now - since >= f * ran))
         if not len(promoted):
             return
         if self._offset is None:
@@ -285,7 +287,8 @@ class Tiresias(_Ranking):
             if self._promoted_at is not None:
                 promoted = self._promoted_at[waiting]
                 since[~preempted] = np.maximum(since, promoted)[~preempted]
-            starving = since[ran > 0] + f * ran[ran > 0]
+            counted = (attained[left_out] - self._offsets(waiting)) > 0
+            starving = since[counted] + f * ran[counted]
             if len(starving):
                 wake = min(wake, float(starving.min()))
         return ScheduleDecision(
