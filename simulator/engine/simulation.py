@@ -197,6 +197,7 @@ class Simulation:
         pinned = decision.chip_type or {}
         order, tail, first, skipped = decision.order, None, 0, False
         for i, job in enumerate(order):
+            job = int(job)  # an order may be an int array
             if skipped and tail is None:  # after the first job skipped, look ahead
                 tail, first = self._tail_min(order[i:]), i
             if tail is not None and tail[i - first] > state.free_total:
@@ -245,7 +246,7 @@ class Simulation:
         if self.check_invariants:
             check(self)
 
-    def _tail_min(self, order: list[int]) -> list[int]:
+    def _tail_min(self, order) -> list[int]:
         """For each position of (the rest of) a non-blocking order, the fewest devices a job
         from there on asks for (0 for a share of a device: it may fit an open shared one;
         all 0 for a short order, where looking ahead costs more than trying)."""

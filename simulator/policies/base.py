@@ -73,8 +73,10 @@ class Placement:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleDecision:
-    """Jobs to try, in order. With ``blocking`` the pass stops at the first job that cannot be
-    placed (strict order, no overtaking); without it, later jobs may still start.
+    """Jobs to try, in order (ids: a list, the queue itself, or an int array, which saves
+    converting a long order of which the pass reads only the start). With ``blocking`` the
+    pass stops at the first job that cannot be placed (strict order, no overtaking); without
+    it, later jobs may still start.
 
     ``preempt`` lists running jobs to stop first (their progress is kept; they are queued
     again and may be in ``order``). ``wake_at`` asks for another pass at that time even if

@@ -90,7 +90,7 @@ def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:
     lost = np.flatnonzero(~keep[:n_running])
     preempt = jobs[lost[np.lexsort((jobs[lost], s[lost], p[lost]))]].tolist() if len(lost) else []
     kept_q = keep[rows]
-    order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]]).tolist()
+    order = np.concatenate([jobs[rows[kept_q]], jobs[rows[~kept_q]]])
     return ScheduleDecision(order=order, blocking=False, preempt=preempt)
 
 

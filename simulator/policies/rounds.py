@@ -48,7 +48,9 @@ class Rounds(SchedulingPolicy):
             return ScheduleDecision(decision.order, decision.blocking, (), wake, decision.chip_type)
         self._boundary = start
         decision = self.inner.schedule(AllWaiting(view))
-        order = np.fromiter(decision.order, dtype=np.int64)
+        order = decision.order
+        if not isinstance(order, np.ndarray):
+            order = np.fromiter(order, dtype=np.int64)
         need, total = view.gpus[order], int(view.topology.node_gpus.sum())
         if decision.blocking:  # the longest prefix that fits
             take = np.cumsum(need) <= total
