@@ -289,3 +289,15 @@ def test_profile_paths_are_relative_to_the_scenario_file(monkeypatch, tmp_path):
     scenario = simulator.load_scenario(ROOT / "scenarios" / "gavel_heterogeneous.yaml")
     found = Path(scenario.workload.training[0].model.profile.path)
     assert found.resolve() == Path(GAVEL).resolve()
+
+
+@given(st.lists(st.integers(0, 3000), max_size=300), st.sampled_from([1, 7, 3000]))
+def test_job_classes_by_table_match_numpy_unique(keys, modulo):
+    # rates_by_chip groups jobs by (stream, size) with a table over the key range when that
+    # range is small, instead of np.unique's sort; both must give the same classes
+    from simulator.engine.oracle import _classes
+
+    k = np.array(keys, dtype=np.int64) % modulo
+    first, inverse = _classes(k)
+    want_first, want_inverse = np.unique(k, return_index=True, return_inverse=True)[1:]
+    assert first.tolist() == want_first.tolist() and inverse.tolist() == want_inverse.tolist()

@@ -82,9 +82,7 @@ def rates_by_chip(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
     jobs = np.asarray(jobs, dtype=np.int64)
     n_chips = len(sim.cluster.topology.chips)
     stream, gpus = sim.jobs.stream[jobs], sim.ledger.size[jobs]
-    _, first, inverse = np.unique(
-        stream * (int(sim.ledger.size.max()) + 1) + gpus, return_index=True, return_inverse=True
-    )
+    first, inverse = _classes(stream * (int(sim.ledger.size.max()) + 1) + gpus)
     rows = np.empty((len(first), n_chips))
     for u, i in enumerate(first.tolist()):
         for chip in range(n_chips):
@@ -93,3 +91,16 @@ def rates_by_chip(sim: Simulation, jobs: np.ndarray) -> np.ndarray:
                 sim._oracle_cache[key] = sim.throughput.estimate_rate(int(jobs[i]), chip)
             rows[u, chip] = sim._oracle_cache[key]
     return rows[inverse]
+
+
+def _classes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)[1:]`` for small non-negative
+    keys, by a table over the key range instead of a sort when that range is small."""
+    span = int(keys.max(initial=-1)) + 1
+    if span > 4 * len(keys) + 1024:
+        return np.unique(keys, return_index=True, return_inverse=True)[1:]
+    first = np.empty(span, dtype=np.int64)
+    first[keys[::-1]] = np.arange(len(keys) - 1, -1, -1)  # the last write is the first index
+    present = np.zeros(span, dtype=bool)
+    present[keys] = True
+    return first[present], (np.cumsum(present) - 1)[keys]

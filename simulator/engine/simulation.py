@@ -36,7 +36,6 @@ from functools import partial
 
 import numpy as np
 
-from .. import kernels
 from ..policies.base import PlacementPolicy, SchedulingPolicy
 from ..world.cluster import Cluster
 from ..world.jobs import JobTable
@@ -45,8 +44,9 @@ from .ledger import Ledger
 from .nodes import Nodes
 from .outcome import EventLimitError, Outcome
 from .parts import HOOKS, Engine, Part, overriding
-from .state import ClusterState, EngineError, InvariantError, View, allowed_nodes, check
+from .state import ClusterState, EngineError, InvariantError, allowed_nodes, check
 from .throughput import Throughput
+from .view import View
 
 __all__ = ["EngineError", "InvariantError", "Outcome", "Simulation"]
 
@@ -110,7 +110,6 @@ class Simulation:
         self._submit = jobs.submit_s
         self._gpus = self.ledger.gpus  # current sizes
         self._allowed = allowed_nodes(jobs, cluster.topology)  # job -> node mask, if limited
-        self._node_gpus = cluster.topology.node_gpus
         self.parts = list(parts)
         self._hooks = {hook: overriding(self.parts, hook) for hook in HOOKS}
         self._before, self._after = self._hooks["before_pass"], self._hooks["after_pass"]
@@ -240,7 +239,7 @@ class Simulation:
         self._running.append(len(state.running))
         if queue:  # devices free but unusable by the oldest waiting job
             head = next(iter(queue))
-            self._fragmented.append(kernels.fragmented(state.free, self._node_gpus, gpus[head]))
+            self._fragmented.append(state.fragmented(gpus[head]))
         else:
             self._fragmented.append(0)
         if self.check_invariants:

@@ -64,8 +64,10 @@ def warmup() -> float:
     for arr in (free, readonly):
         first_fit(arr, 1, nodes, counts)
     k = first_fit(free, 1, nodes, counts)
-    allocate(free, nodes[:k], counts[:k], 1)
-    release(free, usable, nodes[:k], counts[:k])
+    size, tally = usable.copy(), np.zeros(3, dtype=np.int64)
+    size.setflags(write=False)  # the topology's node sizes are read-only
+    allocate(free, nodes[:k], counts[:k], 1, size, tally)
+    release(free, usable, nodes[:k], counts[:k], size, tally)
     one = np.ones(2)
     step_times(one, one, np.array([2, 1], dtype=np.int64), one, one, one, np.empty(2))
     maxmin_share(one, np.zeros((2, 1), dtype=np.int64), one, np.empty(2), np.empty(2))
@@ -74,7 +76,7 @@ def warmup() -> float:
         arr.setflags(write=False)  # topology arrays are read-only
     ranked_fit(readonly, 1, one, one, nodes, counts)  # ranks are fresh arrays
     consolidated(readonly, ints, ints, 1, nodes, counts)
-    fragmented(free, ints, 1)
+    fragmented(tally, 1)
     greedy_fit(free, 1, np.empty(2, dtype=bool))
     pairs = np.zeros(2, dtype=np.int64)
     assign_types(pairs, pairs, pairs, free.copy(), np.empty(2, dtype=np.int64))

@@ -62,8 +62,22 @@ def _spill(free, order, usable, need, out_nodes, out_counts):
 
 
 @kernel
-def allocate(free, nodes, counts, expected_total):
-    """Validate a placement and subtract it from ``free``; all-or-nothing.
+def _retally(free, size, tally, nodes, sign):
+    """Take out of (``sign`` -1) or put into (+1) ``tally`` the placement's nodes (each
+    once) as they stand in ``free``: ``tally[f]`` counts the nodes with ``f`` free devices,
+    ``0 < f < size`` (partly busy)."""
+    for k in range(nodes.shape[0]):
+        node, seen = nodes[k], False
+        for m in range(k):
+            seen = seen or nodes[m] == node
+        if not seen and 0 < free[node] < size[node]:
+            tally[free[node]] += sign
+
+
+@kernel
+def allocate(free, nodes, counts, expected_total, size, tally):
+    """Validate a placement and subtract it from ``free``; all-or-nothing. ``tally`` (the
+    partly busy nodes per free count, :func:`_retally`; ``size`` the nodes' devices) is kept.
 
     Returns OK, or BAD_NODE / BAD_COUNT / OVER_FREE / WRONG_TOTAL (``free`` then unchanged).
     """
@@ -77,27 +91,33 @@ def allocate(free, nodes, counts, expected_total):
         total += counts[k]
     if total != expected_total:
         return WRONG_TOTAL
+    _retally(free, size, tally, nodes, -1)
     for k in range(nodes.shape[0]):
         free[nodes[k]] -= counts[k]
     for k in range(nodes.shape[0]):
         if free[nodes[k]] < 0:
             for m in range(nodes.shape[0]):
                 free[nodes[m]] += counts[m]
+            _retally(free, size, tally, nodes, 1)
             return OVER_FREE
+    _retally(free, size, tally, nodes, 1)
     return OK
 
 
 @kernel
-def release(free, usable, nodes, counts):
+def release(free, usable, nodes, counts, size, tally):
     """Give a placement's devices back; OVER_USABLE (and no change) if that would exceed
-    a node's usable devices."""
+    a node's usable devices. ``tally`` is kept as in :func:`allocate`."""
+    _retally(free, size, tally, nodes, -1)
     for k in range(nodes.shape[0]):
         free[nodes[k]] += counts[k]
     for k in range(nodes.shape[0]):
         if free[nodes[k]] > usable[nodes[k]]:
             for m in range(nodes.shape[0]):
                 free[nodes[m]] -= counts[m]
+            _retally(free, size, tally, nodes, 1)
             return OVER_USABLE
+    _retally(free, size, tally, nodes, 1)
     return OK
 
 
@@ -200,13 +220,13 @@ def consolidated(free, node_rack, node_pod, need, out_nodes, out_counts):
 
 
 @kernel
-def fragmented(free, node_gpus, need):
+def fragmented(tally, need):
     """Free devices a job of ``need`` devices cannot use without splitting over partly busy
-    nodes: those on nodes with free devices but fewer than ``min(need, node size)``."""
+    nodes: those on nodes with free devices but fewer than ``min(need, node size)``, from
+    the nodes counted per free count (``tally``, :func:`allocate`)."""
     total = 0
-    for i in range(free.shape[0]):
-        if 0 < free[i] < min(need, node_gpus[i]):
-            total += free[i]
+    for f in range(1, min(need, tally.shape[0])):
+        total += f * tally[f]
     return total
 
 

@@ -65,6 +65,8 @@ class Gavel(SchedulingPolicy):
         self._X = np.empty((0, 0))  # allocation, per job id and chip type
         self._received = np.empty((0, 0))  # seconds run on each type, per job id
         self._chip = np.empty(0, dtype=np.int64)  # chip type of each running job (-1: unknown)
+        self._jobs = np.empty(0, dtype=np.int64)  # active jobs at the last boundary, sorted
+        self._moved: list[int] = []  # jobs changed since then
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         now, p, running = view.now, self.params, view.running
@@ -75,9 +77,10 @@ class Gavel(SchedulingPolicy):
             self._given, self._kept = self._chip.copy(), np.zeros(len(view.jobs), dtype=bool)
         for job in view.changed:  # started, stopped or resized since the last pass
             self._chip[job] = -1  # looked up again when next needed
+        self._moved += view.changed
         if now < self._round_end - 1e-9 * max(1.0, p.round) and running:
             return ScheduleDecision(order=(), wake_at=self._round_end)
-        jobs = np.sort(_candidates(view))
+        jobs = self._active_jobs(view)
         if jobs.size == 0:
             return ScheduleDecision(order=())
         ran = np.fromiter(running, dtype=np.int64, count=len(running))  # in start order
@@ -95,6 +98,21 @@ class Gavel(SchedulingPolicy):
         assigned, types = self._assign(view, jobs, self._X[jobs])
         self._round_start, self._round_end = now, now + p.round
         return self._decision(jobs, T, assigned, types, ran, on)
+
+    def _active_jobs(self, view: ClusterView) -> np.ndarray:
+        """The running and queued jobs, sorted: last boundary's, less those that left since,
+        plus those that came (only jobs in ``view.changed`` come or go)."""
+        moved, self._moved = np.unique(np.asarray(self._moved, dtype=np.int64)), []
+        jobs, running, queue = self._jobs, view.running, view.queue
+        if len(moved):
+            at = np.minimum(np.searchsorted(moved, jobs), len(moved) - 1)
+            jobs = jobs[moved[at] != jobs]
+            came = np.array([j for j in moved.tolist() if j in running or j in queue], np.int64)
+            jobs = np.insert(jobs, np.searchsorted(jobs, came), came)
+        if len(jobs) != len(running) + len(queue):  # not what the view holds: start afresh
+            jobs = np.sort(_candidates(view))
+        self._jobs = jobs
+        return jobs
 
     # ------------------------------------------------------------------ steps of a round
 

@@ -65,6 +65,12 @@ def test_first_fit_accepts_read_only_input(free, need):
     assert (k > 0) == (sum(free) >= need)
 
 
+def partly_busy(free, size) -> np.ndarray:
+    """The nodes with 0 < free < size, counted per free count (the kernels' ``tally``)."""
+    free = np.asarray(free)
+    return np.bincount(free[(free > 0) & (free < size)], minlength=int(size.max()) + 1)
+
+
 @given(free_lists, st.data())
 def test_allocate_then_release_restores_state(free, data):
     capacity = np.array(free, dtype=np.int64) + data.draw(st.integers(0, 4))
@@ -75,21 +81,24 @@ def test_allocate_then_release_restores_state(free, data):
     if k == 0:
         return
     nodes, counts = buf[0, :k].copy(), buf[1, :k].copy()
-    assert kernels.allocate(arr, nodes, counts, need) == OK
+    tally = partly_busy(arr, capacity)
+    assert kernels.allocate(arr, nodes, counts, need, capacity, tally) == OK
     assert arr.sum() == sum(free) - need and np.all(arr >= 0)
-    assert kernels.release(arr, capacity, nodes, counts) == OK
-    assert arr.tolist() == free
+    assert tally.tolist() == partly_busy(arr, capacity).tolist()
+    assert kernels.release(arr, capacity, nodes, counts, capacity, tally) == OK
+    assert arr.tolist() == free and tally.tolist() == partly_busy(arr, capacity).tolist()
 
 
 def test_allocate_rejects_bad_placements_and_changes_nothing():
-    free = np.array([4, 2, 0], dtype=np.int64)
+    free, size = np.array([4, 2, 0], dtype=np.int64), np.array([4, 4, 4], dtype=np.int64)
+    tally = partly_busy(free, size)
 
     def attempt(nodes, counts, total):
         before = free.copy()
-        status = kernels.allocate(
-            free, np.array(nodes, dtype=np.int64), np.array(counts, dtype=np.int64), total
-        )
+        nodes, counts = np.array(nodes, dtype=np.int64), np.array(counts, dtype=np.int64)
+        status = kernels.allocate(free, nodes, counts, total, size, tally)
         assert free.tolist() == before.tolist()
+        assert tally.tolist() == partly_busy(free, size).tolist()
         return status
 
     assert attempt([3], [1], 1) == BAD_NODE
@@ -103,8 +112,10 @@ def test_allocate_rejects_bad_placements_and_changes_nothing():
 def test_release_refuses_to_exceed_capacity():
     free = np.array([4, 2], dtype=np.int64)
     capacity = np.array([4, 4], dtype=np.int64)
-    status = kernels.release(free, capacity, np.array([1, 0]), np.array([1, 1]))
+    tally = partly_busy(free, capacity)
+    status = kernels.release(free, capacity, np.array([1, 0]), np.array([1, 1]), capacity, tally)
     assert status == OVER_USABLE and free.tolist() == [4, 2]
+    assert tally.tolist() == partly_busy(free, capacity).tolist()
 
 
 def test_empty_cluster_and_warmup():
