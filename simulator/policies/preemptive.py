@@ -51,7 +51,7 @@ class ShortestRemainingTimeFirst(_Ranking):
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         queued = _queued(view)
         if self._fits_all(view):
-            return ScheduleDecision(_order(queued, view.remaining_s_many(queued)), False)
+            return ScheduleDecision(_order(queued, view.remaining_s_many), False)
         running = _running(view)
         left = view.remaining_s_many(np.concatenate([running, queued]))
         return self._contended(view, running, queued, left)[0]
@@ -78,7 +78,7 @@ class LeastAttainedService(_Ranking):
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         queued = _queued(view)
         if self._fits_all(view):
-            return ScheduleDecision(_order(queued, view.attained_gpu_s(queued)), False)
+            return ScheduleDecision(_order(queued, view.attained_gpu_s), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
         (stay, quiet, quiet_wake), decision, keep = self._rank(
@@ -257,9 +257,8 @@ class Tiresias(_Ranking):
         if len(queued):
             self._promote(view, queued, attained)
         if fits:
-            order = []
-            if len(queued):
-                order = _order(queued, view.jobs.submit_s[queued], self._levels(queued, attained))
+            submit = view.jobs.submit_s
+            order = _order(queued, lambda q: submit[q], lambda q: self._levels(q, attained))
             if quiet:
                 return ScheduleDecision(order, False)
             wake = self._next_running_crossing(view) if view.running else math.inf
@@ -313,7 +312,7 @@ class GandivaTimeSlicing(_Ranking):
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         queued = _queued(view)
         if self._fits_all(view):
-            return ScheduleDecision(_order(queued, view.queued_since(queued)), False)
+            return ScheduleDecision(_order(queued, view.queued_since), False)
         now, q = view.now, self.params.quantum
         running = _running(view)
         # rank: running mid-quantum first, then waiting (longest first), then at a boundary
@@ -379,9 +378,7 @@ class ThemisFairness(_Ranking):
                 ends[ends <= now + eps] = now + lease
                 end[run] = ends
                 self._next = ends.min(initial=math.inf)
-            if not len(queued):
-                return ScheduleDecision([], False)
-            order = _order(queued, -self._rho(view, queued, active))
+            order = _order(queued, lambda q: -self._rho(view, q, active))
             end[order] = now + lease  # leased when ordered: those that start keep it
             return ScheduleDecision(order, False)
         end[queued] = -math.inf  # only the jobs that run hold leases

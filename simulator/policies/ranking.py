@@ -94,6 +94,9 @@ def _decision(jobs, p, s, keep, rows, n_running: int) -> ScheduleDecision:
     return ScheduleDecision(order=order, blocking=False, preempt=preempt)
 
 
-def _order(queued: np.ndarray, *keys: np.ndarray) -> list[int]:
-    """Queued jobs best first (``keys`` as in :func:`numpy.lexsort`, ties by job id)."""
-    return queued[np.lexsort((queued, *keys))].tolist()
+def _order(queued: np.ndarray, *keys) -> list[int]:
+    """Queued jobs best first by ``keys`` (functions of the queued ids, called only if some
+    job waits; the last one first, as in :func:`numpy.lexsort`), ties by job id."""
+    if not len(queued):
+        return []
+    return queued[np.lexsort((queued, *(key(queued) for key in keys)))].tolist()

@@ -58,13 +58,12 @@ class Rounds(SchedulingPolicy):
             take = np.empty(len(order), dtype=bool)
             kernels.greedy_fit(need, total, take)
         chosen = order[take]
-        picked = set(chosen.tolist())
         wake = end if decision.wake_at is None else min(end, decision.wake_at)
-        running = view.running
+        ran = np.fromiter(view.running, dtype=np.int64, count=len(view.running))  # start order
         return ScheduleDecision(
-            order=[j for j in chosen.tolist() if j not in running],
+            order=chosen[~np.isin(chosen, ran)],
             blocking=decision.blocking,
-            preempt=[j for j in view.running if j not in picked],
+            preempt=ran[~np.isin(ran, chosen)].tolist(),
             wake_at=wake,
             chip_type=decision.chip_type,
         )
@@ -77,7 +76,7 @@ class AllWaiting:
     def __init__(self, view: ClusterView):
         self._view = view
         self.running: dict = {}
-        self._ids = np.sort(np.concatenate([view.running_ids(), view.queued_ids()]))
+        self._ids = np.concatenate([view.running_ids(), view.queued_ids()])
         self._ids.setflags(write=False)
         free = np.array(view.topology.node_gpus, dtype=np.int64)
         free.setflags(write=False)
@@ -86,7 +85,7 @@ class AllWaiting:
 
     @functools.cached_property
     def queue(self) -> dict[int, None]:
-        return dict.fromkeys(self._ids.tolist())
+        return dict.fromkeys(np.sort(self._ids).tolist())  # in submit order
 
     def queued_ids(self) -> np.ndarray:
         return self._ids
