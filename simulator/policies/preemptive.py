@@ -34,7 +34,7 @@ from .. import kernels
 from .base import ClusterView, Params, ScheduleDecision
 from .ranking import _order, _Ranking
 from .registry import register
-from .scheduling import _queued, _running
+from .scheduling import _queued, _running, _shares
 
 
 @register("scheduling", "srtf")
@@ -105,12 +105,6 @@ class LeastAttainedService(_Ranking):
                 elif quiet > now:
                     wake = quiet_wake
         return ScheduleDecision(decision.order, False, decision.preempt, wake)
-
-
-def _shares(view, queued: np.ndarray) -> bool:
-    """Some queued job asks for a share of a device: it may start on an open shared device
-    although the ranking did not keep it, so a pass can change things the ranking does not."""
-    return bool((view.jobs.gpu_milli[queued] < 1000).any())
 
 
 @register("scheduling", "tiresias")

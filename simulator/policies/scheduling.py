@@ -41,6 +41,12 @@ def _queued(view: ClusterView) -> np.ndarray:
     return view.queued_ids()
 
 
+def _shares(view: ClusterView, queued: np.ndarray) -> bool:
+    """Some queued job asks for a share of a device: it may start on an open shared device
+    although no whole device is free, or although a ranking did not keep it."""
+    return bool((view.jobs.gpu_milli[queued] < 1000).any())
+
+
 def _candidates(view: ClusterView) -> np.ndarray:
     return np.concatenate([_running(view), _queued(view)])
 
@@ -55,7 +61,7 @@ class ShortestJobFirst(SchedulingPolicy):
 
     def schedule(self, view: ClusterView) -> ScheduleDecision:
         queued = _queued(view)
-        if view.free_total == 0 and not (view.jobs.gpu_milli[queued] < 1000).any():
+        if view.free_total == 0 and not _shares(view, queued):
             return ScheduleDecision(order=[], blocking=False)  # no job could start
         order = queued[np.lexsort((queued, view.remaining_s_many(queued)))]
         return ScheduleDecision(order=order.tolist(), blocking=False)
