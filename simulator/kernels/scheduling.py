@@ -109,11 +109,6 @@ def _order_queued(p, s, ids, n_running, last_ids, last_keys, pos, out_queued):
     entries used are -1 again on return)."""
     n = ids.shape[0]
     nq = n - n_running
-    if last_ids.shape[0] == 0:
-        for i in range(nq):
-            out_queued[i] = n_running + i
-        _sort_rows(p, s, ids, out_queued)
-        return
     for r in range(n_running, n):
         pos[ids[r]] = r
     kept = np.empty(nq, dtype=np.int64)
