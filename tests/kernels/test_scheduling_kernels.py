@@ -73,6 +73,28 @@ key = st.sampled_from([0.0, 1.0, 2.0, -0.0, 2.5, math.inf, NAN])
 NO_START = (np.empty(0, np.int64), np.empty((2, 0)), np.full(1000, -1, dtype=np.int32))
 
 
+def greedy_walk(ranking, sizes, room):
+    """Walk ``ranking`` keeping each job whose size still fits in ``room``: (kept per job,
+    room left)."""
+    keep, left = [False] * len(sizes), room
+    for i in ranking:
+        if sizes[i] <= left:
+            keep[i], left = True, left - sizes[i]
+    return keep, left
+
+
+def quantum_end(since, t, q):
+    """The first end after ``t`` of a ``q``-long slice counted from ``since``."""
+    return since + q * (math.floor((t - since + 1e-9 * max(1.0, q)) / q) + 1)
+
+
+def kernel_outputs(n, n_running):
+    """A ranking kernel's outputs for ``n`` candidates (ids, keys, kept mask, queued rows)
+    and an empty starting order."""
+    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool))
+    return (*out, np.empty(n - n_running, dtype=np.int64), *NO_START)
+
+
 @given(
     st.lists(st.tuples(key, key, st.integers(1, 8)), max_size=40),
     st.integers(0, 40),
@@ -99,11 +121,8 @@ def test_rank_fit_matches_a_full_sort_and_a_greedy_walk(rows, n_running, extra, 
             ids[i],
         )
 
-    expected_keep, left = [False] * len(rows), room
     ranking = sorted(range(len(rows)), key=sort_key)
-    for i in ranking:
-        if rows[i][2] <= left:
-            expected_keep[i], left = True, left - rows[i][2]
+    expected_keep, left = greedy_walk(ranking, [r[2] for r in rows], room)
     p = np.array([r[0] for r in rows], dtype=float)
     s = np.array([r[1] for r in rows], dtype=float)
     need = np.array([r[2] for r in rows], dtype=np.int64)
@@ -131,22 +150,16 @@ def las_reference(jobs, n_running, now, q, room):
     """LAS's contended pass in plain Python: ``jobs`` are (id, gpus, attained in stopped runs,
     devices held, held since, last started), running ones first."""
     eps = 1e-9 * max(1.0, q)
-
-    def quantum_end(since, t):
-        return since + q * (math.floor((t - since + eps) / q) + 1)
-
     rows = []
     for i, (job, gpus, attained, held, since, started) in enumerate(jobs):
         running = i < n_running
         p = 0.0 if running and now - started < q - eps else 1.0
         rows.append((p, attained + held * (now - since) if running else attained, job, gpus))
-    keep, left = [False] * len(rows), room
-    for i in sorted(range(len(rows)), key=lambda i: rows[i][:3]):
-        if rows[i][3] <= left:
-            keep[i], left = True, left - rows[i][3]
+    ranking = sorted(range(len(rows)), key=lambda i: rows[i][:3])
+    keep, _ = greedy_walk(ranking, [r[3] for r in rows], room)
     running = jobs[:n_running]
     kept = [j for j, k in zip(running, keep[:n_running], strict=True) if k]
-    stay = min((quantum_end(j[5], now) for j in kept), default=math.inf)
+    stay = min((quantum_end(j[5], now, q) for j in kept), default=math.inf)
     keys = sorted(r[1] for r in rows[n_running:])
     first = math.inf
     for job, (p, s, _, _) in zip(running, rows[:n_running], strict=True):
@@ -158,7 +171,7 @@ def las_reference(jobs, n_running, now, q, room):
     if math.isinf(first):
         return keep, stay, math.inf, math.inf
     quiet = first - 1e-6 * max(1.0, abs(first))
-    return keep, stay, quiet, min(quantum_end(j[5], quiet) for j in running)
+    return keep, stay, quiet, min(quantum_end(j[5], quiet, q) for j in running)
 
 
 @settings(max_examples=300, deadline=None)
@@ -185,12 +198,10 @@ def test_las_rank_matches_a_plain_python_pass(books, n_running, q, extra):
     keep_ref, *times_ref = las_reference(jobs, n_running, now, q, room)
     cols = [np.array(c) for c in zip(*books, strict=True)]
     ids = np.arange(len(books), dtype=np.int64)
-    n = len(books)
-    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool))
-    rows = np.empty(n - n_running, dtype=np.int64)
+    out = kernel_outputs(len(books), n_running)
     times = kernels.las_rank(
         ids[:n_running], ids[n_running:], cols[0].astype(np.int64), *cols[1:], now, q, room,
-        *out, rows, *NO_START,
+        *out,
     )  # fmt: skip
     assert out[3].tolist() == keep_ref and list(times) == times_ref
 
@@ -219,23 +230,18 @@ def test_gandiva_rank_matches_a_plain_python_pass(jobs, n_running, q, extra):
             keys.append((now, 2.0, i))
         else:
             keys.append((-math.inf, 0.0, i))
-    keep_ref, left = [False] * len(jobs), sum(g for g, _ in jobs[:n_running]) + extra
-    room = left
-    for i in sorted(range(len(jobs)), key=lambda i: keys[i]):
-        if jobs[i][0] <= left:
-            keep_ref[i], left = True, left - jobs[i][0]
+    room = sum(g for g, _ in jobs[:n_running]) + extra
+    ranking = sorted(range(len(jobs)), key=lambda i: keys[i])
+    keep_ref, _ = greedy_walk(ranking, [g for g, _ in jobs], room)
     ends = [
-        t + q * (math.floor((now - t + eps) / q) + 1)
+        quantum_end(t, now, q)
         for (_, t), k in zip(jobs[:n_running], keep_ref[:n_running], strict=True)
         if k
     ]
     gpus = np.array([g for g, _ in jobs], dtype=np.int64)
     times = np.array([t for _, t in jobs])
-    ids, n = np.arange(len(jobs), dtype=np.int64), len(jobs)
-    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n, bool))
-    rows = np.empty(n - n_running, dtype=np.int64)
+    ids, out = np.arange(len(jobs), dtype=np.int64), kernel_outputs(len(jobs), n_running)
     stay = kernels.gandiva_rank(
-        ids[:n_running], ids[n_running:], times[n_running:], gpus, times, now, q, room,
-        *out, rows, *NO_START,
-    )  # fmt: skip
+        ids[:n_running], ids[n_running:], times[n_running:], gpus, times, now, q, room, *out
+    )
     assert out[3].tolist() == keep_ref and stay == min(ends, default=math.inf)
