@@ -15,6 +15,10 @@ from hypothesis import strategies as st
 
 import simulator
 
+from simulator.policies.base import Params
+from simulator.policies.registry import register
+from simulator.policies.scheduling import Fifo
+
 from . import reference_policies  # noqa: F401  (registers direct_<policy>)
 from .conftest import tiny
 
@@ -215,6 +219,35 @@ def test_id_set_holds_exactly_the_ids_added_and_not_removed(steps):
         assert len(ids) == len(expected)
     assert sorted(ids.array().tolist()) == sorted(expected)
     assert not ids.array().flags.writeable
+
+
+@register("scheduling", "test_late_ids")
+class _LateIds(Fifo):
+    """FIFO that first asks for the id arrays at its ``params.after``-th pass, then at every
+    pass checks them against the queue and the running jobs."""
+
+    class Params(Params):
+        after: int = 0
+
+    passes = 0
+
+    def schedule(self, view):
+        self.passes += 1
+        if self.passes > self.params.after:
+            assert sorted(view.queued_ids().tolist()) == sorted(view.queue)
+            assert sorted(view.running_ids().tolist()) == sorted(view.running)
+        return super().schedule(view)
+
+
+@pytest.mark.parametrize("after", [0, 1, 3, 10])
+@settings(max_examples=15, deadline=None)
+@given(jobs=jobs_strategy)
+def test_id_arrays_built_late_in_a_run_hold_the_queued_and_running_jobs(after, jobs):
+    # the ledger builds them on the first ask (FIFO never asks) and keeps them from then on;
+    # tiny() checks the engine invariants, the ids against the job states among them, each pass
+    spec = tiny(sorted((float(t), g, float(d)) for t, g, d in jobs), gpus_per_node=4, nodes=2)
+    spec["scheduler"] = {"policy": {"name": "test_late_ids", "params": {"after": after}}}
+    simulator.run(spec)
 
 
 def test_tiresias_promotes_no_job_without_counted_service():

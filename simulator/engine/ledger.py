@@ -14,8 +14,9 @@ elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
 Kept with every transition, so that a scheduling pass costs what changed rather than what
 exists: ``running_gpus`` and ``queued_gpus`` (the devices asked for by running and queued jobs:
-whether every job could run at once is O(1)), ``queued_ids`` and ``running_ids`` (the ids in
-each state as arrays, so a policy reads them without iterating a mapping), and ``touched``, the
+whether every job could run at once is O(1)), :meth:`ids` (the ids in each state as arrays,
+so a policy reads them without iterating a mapping; built on the first call and kept from
+then on, so a run whose policy never asks, FIFO's, pays nothing for them), and ``touched``, the
 jobs whose state, progress or size changed since the engine last took the list
 (``take_touched``, once per pass).
 
@@ -98,9 +99,21 @@ class Ledger:
         self.preempted = False  # any preemption yet (restarts are checked only then)
         self.running_gpus = 0
         self.queued_gpus = 0
-        self.queued_ids = IdSet()
-        self.running_ids = IdSet()
+        self.arrived = 0  # jobs submitted so far (ids below it: jobs arrive in id order)
+        self._queued_ids: IdSet | None = None  # built by the first ``ids`` call
+        self._running_ids: IdSet | None = None
         self.touched: list[int] = []
+
+    def ids(self, which: int) -> np.ndarray:
+        """The ids of the submitted jobs in state ``which`` (QUEUED or RUNNING), in no
+        particular order (a read-only view, valid until the next transition)."""
+        if self._queued_ids is None:
+            self._queued_ids, self._running_ids = IdSet(), IdSet()
+            for job in np.flatnonzero(self.state[: self.arrived] == QUEUED).tolist():
+                self._queued_ids.add(job)
+            for job in np.flatnonzero(self.state[: self.arrived] == RUNNING).tolist():
+                self._running_ids.add(job)
+        return (self._queued_ids if which == QUEUED else self._running_ids).array()
 
     def take_touched(self) -> list[int]:
         """The jobs touched since the last call (in order, possibly repeated); starts anew."""
@@ -112,7 +125,9 @@ class Ledger:
     def arrive(self, job: int) -> None:
         """The job is submitted (it is queued from its submit time)."""
         self.queued_gpus += self.gpus[job]
-        self.queued_ids.add(job)
+        self.arrived += 1
+        if self._queued_ids is not None:
+            self._queued_ids.add(job)
         self.touched.append(job)
 
     def start(self, job: int, now: float, nodes: np.ndarray) -> bool:
@@ -123,8 +138,9 @@ class Ledger:
         g = self.gpus[job]
         self.queued_gpus -= g
         self.running_gpus += g
-        self.queued_ids.remove(job)
-        self.running_ids.add(job)
+        if self._queued_ids is not None:
+            self._queued_ids.remove(job)
+            self._running_ids.add(job)
         self.state[job] = RUNNING
         self.held_since[job] = self.started_at[job] = now
         self.version[job] += 1
@@ -171,8 +187,9 @@ class Ledger:
         g = self.gpus[job]
         self.running_gpus -= g
         self.queued_gpus += g
-        self.running_ids.remove(job)
-        self.queued_ids.add(job)
+        if self._queued_ids is not None:
+            self._running_ids.remove(job)
+            self._queued_ids.add(job)
         self.state[job] = QUEUED
         self.queued_at[job] = now
         self.preemptions[job] += 1
@@ -185,7 +202,8 @@ class Ledger:
 
     def finish(self, job: int, now: float) -> None:
         self.running_gpus -= self.gpus[job]
-        self.running_ids.remove(job)
+        if self._running_ids is not None:
+            self._running_ids.remove(job)
         self.end_s[job] = now
         self.state[job] = FINISHED
         self.touched.append(job)
@@ -250,14 +268,16 @@ class Ledger:
     def violations(self, arrived: int) -> list[str]:
         """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""
         gpus, state = np.asarray(self.gpus[:arrived]), self.state[:arrived]
-        out = []
+        out = [] if arrived == self.arrived else [f"{self.arrived} jobs arrived, not {arrived}"]
         for name, which, count, ids in (
-            ("running", RUNNING, self.running_gpus, self.running_ids),
-            ("queued", QUEUED, self.queued_gpus, self.queued_ids),
+            ("running", RUNNING, self.running_gpus, self._running_ids),
+            ("queued", QUEUED, self.queued_gpus, self._queued_ids),
         ):
             total = int(gpus[state == which].sum())
             if count != total:
                 out.append(f"the ledger counts {count} {name} GPUs, the job states {total}")
-            if not np.array_equal(np.sort(ids.array()), np.flatnonzero(state == which)):
+            if ids is not None and not np.array_equal(
+                np.sort(ids.array()), np.flatnonzero(state == which)
+            ):
                 out.append(f"the ledger's {name} ids differ from the job states")
         return out

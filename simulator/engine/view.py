@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import oracle
-from .ledger import RUNNING
+from .ledger import QUEUED, RUNNING
 
 if TYPE_CHECKING:
     from ..policies.base import Placement
@@ -99,11 +99,11 @@ class View:
 
     def queued_ids(self) -> np.ndarray:
         """The queued jobs' ids in no particular order (read-only; valid during this pass)."""
-        return self._sim.ledger.queued_ids.array()
+        return self._sim.ledger.ids(QUEUED)
 
     def running_ids(self) -> np.ndarray:
         """The running jobs' ids in no particular order (read-only; valid during this pass)."""
-        return self._sim.ledger.running_ids.array()
+        return self._sim.ledger.ids(RUNNING)
 
     def started_at(self, jobs: np.ndarray) -> np.ndarray:
         """When each of ``jobs`` last started (got devices from a scheduling pass)."""
