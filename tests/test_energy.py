@@ -3,14 +3,20 @@
 A chip draws idle + (peak - idle) x u (u = 1 while allocated); offline nodes draw nothing and
 booting nodes draw idle; facility energy = IT x PUE; gCO2 = facility kWh x intensity."""
 
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simulator
+from simulator.engine import energy
 from simulator.scenario import ScenarioError, catalog
 
 from .conftest import tiny
 
 IDLE, PEAK = 100.0, 700.0
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cluster(count=2, elastic=None, pricing="on_demand", **dc):
@@ -52,6 +58,16 @@ def test_fixed_cluster_energy_is_idle_plus_busy_dynamic_power_times_time():
     }
     power = r.series[r.series.metric == "power_kw"]
     assert power.value.tolist() == pytest.approx([6.4, 1.6])  # busy, then idle at the end
+
+
+@pytest.mark.parametrize("per_pass", [False, True])
+def test_powered_devices_idle_from_time_zero_before_the_first_event(monkeypatch, per_pass):
+    # a job at 1 h for 1 h on 2 nodes: 16 GPUs idle over the 2 h run, 8 busy in the second
+    if per_pass:  # the per-group path, as with several node groups or a carbon intensity
+        monkeypatch.setattr(energy, "vectorised", lambda spec: False)
+    e = simulator.run(job(cluster(), hours=1.0, at=3600.0)).summary["energy"]
+    assert e["it_kwh"] == pytest.approx((16 * IDLE * 7200 + 8 * (PEAK - IDLE) * 3600) / 3.6e6)
+    assert e["mean_it_power_kw"] == pytest.approx(e["it_kwh"] / 2)
 
 
 def test_time_varying_intensity_is_integrated_hour_by_hour():
@@ -136,3 +152,50 @@ def test_bad_power_and_carbon_settings_are_reported_with_their_path(dc, path, me
         simulator.run(spec)
     text = str(err.value)
     assert path in text and message in text
+
+
+def _both_paths(monkeypatch, spec):
+    vector = simulator.run(spec)
+    with monkeypatch.context() as m:
+        m.setattr(energy, "vectorised", lambda spec: False)
+        per_pass = simulator.run(spec)
+    blocks = []
+    for e in (vector.summary["energy"], per_pass.summary["energy"]):
+        (dc,) = e.pop("by_datacenter").values()
+        e |= dc  # the one data centre's block, flat for approx
+        blocks.append({k: v for k, v in e.items() if v is not None})  # gCO2: no intensity
+    assert blocks[0] == pytest.approx(blocks[1], rel=1e-12)
+    power = [r.series[r.series.metric == "power_kw"] for r in (vector, per_pass)]
+    assert power[0].t_s.tolist() == power[1].t_s.tolist()
+    assert power[0].value.tolist() == pytest.approx(power[1].value.tolist(), rel=1e-12)
+    return vector
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 7200), st.sampled_from([1, 4, 8, 16]), st.floats(60, 7200)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_one_power_curve_at_the_end_equals_the_level_booked_after_every_pass(jobs):
+    # the vector step at the end of a one-group run against the per-pass path, with nodes
+    # booted and released by the queue autoscaler (idle watts change between passes)
+    spec = cluster(count=2, elastic={"min": 0, "provision": "5m"})
+    spec["workload"]["training"] = [
+        {"name": f"j{i}", "arrival": {"times": [at]}, "gpus": g, "duration": d}
+        for i, (at, g, d) in enumerate(jobs)
+    ]
+    spec["scheduler"] = {
+        "autoscaler": {"name": "queue", "params": {"delay": 60, "cooldown": 600, "idle": 600}}
+    }
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _both_paths(monkeypatch, spec)
+
+
+@pytest.mark.slow
+def test_one_power_curve_with_services_equals_the_per_pass_path(monkeypatch):
+    spec = simulator.load_scenario(ROOT / "scenarios" / "mixed_training_inference.yaml")
+    assert energy.vectorised(spec.cluster)
+    _both_paths(monkeypatch, spec)

@@ -8,9 +8,14 @@ from the node group's ``power`` or the catalog (cited idle figure and TDP). Faci
 IT energy times the data centre's PUE; gCO2 integrates facility power against the data
 centre's carbon intensity, a step function of time.
 
-Levels change only at the instants of scheduling passes, so the integral is exact: after each
-pass the level since the previous pass is booked over the time between them. The summary
-block is built from :meth:`Energy.report` by :mod:`simulator.metrics.energy`.
+Levels change only at the instants of scheduling passes, so the integral is exact: the level
+after each pass is held until the next one. With one node group and no carbon intensity (a
+single power curve), the part has no per-pass hook: the power after every pass is the
+engine's own ``busy_gpus`` level times the dynamic watts plus the idle watts of the devices
+powered (which change only with node statuses), computed in one vector step at the end.
+Otherwise ``after_pass`` takes the level per node group, O(groups + data centres), and books
+the one held before when it changed. The summary block is built from :meth:`Energy.report`
+by :mod:`simulator.metrics.energy`.
 
 Must not import: numba.
 """
@@ -71,6 +76,11 @@ class Intensity:
         return float(cycles * self._prefix[-1] + partial)
 
 
+def vectorised(spec: ClusterSpec) -> bool:
+    """One node group and no carbon intensity: a single power curve (module docstring)."""
+    return len(spec.node_groups) == 1 and spec.datacenters[0].carbon_intensity is None
+
+
 class Energy(Part):
     """Per node group: devices powered and busy, and the energy and carbon they add up to."""
 
@@ -101,13 +111,14 @@ class Energy(Part):
         self.co2 = [0.0] * n  # facility W x s x gCO2/kWh per data centre
         self.peak_power_w = 0.0
         self._power = array("d")  # IT kW after every pass
+        if vectorised(spec):  # a single power curve: computed at the end (``finish``)
+            self.after_pass = None  # no per-pass hook (see ``overriding``)
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
         topo, nodes = engine.cluster.topology, engine.nodes
         self.group, self.gpus = topo.node_group, topo.node_gpus
         self._since = 0.0
-        self._dc_power = [0.0] * len(self.dc_names)  # W per data centre since the last pass
         self._carbon = [d for d, c in enumerate(self.intensity) if c is not None]
         self._carbon_since = {d: 0.0 for d in self._carbon}
         # plain Python per group: a pass costs O(groups), never O(nodes) (the state keeps the
@@ -117,8 +128,12 @@ class Energy(Part):
         powered = self.gpus * (nodes.status != OFFLINE)
         self._powered = np.bincount(self.group, weights=powered, minlength=len(self.idle_w))
         self._idle_w = (self._powered * self.idle_w).tolist()
-        self._simple = len(self._dc_of) == 1 and not self._carbon
-        self._busy = engine.state.group_busy  # the fast path's lookup
+        self._dc_power = [0.0] * len(self.dc_names)  # W per data centre since the last pass
+        for g, dc in enumerate(self._dc_of):  # from time 0: the powered devices idle
+            self._dc_power[dc] += self._idle_w[g]
+        self.peak_power_w = sum(self._dc_power)
+        self._busy = engine.state.group_busy
+        self._idle_steps = [(0, self._idle_w[0])]  # (first pass row, idle W) per change
 
     def on_node_status(self, node: int, old: int, new: int) -> None:
         """Offline nodes draw nothing; booting, online and down ones idle power at least."""
@@ -126,6 +141,8 @@ class Energy(Part):
             g = int(self.group[node])
             self._powered[g] += float(self.gpus[node]) * (1 if old == OFFLINE else -1)
             self._idle_w[g] = float(self._powered[g] * self.idle_w[g])
+            if self.after_pass is None:  # from the pass row being recorded on
+                self._idle_steps.append((self.engine.passes, self._idle_w[0]))
 
     def _book(self, now: float) -> None:
         """Add the energy (and carbon) of the level held since the last booking."""
@@ -143,19 +160,7 @@ class Energy(Part):
     def after_pass(self) -> None:
         """Take the level after this pass (kept as the IT power in kW), booking the one held
         before only if it changed: the energy integral has one term per change of power, so
-        it does not depend on how many passes ran. O(groups + data centres); a single group
-        without carbon costs a few float operations."""
-        if self._simple:
-            power = self._idle_w[0] + self._busy[0] * self._span_w[0]
-            if power != self._dc_power[0]:
-                now = self.engine.now
-                self.it_j[0] += self._dc_power[0] * (now - self._since)
-                self._since = now
-                self._dc_power[0] = power
-                if power > self.peak_power_w:
-                    self.peak_power_w = power
-            self._power.append(power / 1e3)
-            return
+        it does not depend on how many passes ran. O(groups + data centres)."""
         busy = self._busy
         power = [0.0] * len(self._dc_power)
         for g, dc in enumerate(self._dc_of):
@@ -168,7 +173,24 @@ class Energy(Part):
         self._power.append(total / 1e3)
 
     def finish(self, end_time: float) -> None:
+        if self.after_pass is None:
+            self._integrate(end_time)
         self._book(end_time)
+
+    def _integrate(self, end_time: float) -> None:
+        """The single power curve, from the engine's level rows: each row's power is held
+        until the next row (the last one until ``end_time``), the idle level from time 0 until
+        the first."""
+        levels = self.engine.levels()
+        t, busy = levels["t"], levels["busy_gpus"]
+        rows, idle = zip(*self._idle_steps, strict=True)
+        power = np.repeat(idle, np.diff([*rows, len(t)])) + busy * self._span_w[0]
+        first = t[0] if len(t) else end_time
+        held = np.diff(t, append=end_time)
+        self.it_j[0] = self._dc_power[0] * first + float(power @ held)
+        self.peak_power_w = max(self.peak_power_w, float(power.max(initial=0.0)))
+        self._power = power / 1e3
+        self._since = end_time
 
     def series(self) -> dict[str, np.ndarray]:
         return {"power_kw": np.frombuffer(self._power, dtype=np.float64)}

@@ -92,9 +92,12 @@ class Part:
 
 
 def overriding(parts: list[Part], hook: str) -> list[Callable]:
-    """The bound ``hook`` of each part that overrides it (the engine calls only those)."""
+    """The bound ``hook`` of each part that overrides it (the engine calls only those); a
+    part may switch off a hook it does not need in this run by setting it to None."""
     return [
-        getattr(p, hook) for p in parts if getattr(type(p), hook, None) is not getattr(Part, hook)
+        getattr(p, hook)
+        for p in parts
+        if getattr(type(p), hook, None) is not getattr(Part, hook) and getattr(p, hook) is not None
     ]
 
 
@@ -112,6 +115,16 @@ class Engine:
     @property
     def now(self) -> float:
         return self._env._now  # noqa: SLF001 (simpy's own property costs a call more)
+
+    @property
+    def passes(self) -> int:
+        """Scheduling passes whose levels are recorded so far (the next one's row index)."""
+        return len(self._sim._t)
+
+    def levels(self) -> dict[str, np.ndarray]:
+        """The engine's level series, one row per pass, and their times ``t``. Only at
+        ``finish``: the arrays are views of buffers that must not grow any more."""
+        return self._sim.levels()
 
     @property
     def queue(self):

@@ -323,6 +323,18 @@ class Simulation:
 
     # ------------------------------------------------------------------ driver
 
+    def levels(self) -> dict[str, np.ndarray]:
+        """The level series recorded after every pass, and their times ``t`` (views of the
+        buffers: once taken, no pass may run)."""
+        return {
+            "t": np.frombuffer(self._t, dtype=np.float64),
+            "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
+            "queue_length": np.frombuffer(self._queued, dtype=np.float64),
+            "running_jobs": np.frombuffer(self._running, dtype=np.float64),
+            "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
+            "online_gpus": np.frombuffer(self._online, dtype=np.float64),
+        }
+
     def run(self, progress: ProgressFn | None = None) -> Outcome:
         """Process events up to the horizon (or until none is left) and return the outcome.
 
@@ -360,13 +372,8 @@ class Simulation:
         end_time = env.now if self.horizon is None else self.horizon
         if progress is not None:
             progress(end_time, self._finished)
-        series = {
-            "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
-            "queue_length": np.frombuffer(self._queued, dtype=np.float64),
-            "running_jobs": np.frombuffer(self._running, dtype=np.float64),
-            "fragmented_gpus": np.frombuffer(self._fragmented, dtype=np.float64),
-            "online_gpus": np.frombuffer(self._online, dtype=np.float64),
-        }
+        series = self.levels()
+        del series["t"]
         self.nodes.finish(end_time)
         reports = {"nodes": self.nodes.report()}
         for part in self.parts:

@@ -241,6 +241,8 @@ def check(sim) -> None:
     ledger = sim.ledger
     problems = sim.state.violations(sim.jobs, ledger.gpus) + sim.links.violations()
     problems += ledger.violations(sim._next_arrival)
+    if sim.nodes.online_gpus != int(sim.state.usable.sum()):  # so busy_gpus = sum(group_busy)
+        problems.append(f"{sim.nodes.online_gpus} GPUs online, {sim.state.usable.sum()} usable")
     started = ~np.isnan(ledger.start_s)
     if np.any(ledger.start_s[started] < sim.jobs.submit_s[started]):
         problems.append("a job started before it was submitted")
