@@ -11,6 +11,7 @@ Must not import: numba (kernels are reached through their wrappers).
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from .engine import RngStreams, Simulation
 from .engine.autoscale import Autoscale
 from .engine.elastic import build_elastic
 from .engine.energy import Energy
+from .engine.failures import Failures
 from .engine.nodes import Nodes
 from .engine.parts import Part
 from .engine.service_state import Service
@@ -294,6 +296,9 @@ def build(
         parts.append(
             Spot(spec, lambda *key: rngs.generator("spot", *key), scenario.scheduler.restart.save)
         )
+    if scenario.failures is not None:
+        rng_for = lambda *key: rngs.generator("failures", *key)  # noqa: E731
+        parts.append(Failures(scenario.failures, spec, rng_for))
     parts += [p for p in (services, elastic) if p is not None]
     if autoscaler is not None and any(g.elastic for g in spec.node_groups):
         parts.append(Autoscale(spec, autoscaler))
@@ -315,4 +320,32 @@ def build(
         parts=parts,
         max_events=scenario.limits.max_events,
     )
+    if scenario.failures is not None and scenario.failures.checkpoint.interval is not None:
+        sim.ledger.set_checkpoints(*_checkpoints(scenario, jobs, cluster))
     return World(sim, cluster, jobs, models)
+
+
+def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarray, np.ndarray]:
+    """Per job: seconds of progress between periodic checkpoints, and seconds to write one
+    (the given cost, plus checkpoint bytes / storage bandwidth for model jobs when the
+    scheduler's restart gives a bandwidth)."""
+    from .perf.step import checkpoint_bytes
+    from .reliability import job_mtbf_s, young_daly
+    from .scenario import zoo
+
+    spec = scenario.failures
+    per_stream = [spec.checkpoint.cost] * len(jobs.stream_names)
+    bandwidth = scenario.scheduler.restart.storage_bandwidth
+    for i, stream in enumerate(scenario.workload.training):
+        if bandwidth and stream.model is not None:
+            size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
+            per_stream[i] += size / bandwidth
+    cost = np.asarray(per_stream, dtype=np.float64)[jobs.stream]
+    if spec.checkpoint.interval != "young_daly":
+        return np.full(len(jobs), spec.checkpoint.interval), cost
+    per_node = int(cluster.topology.node_gpus.max(initial=1))
+    gpu = spec.gpu.mtbf if spec.gpu else math.inf
+    node = spec.node.mtbf if spec.node else math.inf
+    mtbf = {g: job_mtbf_s(g, per_node, gpu, node) for g in np.unique(jobs.gpus).tolist()}
+    every = [young_daly(c, mtbf[g]) for c, g in zip(cost.tolist(), jobs.gpus.tolist(), strict=True)]
+    return np.asarray(every), cost

@@ -100,6 +100,8 @@ def run(
                 "migrations": out.migrations,
                 "resizes": out.resizes,
                 "lost_work_s": out.lost_s,
+                "interruptions": out.interruptions,
+                "checkpoint_s": out.checkpoint_s,
                 "gpu_service_s": out.gpu_service_s,
             },
         ),

@@ -175,7 +175,7 @@ def test_reclaims_from_a_trace_keep_progress_only_if_the_notice_covers_a_checkpo
     log = [(t, e) for t, e, _, _ in r.events.itertuples(index=False) if e != "submit"]
     assert log[:4] == [
         (0.0, "start"),
-        (1000.0, "preempt"),  # its jobs go first, then the node
+        (1000.0, "preempt" if lost == 0 else "job_interrupted"),  # its jobs go, then the node
         (1000.0, "spot_reclaim"),
         (1000.0, "scale_out"),
     ]

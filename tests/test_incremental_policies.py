@@ -14,7 +14,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import simulator
-
 from simulator.policies.base import Params
 from simulator.policies.registry import register
 from simulator.policies.scheduling import Fifo

@@ -13,6 +13,7 @@ from simulator.metrics import JOB_COLUMNS, SERIES_COLUMNS, SERIES_METRICS, SUMMA
 from simulator.metrics.schema import (
     COST_KEYS,
     ENERGY_KEYS,
+    FAILURE_KEYS,
     REQUEST_COLUMNS,
     SERVICE_KEYS,
     SERVICE_SERIES,
@@ -50,7 +51,8 @@ def test_columns_and_keys_come_from_the_schema(quick_run):
     assert list(results.summary) == list(SUMMARY_KEYS)
     assert pq.read_schema(out / "jobs.parquet").names == list(JOB_COLUMNS)
     assert pq.read_schema(out / "series.parquet").names == list(SERIES_COLUMNS)
-    assert set(results.series["metric"]) == set(SERIES_METRICS) - set(SERVICE_SERIES)
+    optional = set(SERVICE_SERIES) | {"down_gpus"}  # with services, with a failures block
+    assert set(results.series["metric"]) == set(SERIES_METRICS) - optional
     field = pq.read_schema(out / "jobs.parquet").field("wait_s")
     assert field.metadata[b"unit"] == b"s"
 
@@ -86,6 +88,7 @@ def test_readme_glossary_matches_schema():
     expected |= {("services", k): u for k, (u, _) in SERVICE_KEYS.items()}
     expected |= {("cost", k): u for k, (u, _) in COST_KEYS.items()}
     expected |= {("energy", k): u for k, (u, _) in ENERGY_KEYS.items()}
+    expected |= {("failures", k): u for k, (u, _) in FAILURE_KEYS.items()}
     expected |= {("requests", k): u for k, (_, u, _) in REQUEST_COLUMNS.items()}
     assert documented == expected
 

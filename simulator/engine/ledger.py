@@ -7,8 +7,17 @@ left is ``left[job]`` units as of ``since[job]``, decreasing at ``rate[job]`` un
 A restart holds the devices without progress until ``resume_at[job]``. ``version[job]`` is
 bumped whenever the job's pending event (completion or resume) becomes void.
 
+Periodic checkpoints: a job with an interval ``ckpt_every[job]`` (seconds of progress; inf:
+none) pauses for ``ckpt_cost[job]`` seconds to write a checkpoint after every interval of
+progress in a run, except at its end (:meth:`progress`). Stopped by the scheduler, a job is
+checkpointed as it stops and keeps all its progress; interrupted (a failure, a reclaim
+without notice: :meth:`stop`) it goes back to its last complete checkpoint, or to the start
+of the run without one. Held device time thus splits into useful progress, redone
+work and restores (``lost_s``; the redone part alone in ``redo_s``) and checkpoint writing
+(``ckpt_s``).
+
 Everything here is written only through the methods below (start, hold, run, stop, preempt,
-redo_run, finish, resize, regrant); parts and policies read the arrays, never assign them.
+finish, resize, regrant); parts and policies read the arrays, never assign them.
 The job table stays immutable (its ``gpus`` is the size asked for); the current size of an
 elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
@@ -24,6 +33,8 @@ Must not import: numba, simpy.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -92,6 +103,11 @@ class Ledger:
         self.lost_s = np.zeros(n)  # seconds devices were held for restarts, without progress
         self.restart_s = np.zeros(n) if restart_s is None else np.asarray(restart_s, float)
         self.resume_at = np.full(n, -np.inf)  # a restarting job progresses from then on
+        self.ckpt_every: np.ndarray | None = None  # seconds of progress between checkpoints
+        self.ckpt_cost: np.ndarray | None = None  # seconds one checkpoint takes to write
+        self.ckpt_s = np.zeros(0)  # seconds spent writing checkpoints (with the above)
+        self.redo_s: dict[int, float] = {}  # seconds of progress lost to interruptions
+        self.interruptions: dict[int, int] = {}  # (both rare: kept per interrupted job)
         self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it), for scalar reads
         self.size = jobs.gpus.copy()  # the same as an array, for vector reads
         self.amount = np.array(jobs.gpu_amount, dtype=float)  # devices held: GPUs or a share
@@ -167,15 +183,57 @@ class Ledger:
     def set_rate(self, job: int, rate: float) -> None:
         self.rate[job] = rate
 
-    def stop(self, job: int, now: float, links_left: float | None = None) -> None:
+    def set_checkpoints(self, every: np.ndarray, cost: np.ndarray) -> None:
+        """Periodic checkpoints: every ``every[job]`` seconds of progress (inf: none), each
+        taking ``cost[job]`` seconds to write."""
+        self.ckpt_every = np.asarray(every, dtype=float)
+        self.ckpt_cost = np.asarray(cost, dtype=float)
+        self.ckpt_s = np.zeros(len(self.ckpt_every))
+
+    def wall_s(self, job: int, progress: float) -> float:
+        """Seconds a run takes to make ``progress`` seconds of progress, checkpoints included."""
+        if self.ckpt_every is None or progress <= self.ckpt_every[job]:
+            return progress
+        every = self.ckpt_every[job]
+        return progress + (math.ceil(progress / every) - 1) * self.ckpt_cost[job]
+
+    def progress(self, job: int, elapsed: float) -> tuple[float, float]:
+        """Seconds of progress ``elapsed`` seconds into a run, and how many of them are in a
+        complete checkpoint (a run alternates an interval of progress and a checkpoint)."""
+        if self.ckpt_every is None or self.ckpt_every[job] == np.inf:
+            return elapsed, 0.0
+        every = self.ckpt_every[job]
+        cycle = every + self.ckpt_cost[job]
+        done = math.floor(elapsed / cycle)
+        return done * every + min(elapsed - done * cycle, every), done * every
+
+    def stop(
+        self, job: int, now: float, links_left: float | None = None, interrupted: bool = False
+    ) -> None:
         """Book a running job's progress up to ``now`` (``links_left``: its work left, if the
-        shared links kept it) and void its pending event. Its state is unchanged."""
+        shared links kept it) and void its pending event. Its state is unchanged.
+        ``interrupted``: it could not write a checkpoint as it stopped, so it keeps only the
+        progress of its last complete one (jobs on shared links: of the run's start)."""
+        redo = 0.0
         if now < self.resume_at[job]:  # stopped before it could resume: the restore is lost
             self.lost_s[job] += now - self.held_since[job]
         elif links_left is not None:
-            self.left[job] = max(links_left, 0.0)
+            if interrupted:  # (no periodic checkpoints on shared links)
+                redo, self.left[job] = now - self.since[job], self.run_left[job]
+            else:
+                self.left[job] = max(links_left, 0.0)
         else:
-            self.left[job] = max(self.left[job] - self.rate[job] * (now - self.since[job]), 0.0)
+            elapsed = now - self.since[job]
+            done, kept = self.progress(job, elapsed)
+            if self.ckpt_every is not None:
+                self.ckpt_s[job] += elapsed - done
+            if interrupted:
+                redo, done = done - kept, kept
+            self.left[job] = max(self.left[job] - self.rate[job] * done, 0.0)
+        if interrupted:
+            self.interruptions[job] = self.interruptions.get(job, 0) + 1
+            self.redo_s[job] = self.redo_s.get(job, 0.0) + redo
+            self.lost_s[job] += redo
         self.version[job] += 1
         self.resume_at[job] = -np.inf
         self.touched.append(job)
@@ -195,18 +253,17 @@ class Ledger:
         self.preemptions[job] += 1
         self.preempted = True
 
-    def redo_run(self, job: int, now: float) -> None:
-        """A preempted job loses the work of the run it was stopped in (no checkpoint)."""
-        self.lost_s[job] += now - self.since[job]
-        self.left[job] = self.run_left[job]
-
-    def finish(self, job: int, now: float) -> None:
+    def finish(self, job: int, now: float, on_links: bool = False) -> None:
+        """The job is done (``on_links``: its last run's progress was the shared links')."""
         self.running_gpus -= self.gpus[job]
         if self._running_ids is not None:
             self._running_ids.remove(job)
         self.end_s[job] = now
         self.state[job] = FINISHED
         self.touched.append(job)
+        if self.ckpt_every is not None and not on_links:  # its last run's checkpoints
+            elapsed = now - self.since[job]
+            self.ckpt_s[job] += elapsed - self.progress(job, elapsed)[0]
 
     def resize(self, job: int, gpus: int) -> None:
         """The job's size becomes ``gpus`` (an elastic job; running ones are stopped first)."""
@@ -264,6 +321,14 @@ class Ledger:
         held = self.state != QUEUED
         out[held] += self.amount[held] * (last[held] - self.held_since[held])
         return out
+
+    def interruption_books(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per job: interruptions, seconds writing checkpoints, seconds of progress redone."""
+        n = len(self.state)
+        counts, redo = np.zeros(n, dtype=np.int64), np.zeros(n)
+        counts[list(self.interruptions)] = list(self.interruptions.values())
+        redo[list(self.redo_s)] = list(self.redo_s.values())
+        return counts, self.ckpt_s if len(self.ckpt_s) else np.zeros(n), redo
 
     def violations(self, arrived: int) -> list[str]:
         """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""

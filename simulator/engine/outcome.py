@@ -32,6 +32,9 @@ class Outcome:
     migrations: np.ndarray
     resizes: np.ndarray
     reports: dict[str, Any]  # each part's raw report by its name; "nodes": the bill
+    interruptions: np.ndarray  # stops without a checkpoint (failures, reclaims without notice)
+    checkpoint_s: np.ndarray  # seconds spent writing periodic checkpoints
+    redo_s: np.ndarray  # seconds of progress lost to interruptions (part of ``lost_s``)
 
 
 class EventLimitError(ScenarioError):

@@ -146,11 +146,10 @@ class Engine:
             self._sim._log.append((self._env.now, event, job, detail))
 
     def preempt(self, job: int, *, lose_run: bool = False) -> None:
-        """Stop a running job and queue it again; ``lose_run``: the work of its current run
-        is lost (no checkpoint was written)."""
-        self._sim._preempt(job)
-        if lose_run:
-            self.ledger.redo_run(job, self._env.now)
+        """Stop a running job and queue it again; ``lose_run``: it is interrupted, with no
+        time to write a checkpoint (it goes back to its last complete one, or to the start of
+        its run; :mod:`.ledger`)."""
+        self._sim._preempt(job, interrupted=lose_run)
 
     def reserve(self, node: int, gpus: int) -> None:
         """Take ``gpus`` whole free devices of ``node`` outside any job (a service replica)."""

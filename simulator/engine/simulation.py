@@ -14,9 +14,9 @@ applies every placement (gang: all requested devices at once) and schedules the 
 completion (after a restart cost, if it is a restart). With a blocking decision the pass stops
 at the first job that cannot be placed.
 
-Everything else is an engine part (:mod:`.parts`: spot reclaims, the autoscaler, services,
-elastic jobs, energy, a user's own), called through its hooks before and after each pass and
-on node events; node statuses belong to :mod:`.nodes`; per-job books to :mod:`.ledger`.
+Everything else is an engine part (:mod:`.parts`: failures, spot reclaims, the autoscaler,
+services, elastic jobs, energy, a user's own), called through its hooks before and after each
+pass and on node events; node statuses belong to :mod:`.nodes`, per-job books to :mod:`.ledger`.
 
 A running job keeps the rate it started with, except jobs whose rings cross shared uplinks:
 those are tracked by the :class:`~.sharing.SharedLinks`, settled once at the end of every
@@ -156,14 +156,14 @@ class Simulation:
         if version != self._pool_version:
             return  # the shared links changed since: a newer event stands for it
         for job in self.links.due(self.env.now):
-            self._finish(job)
+            self._finish(job, on_links=True)
         self._request_pass()
 
-    def _finish(self, job: int) -> None:
+    def _finish(self, job: int, on_links: bool = False) -> None:
         now = self.env.now
         self.state.release(job, self._gpus[job])
         self.throughput.finish(job)
-        self.ledger.finish(job, now)
+        self.ledger.finish(job, now, on_links)
         self._finished += 1
         if self._log is not None:
             self._log.append((now, "finish", job, ""))
@@ -301,31 +301,31 @@ class Simulation:
         rate = self.throughput.start(job, placement, left, self._gpus[job])
         if rate is not None:  # otherwise the shared links own its progress
             ledger.set_rate(job, rate)
-            at = now + (left if rate == 1.0 else left / rate)
+            at = now + ledger.wall_s(job, left if rate == 1.0 else left / rate)
             self.env.call_at(at, COMPLETION, partial(self._on_complete, job, ledger.version[job]))
 
-    def _preempt(self, job: int) -> None:
-        """Stop a running job and queue it again."""
-        stopped = self._stop(job)
+    def _preempt(self, job: int, interrupted: bool = False) -> None:
+        """Stop a running job and queue it again (``interrupted``: see :meth:`Ledger.stop`)."""
+        stopped = self._stop(job, interrupted)
         self.ledger.preempt(job, self.env.now, stopped.nodes)
         self.queue[job] = None
         if self._log is not None:
-            self._log.append((self.env.now, "preempt", job, ""))
+            event = "job_interrupted" if interrupted else "preempt"
+            self._log.append((self.env.now, event, job, ""))
 
-    def _stop(self, job: int):
+    def _stop(self, job: int, interrupted: bool = False):
         """Book a running job's progress, void its pending events and free its devices
         (returns the placement it had)."""
         now = self.env.now
         links_left = self.links.left_of(job, now) if job in self.links else None
-        self.ledger.stop(job, now, links_left)
+        self.ledger.stop(job, now, links_left, interrupted)
         self.throughput.finish(job)
         return self.state.release(job, self._gpus[job])
 
     # ------------------------------------------------------------------ driver
 
     def levels(self) -> dict[str, np.ndarray]:
-        """The level series recorded after every pass, and their times ``t`` (views of the
-        buffers: once taken, no pass may run)."""
+        """The levels recorded after every pass and their times ``t`` (views: no more passes)."""
         return {
             "t": np.frombuffer(self._t, dtype=np.float64),
             "busy_gpus": np.frombuffer(self._busy, dtype=np.float64),
@@ -372,8 +372,7 @@ class Simulation:
         end_time = env.now if self.horizon is None else self.horizon
         if progress is not None:
             progress(end_time, self._finished)
-        series = self.levels()
-        del series["t"]
+        series = {name: v for name, v in self.levels().items() if name != "t"}
         self.nodes.finish(end_time)
         reports = {"nodes": self.nodes.report()}
         for part in self.parts:
@@ -397,4 +396,5 @@ class Simulation:
             ledger.migrations,
             ledger.resizes,
             reports,
+            *ledger.interruption_books(),
         )

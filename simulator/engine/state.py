@@ -13,6 +13,7 @@ from ..kernels.placement import BAD_COUNT, BAD_NODE, OVER_FREE, OVER_USABLE, WRO
 from ..policies.base import Placement
 from ..world.cluster import Cluster
 from ..world.jobs import JobTable
+from .nodes import ONLINE
 
 _REASONS = {
     BAD_NODE: "a node id is out of range",
@@ -243,6 +244,9 @@ def check(sim) -> None:
     problems += ledger.violations(sim._next_arrival)
     if sim.nodes.online_gpus != int(sim.state.usable.sum()):  # so busy_gpus = sum(group_busy)
         problems.append(f"{sim.nodes.online_gpus} GPUs online, {sim.state.usable.sum()} usable")
+    for job, placement in sim.state.running.items():
+        if (sim.nodes.status[placement.nodes] != ONLINE).any():
+            problems.append(f"job {job} runs on a node that is not online")
     started = ~np.isnan(ledger.start_s)
     if np.any(ledger.start_s[started] < sim.jobs.submit_s[started]):
         problems.append("a job started before it was submitted")

@@ -40,8 +40,11 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     "lost_work_s": (
         pa.float64(),
         "s",
-        "time it held devices without progress: checkpoint save and restore on restarts",
+        "time it held devices without lasting progress: checkpoint save and restore on "
+        "restarts, and progress lost to interruptions (done again)",
     ),
+    "interruptions": (pa.int64(), "-", "times it was stopped without a checkpoint (failures)"),
+    "checkpoint_s": (pa.float64(), "s", "time it spent writing periodic checkpoints"),
     "gpu_milli": (pa.int64(), "1/1000 GPU", "share of each device (1000: whole devices)"),
     "chips": (pa.string(), "-", "catalog chips the job may run on, bar-separated (empty: any)"),
     "gpu_service_s": (
@@ -77,6 +80,7 @@ SERIES_METRICS: dict[str, tuple[str, str]] = {
         "nodes: those on nodes with fewer free than min(its request, node size); 0 if none waits",
     ),
     "online_gpus": ("GPUs", "devices on online nodes (elastic node groups grow and shrink)"),
+    "down_gpus": ("GPUs", "devices on nodes down after a failure, waiting for repair"),
     "power_kw": (
         "kW",
         "IT power of the chips: idle x powered devices + (peak - idle) x allocated devices",
@@ -119,6 +123,7 @@ SUMMARY_KEYS: dict[str, tuple[str, str]] = {
     "trace_rows_skipped": ("rows", "malformed trace rows skipped (workload.trace.on_error: skip)"),
     "cost": ("-", "the bill (see COST_KEYS); null if no node group has a price"),
     "energy": ("-", "power, energy and carbon (see ENERGY_KEYS); null: a chip has no power figure"),
+    "failures": ("-", "failures, lost work and ETTR (see FAILURE_KEYS); null: no failures block"),
     "services": ("-", "one block per inference service, keyed by name (see SERVICE_KEYS)"),
     "events": ("events", "simulation events processed (arrivals, completions, passes)"),
     "wall_s": ("s", "wall-clock time of the simulation loop (excludes compile and I/O)"),
@@ -148,6 +153,22 @@ ENERGY_KEYS: dict[str, tuple[str, str]] = {
         "facility power x carbon intensity, integrated over time (data centres with an intensity)",
     ),
     "by_datacenter": ("-", "per data centre: facility_kwh and gco2 (null: no intensity given)"),
+}
+
+FAILURE_KEYS: dict[str, tuple[str, str]] = {
+    "component_failures": ("-", "failures per component class (gpu, node) over the run"),
+    "job_interruptions": ("-", "times a job was stopped without a checkpoint (failures, reclaims)"),
+    "redone_gpu_h": ("GPU-h", "devices x hours of progress lost to interruptions and done again"),
+    "checkpoint_gpu_h": ("GPU-h", "devices x hours spent writing periodic checkpoints"),
+    "restore_gpu_h": ("GPU-h", "devices x hours held restoring on restarts, without progress"),
+    "mttr_s": ("s", "mean time to repair over completed repairs (null if none)"),
+    "availability": ("-", "per data centre: 1 - GPU-time down after failures / installed GPU-time"),
+    "ettr": (
+        "fraction",
+        "effective training time ratio: useful GPU-time / GPU-time held by training jobs",
+    ),
+    "p50_job_ettr": ("fraction", "median over jobs that held devices of useful / held time"),
+    "p10_job_ettr": ("fraction", "10th percentile over jobs of useful / held time"),
 }
 
 SERVICE_KEYS: dict[str, tuple[str, str]] = {

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from ..world.jobs import KIND_NAMES, STATE_NAMES, JobState, JobTable
 from .cost import billed_gpu_s, cost_summary
 from .energy import energy_summary
+from .failures import failures_summary
 from .levels import time_weighted_mean, used_gpu_seconds
 from .schema import JOB_COLUMNS, SERIES_COLUMNS, arrow_schema
 from .services import service_summary
@@ -76,6 +77,8 @@ def jobs_table(
         "migrations": pa.array(used("migrations"), pa.int64()),
         "resizes": pa.array(used("resizes"), pa.int64()),
         "lost_work_s": floats(used("lost_work_s")),
+        "interruptions": pa.array(used("interruptions"), pa.int64()),
+        "checkpoint_s": floats(used("checkpoint_s")),
         "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
         "chips": pa.array(jobs.chips, pa.string()),
         "gpu_service_s": floats(used("gpu_service_s")),
@@ -165,6 +168,7 @@ def summarize(jobs: JobTable, out: Outcome, *, installed_gpus: int, wall_s: floa
         "trace_rows_skipped": jobs.skipped_rows,
         "cost": _cost(cost_summary(bill), billed_gpu_s(bill), used_s),
         "energy": energy_summary(reports.get("energy"), used_s),
+        "failures": failures_summary(reports.get("failures"), out, jobs.gpu_amount),
         "services": {svc.spec.name: service_summary(svc, 0.0, end_time_s) for svc in services},
         "events": out.events,
         "wall_s": wall_s,

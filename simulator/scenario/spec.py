@@ -26,6 +26,7 @@ from .base import (
     exactly_one_of,
     known,
 )
+from .failures import FailuresSpec
 from .workload import (  # noqa: F401  (re-exported: the schema in one namespace)
     ArrivalSpec,
     DurationSpec,
@@ -308,5 +309,8 @@ class Scenario(Spec):
     cluster: ClusterSpec
     scheduler: SchedulerSpec = SchedulerSpec()
     workload: WorkloadSpec
+    failures: FailuresSpec | None = Field(
+        default=None, description="component failures, repairs and checkpoints (none: no failures)"
+    )
     sweep: SweepSpec | None = Field(default=None, description="variants for clustersim bench")
     limits: LimitsSpec = Field(default=LimitsSpec(), description="size limits (see LimitsSpec)")

@@ -1,0 +1,64 @@
+"""The ``failures:`` block: which components fail, how often, how long repairs take, and how
+training jobs checkpoint against it.
+
+Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``policies``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Duration, PositiveDuration, Spec
+from .workload import DurationSpec
+
+
+class ComponentFailures(Spec):
+    """Failures of one component class. Every device of the class has its own lifetime,
+    counted in time its node is online: exponential with mean ``mtbf``, or Weibull with shape
+    ``weibull_shape`` and the same mean (shape < 1: failures come early in a device's life,
+    > 1: wear-out). A failure takes the device's node down for a ``repair`` time; the device
+    comes back as new, the node's other devices keep their age."""
+
+    mtbf: PositiveDuration = Field(description="mean time between failures of one device")
+    weibull_shape: float | None = Field(
+        default=None, gt=0, le=20, description="Weibull lifetimes of this shape (none: exponential)"
+    )
+    repair: DurationSpec = Field(description="time to repair, e.g. '4h' or {exponential: ...}")
+
+
+class CheckpointSpec(Spec):
+    """Periodic checkpoints of training jobs: after every ``interval`` of progress a job
+    pauses ``cost`` seconds to write one (a failure sends it back to its last complete one).
+    ``young_daly``: the interval ``sqrt(2 x cost x M)`` of Young (1974) / Daly (2006), ``M``
+    the job's mean time between failures from its devices' rates."""
+
+    interval: PositiveDuration | Literal["young_daly"] | None = Field(
+        default=None, description="progress between checkpoints (none: no periodic checkpoints)"
+    )
+    cost: Duration = Field(default=0.0, description="time to write one checkpoint")
+
+    @model_validator(mode="after")
+    def _young_daly_needs_a_cost(self) -> CheckpointSpec:
+        if self.interval == "young_daly" and self.cost <= 0:
+            raise ValueError("interval young_daly needs a checkpoint cost > 0")
+        return self
+
+
+class FailuresSpec(Spec):
+    """Component failures and checkpoints (see :mod:`simulator.engine.failures`)."""
+
+    gpu: ComponentFailures | None = Field(
+        default=None, description="failures of single GPUs (each takes its node down)"
+    )
+    node: ComponentFailures | None = Field(
+        default=None, description="failures of a node's host (CPU, memory, NIC, software)"
+    )
+    checkpoint: CheckpointSpec = CheckpointSpec()
+
+    @model_validator(mode="after")
+    def _young_daly_needs_rates(self) -> FailuresSpec:
+        if self.checkpoint.interval == "young_daly" and self.gpu is None and self.node is None:
+            raise ValueError("checkpoint interval young_daly needs a gpu or node failure rate")
+        return self

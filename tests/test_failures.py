@@ -1,0 +1,253 @@
+"""Failures and checkpoints: closed forms of reliability theory, Poisson counts, exact books.
+
+Oracles: the expected held time of a checkpointed job under Poisson failures (Daly 2006,
+derived in :mod:`simulator.reliability`), the Poisson interval of failure counts, Young/Daly's
+interval as the optimum of a sweep, and the identity held = useful + redone + restore +
+checkpoint time for every job."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import simulator
+from simulator import reliability
+from simulator.cli import main
+
+from .conftest import tiny
+
+H = 3600.0
+
+
+def cluster(nodes=4, **failures):
+    spec = tiny(nodes=nodes, gpus_per_node=8)
+    spec["check_invariants"] = True
+    spec["failures"] = failures
+    return spec
+
+
+def one_job(spec, hours, gpus=8):
+    spec["workload"]["training"] = [
+        {"name": "j", "arrival": {"times": [0.0]}, "gpus": gpus, "duration": hours * H}
+    ]
+    return spec
+
+
+def books(r):
+    """Per job: held, useful, redone, restore and checkpoint seconds (per device)."""
+    j = r.jobs
+    held = j["gpu_service_s"] / j["gpus"]
+    redone_plus_restore, ckpt = j["lost_work_s"], j["checkpoint_s"]
+    return held, held - redone_plus_restore - ckpt, ckpt
+
+
+# ---------------------------------------------------------------- the closed forms
+
+
+def test_young_daly_minimises_the_expected_held_time():
+    cost, mtbf, work = 300.0, 20 * H, 500 * H
+    best = reliability.young_daly(cost, mtbf)
+    assert best == pytest.approx(math.sqrt(2 * 300 * 20 * H))
+    held = [
+        reliability.expected_held_s(work, t, cost, 0.0, mtbf) for t in (best / 2, best, 2 * best)
+    ]
+    assert held[1] < held[0] and held[1] < held[2]
+
+
+def test_expected_held_time_without_failures_is_work_plus_checkpoints():
+    # 10 h in 3 h intervals: checkpoints after 3, 6 and 9 h, none at the end
+    assert reliability.expected_held_s(10 * H, 3 * H, 60.0, 30.0, math.inf) == 10 * H + 3 * 60
+    assert reliability.job_mtbf_s(16, 8, 100 * H, 50 * H) == pytest.approx(
+        1 / (16 / 100 + 2 / 50) * H
+    )
+
+
+# ---------------------------------------------------------------- the engine against them
+
+
+def ettr_run(seed, interval, cost=360.0, restore=720.0, node_mtbf=10 * H, hours=100.0):
+    spec = one_job(
+        cluster(
+            node={"mtbf": node_mtbf, "repair": "1h"},
+            checkpoint={"interval": interval, "cost": cost},
+        ),
+        hours,
+    )
+    spec["scheduler"] = {"restart": {"restore": restore}}
+    spec["seed"] = seed
+    return simulator.run(spec)
+
+
+def test_single_job_ettr_matches_the_closed_form_for_exponential_failures():
+    # one 8-GPU job (one node: MTBF 10 h) of 100 h, checkpoint every 2 h for 6 min, restore
+    # 12 min after each failure; spare nodes, so it restarts at once. Held time per run is
+    # sum_segments M e^(R/M) (e^(x/M) - 1); pooled over seeds, useful / held against
+    # work / E[held] (the ratio of the expectations)
+    held = useful = 0.0
+    for seed in range(40):
+        r = ettr_run(seed, 2 * H)
+        h, u, _ = books(r)
+        assert r.jobs["state"][0] == "finished"
+        assert u[0] == pytest.approx(100 * H)  # exactly the job's work, whatever failed
+        held, useful = held + h[0], useful + u[0]
+    expected = reliability.expected_ettr(100 * H, 2 * H, 360.0, 720.0, 10 * H)
+    assert 0.7 < expected < 0.9  # failures matter here
+    assert useful / held == pytest.approx(expected, rel=0.02)
+
+
+@pytest.mark.slow
+def test_a_checkpoint_interval_sweep_finds_young_daly():
+    # held time against the interval, each averaged over seeds: the simulated optimum lies
+    # within 15% of sqrt(2 C M) = sqrt(2 x 0.1 h x 10 h) = 1.41 h
+    cost, mtbf = 360.0, 10 * H
+    grid = reliability.young_daly(cost, mtbf) * np.array([0.5, 0.7, 0.85, 1.0, 1.2, 1.5, 2.0])
+    mean_held = []
+    for interval in grid:
+        runs = [ettr_run(seed, float(interval), cost, 0.0, mtbf, 60.0) for seed in range(40)]
+        mean_held.append(np.mean([books(r)[0][0] for r in runs]))
+    # the optimum of a parabola through the three best points of the sweep
+    i = int(np.clip(np.argmin(mean_held), 1, len(grid) - 2))
+    a, b, _ = np.polyfit(grid[i - 1 : i + 2], mean_held[i - 1 : i + 2], 2)
+    assert -b / (2 * a) == pytest.approx(reliability.young_daly(cost, mtbf), rel=0.15)
+
+
+def llama3_run(seed):
+    # Llama 3 405B: 419 unexpected interruptions in 54 days on 16,384 H100 (Dubey et al.
+    # 2024, table 5): a per-GPU MTBF of 16,384 x 54 d / 419. Repairs take a minute, so the
+    # devices are online (ageing) almost all the time
+    spec = tiny(nodes=2048, gpus_per_node=8, nodes_per_rack=16)
+    spec["failures"] = {"gpu": {"mtbf": 16384 * 54 * 24 * H / 419, "repair": "1m"}}
+    spec["horizon"] = 54 * 24 * H
+    spec["seed"] = seed
+    return one_job(spec, 60 * 24, gpus=16384)
+
+
+def test_failures_of_a_16k_gpu_job_over_54_days_are_poisson_at_the_llama3_rate():
+    counts = []
+    for seed in range(4):
+        r = simulator.run(llama3_run(seed))
+        f = r.summary["failures"]
+        counts.append(f["component_failures"]["gpu"])
+        # every failure stops the one job, but those while it waits a minute for a repair
+        waiting = counts[-1] * (counts[-1] * 60 / (54 * 24 * H))  # expected such failures
+        assert 0 <= counts[-1] - f["job_interruptions"] <= stats.poisson.ppf(0.9995, waiting)
+        # one node of 2,048 down a minute per failure
+        down = counts[-1] * 60 * 8 / (16384 * 54 * 24 * H)
+        assert f["availability"]["dc"] == pytest.approx(1 - down)
+    mean = 419 * (1 - np.mean(counts) * 60 / (54 * 24 * H))  # ageing paused while down
+    low, high = stats.poisson.ppf([0.025, 0.975], 4 * mean)
+    assert low <= sum(counts) <= high, counts
+    for c in counts:
+        assert stats.poisson.ppf(0.0005, mean) <= c <= stats.poisson.ppf(0.9995, mean), counts
+
+
+# ---------------------------------------------------------------- books and streams
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    jobs=st.lists(
+        st.tuples(st.integers(0, 40), st.sampled_from([1, 2, 4, 8, 16]), st.integers(1, 40)),
+        min_size=1,
+        max_size=12,
+    ),
+    interval=st.sampled_from([None, 2.0, 5.0]),
+    restore=st.sampled_from([0.0, 1.0]),
+    policy=st.sampled_from(["fifo", "las", "srtf"]),
+)
+def test_held_time_is_useful_plus_redone_plus_restore_plus_checkpoints(
+    jobs, interval, restore, policy
+):
+    # many failures (node MTBF 30 s) on 4 nodes: finished jobs did exactly their work, the
+    # engine's invariants hold after every pass (no job on a down node, capacity kept)
+    spec = cluster(
+        node={"mtbf": 30.0, "repair": {"exponential": {"mean": 10.0}}},
+        checkpoint={"interval": interval, "cost": 0.5},
+    )
+    spec["workload"]["training"] = [
+        {"name": f"j{i}", "arrival": {"times": [float(t)]}, "gpus": g, "duration": float(d)}
+        for i, (t, g, d) in enumerate(jobs)
+    ]
+    spec["scheduler"] = {"policy": policy, "restart": {"restore": restore}}
+    spec["horizon"] = 2000.0
+    r = simulator.run(spec)
+    held, useful, ckpt = books(r)
+    j = r.jobs
+    done = j["state"] == "finished"
+    np.testing.assert_allclose(useful[done], j["duration_s"][done], rtol=1e-9, atol=1e-6)
+    assert (useful[~done] <= j["duration_s"][~done] + 1e-6).all()
+    assert (ckpt >= 0).all() and (j["lost_work_s"] >= -1e-9).all()
+    if interval is None:
+        assert (ckpt == 0).all()
+    assert set(j["state"]) <= {"finished", "running", "queued"}
+
+
+def test_failure_times_do_not_depend_on_the_workload_or_the_policy():
+    # devices age in online time and nothing but failures takes these nodes down, so the
+    # failures stream gives the same node downs under any jobs and policy; and failures
+    # never change the workload's draws (common random numbers)
+    base = simulator.run("scenarios/quickstart.yaml")
+    failing = ["failures.node.mtbf=100h", "failures.node.repair=3h", "check_invariants=true"]
+    runs = [
+        simulator.run("scenarios/quickstart.yaml", overrides=failing + extra, record_events=True)
+        for extra in (
+            [],
+            ["scheduler.policy=sjf", "failures.checkpoint.interval=30m"],
+            ["workload.training.0.count=100", "workload.training.0.arrival.poisson.rate=1/h"],
+        )
+    ]
+    end = min(r.summary["window_end_s"] for r in runs)  # a run ends when its jobs are done
+    downs = [r.events[r.events.event == "node_down"][["t_s", "detail"]] for r in runs]
+    downs = [d[d.t_s <= end].values.tolist() for d in downs]
+    assert len(downs[0]) > 3 and downs[0] == downs[1] == downs[2]
+    for r in runs[:2]:
+        for column in ("submit_s", "gpus", "duration_s"):
+            assert r.jobs[column].equals(base.jobs[column])
+    assert runs[0].summary["failures"]["job_interruptions"] > 0
+    assert base.summary["failures"] is None
+
+
+def test_down_gpus_series_follows_failures_and_repairs():
+    spec = one_job(cluster(nodes=2, node={"mtbf": 5 * H, "repair": "30m"}), 20.0)
+    r = simulator.run(spec, record_events=True)
+    log = r.events
+    downs = log[log.event == "node_down"].t_s.tolist()
+    ups = log[log.event == "node_up"].t_s.tolist()
+    assert len(downs) >= 2 and ups == pytest.approx([t + 1800 for t in downs[: len(ups)]])
+    s = r.series[r.series.metric == "down_gpus"]
+    level = lambda t: s.value[s.t_s <= t].iloc[-1]  # noqa: E731
+    for t in downs:
+        assert level(t) >= 8
+    assert r.summary["failures"]["mttr_s"] == pytest.approx(1800)
+
+
+@pytest.mark.parametrize(
+    "failures, path, needle",
+    [
+        ({"gpu": {"mtbf": 0, "repair": "1h"}}, "failures.gpu.mtbf", "must be > 0"),
+        (
+            {"node": {"mtbf": "1h", "repair": "1h", "weibull_shape": 0}},
+            "failures.node.weibull_shape",
+            "greater than 0",
+        ),
+        (
+            {"checkpoint": {"interval": "young_daly", "cost": "1m"}},
+            "failures",
+            "needs a gpu or node failure rate",
+        ),
+        ({"node": {"mtbf": "1h"}}, "failures.node.repair", "required key is missing"),
+    ],
+)
+def test_bad_failure_settings_exit_2_with_their_path(tmp_path, capsys, failures, path, needle):
+    import yaml
+
+    f = tmp_path / "bad.yaml"
+    spec = tiny()
+    spec["failures"] = failures
+    f.write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(f)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{path}: " in err[0] and needle in err[0], err
