@@ -344,8 +344,10 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
     if spec.checkpoint.interval != "young_daly":
         return np.full(len(jobs), spec.checkpoint.interval), cost
     per_node = int(cluster.topology.node_gpus.max(initial=1))
-    gpu = spec.gpu.mtbf if spec.gpu else math.inf
-    node = spec.node.mtbf if spec.node else math.inf
-    mtbf = {g: job_mtbf_s(g, per_node, gpu, node) for g in np.unique(jobs.gpus).tolist()}
+    per_rack = max(g.nodes_per_rack for g in scenario.cluster.node_groups)
+    gpu, node, rack = (c.mtbf if c else math.inf for c in (spec.gpu, spec.node, spec.rack))
+    mtbf = {
+        g: job_mtbf_s(g, per_node, gpu, node, rack, per_rack) for g in np.unique(jobs.gpus).tolist()
+    }
     every = [young_daly(c, mtbf[g]) for c, g in zip(cost.tolist(), jobs.gpus.tolist(), strict=True)]
     return np.asarray(every), cost

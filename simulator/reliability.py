@@ -32,11 +32,20 @@ def young_daly(cost: float, mtbf: float) -> float:
     return math.sqrt(2.0 * cost * mtbf)
 
 
-def job_mtbf_s(gpus: int, gpus_per_node: int, gpu_mtbf: float, node_mtbf: float) -> float:
+def job_mtbf_s(
+    gpus: int,
+    gpus_per_node: int,
+    gpu_mtbf: float,
+    node_mtbf: float,
+    rack_mtbf: float = math.inf,
+    nodes_per_rack: int = 1,
+) -> float:
     """Mean time between failures of a job on ``gpus`` devices consolidated on nodes of
-    ``gpus_per_node``: its devices' and hosts' failure rates add up (inf: none fails)."""
+    ``gpus_per_node`` and racks of ``nodes_per_rack``: the failure rates of its devices,
+    hosts and racks add up (inf: none fails)."""
     nodes = math.ceil(gpus / gpus_per_node)
-    rate = gpus / gpu_mtbf + nodes / node_mtbf
+    racks = math.ceil(nodes / nodes_per_rack)
+    rate = gpus / gpu_mtbf + nodes / node_mtbf + racks / rack_mtbf
     return math.inf if rate == 0 else 1.0 / rate
 
 

@@ -236,7 +236,7 @@ def test_down_gpus_series_follows_failures_and_repairs():
         (
             {"checkpoint": {"interval": "young_daly", "cost": "1m"}},
             "failures",
-            "needs a gpu or node failure rate",
+            "needs a gpu, node or rack failure rate",
         ),
         ({"node": {"mtbf": "1h"}}, "failures.node.repair", "required key is missing"),
     ],
@@ -251,3 +251,82 @@ def test_bad_failure_settings_exit_2_with_their_path(tmp_path, capsys, failures,
     assert main(["validate", str(f)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{path}: " in err[0] and needle in err[0], err
+
+
+# ---------------------------------------------------------------- correlated, crews, lemons
+
+
+def running_at(log, t):
+    """Replay the event log: the nodes of each job running just before ``t``."""
+    nodes = {}
+    for when, event, job, detail in log.itertuples(index=False):
+        if when >= t:
+            break
+        if event == "start":
+            nodes[job] = {int(part.split(":")[0]) for part in detail.split(",")}
+        elif event in ("finish", "preempt", "job_interrupted"):
+            nodes.pop(job, None)
+    return nodes
+
+
+def test_a_rack_failure_interrupts_exactly_the_jobs_on_its_nodes():
+    # 2 racks of 2 nodes, one 8-GPU job per node and two 4-GPU jobs sharing node 3; the
+    # first rack failure stops the jobs on that rack's nodes and no other, and its nodes
+    # come back together after the 3 h repair
+    spec = cluster(rack={"mtbf": 50 * H, "repair": "3h"})
+    spec["cluster"]["datacenters"][0]["node_groups"][0]["nodes_per_rack"] = 2
+    sizes = [8, 8, 8, 4, 4]
+    spec["workload"]["training"] = [
+        {"name": f"j{i}", "arrival": {"times": [0.0]}, "gpus": g, "duration": 5000 * H}
+        for i, g in enumerate(sizes)
+    ]
+    spec["horizon"] = 400 * H
+    log = simulator.run(spec, record_events=True).events
+    downs = log[(log.event == "node_down") & log.detail.str.endswith(":rack")]
+    assert len(downs) >= 2
+    t = downs.t_s.iloc[0]
+    down = {int(d.split(":")[0]) for d in downs[downs.t_s == t].detail}
+    assert down in ({0, 1}, {2, 3})
+    expected = {job for job, on in running_at(log, t).items() if on & down}
+    interrupted = set(log[(log.event == "job_interrupted") & (log.t_s == t)].job_id)
+    assert interrupted == expected and len(expected) == (2 if down == {0, 1} else 3)
+    ups = log[(log.event == "node_up") & (log.t_s > t)]
+    assert {int(n) for n in ups[ups.t_s == ups.t_s.iloc[0]].detail} == down
+    assert ups.t_s.iloc[0] == pytest.approx(t + 3 * H)
+
+
+def test_one_repair_crew_repairs_one_incident_at_a_time():
+    spec = one_job(cluster(nodes=8, node={"mtbf": 4 * H, "repair": "2h"}, repair_crews=1), 5000)
+    spec["horizon"] = 300 * H
+    r = simulator.run(spec, record_events=True)
+    ups = r.events[r.events.event == "node_up"].t_s.to_numpy()
+    assert len(ups) > 20 and (np.diff(ups) >= 2 * H - 1e-6).all()  # one 2 h repair after another
+    unlimited = simulator.run({**spec, "failures": {"node": spec["failures"]["node"]}})
+    assert unlimited.summary["failures"]["mttr_s"] == pytest.approx(2 * H)
+    assert r.summary["failures"]["mttr_s"] > 2 * H  # waits for the crew count
+
+
+def test_lemon_nodes_fail_factor_times_as_often():
+    # 400 nodes, a tenth of them lemons failing 10x as often; repairs of a minute
+    spec = cluster(
+        nodes=400,
+        node={"mtbf": 500 * H, "repair": "1m"},
+        lemons={"fraction": 0.1, "factor": 10},
+    )
+    spec["check_invariants"] = False
+    spec = one_job(spec, 10_000)
+    spec["horizon"] = 2000 * H
+    r = simulator.run(spec, record_events=True)
+    log = r.events
+    per_node = np.bincount(
+        [int(d.split(":")[0]) for d in log[log.event == "node_down"].detail], minlength=400
+    )
+    from simulator.build import build, resolve
+
+    world = build(resolve(spec))
+    world.sim.run()
+    lemon = world.sim.parts[0].report()["lemon"]
+    assert stats.binom.ppf(0.0005, 400, 0.1) <= lemon.sum() <= stats.binom.ppf(0.9995, 400, 0.1)
+    # expected failures: 4 per normal node, 40 per lemon over 2000 h
+    assert per_node[~lemon].mean() == pytest.approx(4, rel=0.15)
+    assert per_node[lemon].mean() == pytest.approx(40, rel=0.15)

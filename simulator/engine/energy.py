@@ -184,12 +184,16 @@ class Energy(Part):
         levels = self.engine.levels()
         t, busy = levels["t"], levels["busy_gpus"]
         rows, idle = zip(*self._idle_steps, strict=True)
-        power = np.repeat(idle, np.diff([*rows, len(t)])) + busy * self._span_w[0]
+        power = busy * self._span_w[0]  # in place from here on: a few arrays of the passes
+        if len(idle) == 1:
+            power += idle[0]
+        else:
+            power += np.repeat(idle, np.diff([*rows, len(t)]))
         first = t[0] if len(t) else end_time
-        held = np.diff(t, append=end_time)
-        self.it_j[0] = self._dc_power[0] * first + float(power @ held)
+        self.it_j[0] = self._dc_power[0] * first + float(power @ np.diff(t, append=end_time))
         self.peak_power_w = max(self.peak_power_w, float(power.max(initial=0.0)))
-        self._power = power / 1e3
+        power /= 1e3
+        self._power = power
         self._since = end_time
 
     def series(self) -> dict[str, np.ndarray]:

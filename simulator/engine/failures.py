@@ -3,15 +3,23 @@
 Every device of a failing class (``failures.gpu``: each GPU; ``failures.node``: each node's
 host) has a lifetime drawn from its own random stream (component ``failures``, keyed by its
 node group's name, the node's rank in the group and ``life``), counted only while its node is
-online. The first device to reach its lifetime takes the node down (``node_down`` in the event
-log, status down: billed, drawing idle power): the jobs on it are interrupted and go back to
-their last complete checkpoint (:mod:`.ledger`; they queue again and restart elsewhere, paying
-the restart cost), service replicas are placed again. After a repair time (stream
-``repair``) the node is up again (``node_up``) with the failed device as new and the others as
-old as they were.
+online; lemon nodes (``failures.lemons``, a draw of the node's ``lemon`` stream) have their
+lifetimes ``factor`` times shorter. The first device to reach its lifetime takes the node
+down; a rack failure (``failures.rack``: each rack's lifetime in wall-clock time, stream
+``rack`` keyed by its first node's group and the rack's rank among that group's racks) takes
+every node of the rack down. Down nodes (``node_down`` in the event log, with the node and
+the class) stay billed and draw idle power; the jobs on them are interrupted and go back to
+their last complete checkpoint (:mod:`.ledger`; they queue again and restart elsewhere,
+paying the restart cost), service replicas are placed again.
 
-The raw report (failures per class, repair times, down time per node, the ``down_gpus`` level)
-is turned into the summary's ``failures`` block by :mod:`simulator.metrics.failures`.
+Each failure is an *incident* repaired in a time drawn from its node's (or rack's)
+``repair`` stream, by one of ``repair_crews`` crews (incidents wait for a free crew in the
+order they happened). A node is up again (``node_up``) once no incident covers it: its failed
+device as new, the others as old as they were. The time from an incident to its repair is
+its recovery time.
+
+The raw report (failures per class, recovery times, down time per node, the ``down_gpus``
+level) is turned into the summary's ``failures`` block by :mod:`simulator.metrics.failures`.
 
 Must not import: numba.
 """
@@ -19,6 +27,7 @@ Must not import: numba.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from functools import partial
 
@@ -30,7 +39,7 @@ from ..workload.synthetic import sample_durations
 from .nodes import DOWN, ONLINE
 from .parts import Engine, Part
 
-CLASSES = ("gpu", "node")
+CLASSES = ("gpu", "node", "rack")
 
 
 def lifetimes(spec: ComponentFailures, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -41,8 +50,18 @@ def lifetimes(spec: ComponentFailures, n: int, rng: np.random.Generator) -> np.n
     return scale * rng.weibull(spec.weibull_shape, n)
 
 
+def _ranks(keys: list) -> list[int]:
+    """Each entry's rank among the entries with the same key, in order."""
+    seen: dict = {}
+    out = []
+    for k in keys:
+        out.append(seen.get(k, 0))
+        seen[k] = out[-1] + 1
+    return out
+
+
 class Failures(Part):
-    """Lifetimes of every device of the failing classes, node downs and repairs."""
+    """Lifetimes of every device of the failing classes, incidents, crews and repairs."""
 
     name = "failures"
     pass_driven = False
@@ -53,41 +72,52 @@ class Failures(Part):
         cluster: ClusterSpec,
         rng_for: Callable[..., np.random.Generator],
     ):
-        self.classes = [(c, getattr(spec, c)) for c in CLASSES if getattr(spec, c) is not None]
+        self.spec = spec
+        self.devices = [(c, getattr(spec, c)) for c in ("gpu", "node") if getattr(spec, c)]
         self.group_names = [g.name for g in cluster.node_groups]
         self.dc_names = [dc.name for dc in cluster.datacenters]
         self.rng_for = rng_for
         self.count = dict.fromkeys(CLASSES, 0)
-        self.repairs: list[float] = []  # completed repair times
+        self.recoveries: list[float] = []  # incident to repair, per repaired incident
+        self._waiting: deque = deque()  # incidents waiting for a crew
+        self._crews = spec.repair_crews or math.inf
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
         self.nodes = nodes = engine.nodes
-        rank, seen = [], {}
-        for g in nodes.group.tolist():
-            rank.append(seen.get(g, 0))
-            seen[g] = rank[-1] + 1
         n = len(nodes.group)
-        self._life, self._repair, self._left, self._kind = [], [], [], []
+        groups = [self.group_names[g] for g in nodes.group.tolist()]
+        keys = list(zip(groups, map(str, _ranks(groups)), strict=True))
+        self._life = [self.rng_for(*k, "life") for k in keys]
+        self._repair = [self.rng_for(*k, "repair") for k in keys]
+        lemon = self.spec.lemons
+        self.lemon = np.array(
+            [
+                lemon is not None and self.rng_for(*k, "lemon").random() < lemon.fraction
+                for k in keys
+            ]
+        )
+        self._speed = np.where(self.lemon, lemon.factor if lemon else 1.0, 1.0)  # ageing rate
+        self._left, self._kind = [], []
         for node in range(n):
-            key = (self.group_names[nodes.group[node]], str(rank[node]))
-            life, repair = self.rng_for(*key, "life"), self.rng_for(*key, "repair")
-            self._life.append(life)
-            self._repair.append(repair)
-            counts = [int(nodes.gpus[node]) if c == "gpu" else 1 for c, _ in self.classes]
-            self._kind.append(np.repeat(np.arange(len(self.classes)), counts))
-            self._left.append(
-                np.concatenate(
-                    [lifetimes(s, k, life) for (_, s), k in zip(self.classes, counts, strict=True)]
-                )
-            )
+            counts = [int(nodes.gpus[node]) if c == "gpu" else 1 for c, _ in self.devices]
+            self._kind.append(np.repeat(np.arange(len(self.devices)), counts))
+            draws = [
+                lifetimes(s, k, self._life[node])
+                for (_, s), k in zip(self.devices, counts, strict=True)
+            ]
+            self._left.append(np.concatenate([np.empty(0), *draws]) / self._speed[node])
         self._since = np.full(n, np.nan)  # online since (NaN: not online)
-        self.down_s = np.zeros(n)  # time down after a failure
+        self._holds = np.zeros(n, dtype=np.int64)  # unrepaired incidents covering the node
+        self.down_s = np.zeros(n)  # time down after failures
         self._down_at = np.full(n, np.nan)
-        self.down_gpus = 0
-        self._levels = [(0, 0)]  # (first pass row, down GPUs) per change
+        self.down_gpus, self._levels = 0, [(0, 0)]  # (first pass row, down GPUs) per change
         for node in np.flatnonzero(nodes.status == ONLINE).tolist():
             self._arm(node)
+        if self.spec.rack is not None:
+            self._arm_racks(engine.cluster.topology.node_rack, groups)
+
+    # ------------------------------------------------------------------ lifetimes
 
     def _arm(self, node: int) -> None:
         """The node is online from now: its next failure is its first device to go."""
@@ -96,7 +126,7 @@ class Failures(Part):
         at = now + float(self._left[node].min(initial=math.inf))
         if at < math.inf:
             version = int(self.nodes.version[node])
-            self.engine.call_at(at, partial(self._on_failure, node, version), completion=True)
+            self.engine.call_at(at, partial(self._on_device, node, version), completion=True)
 
     def on_node_status(self, node: int, old: int, new: int) -> None:
         if old == ONLINE:  # devices age only while online
@@ -105,36 +135,79 @@ class Failures(Part):
         if new == ONLINE:
             self._arm(node)
 
-    def _on_failure(self, node: int, version: int, _event) -> None:
-        nodes, engine = self.nodes, self.engine
-        if version != nodes.version[node] or nodes.status[node] != ONLINE:
+    def _on_device(self, node: int, version: int, _event) -> None:
+        if version != self.nodes.version[node] or self.nodes.status[node] != ONLINE:
             return  # the node changed status since: a newer timer stands for it
         device = int(np.argmin(self._left[node]))
-        name, spec = self.classes[self._kind[node][device]]
+        name, spec = self.devices[self._kind[node][device]]
+        self._incident(name, [node], self._repair[node], spec)
+        new = lifetimes(spec, 1, self._life[node])[0] / self._speed[node]
+        self._left[node][device] = new  # replaced: as new
+
+    def _arm_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
+        racks = np.unique(node_rack)
+        first = [groups[int(np.flatnonzero(node_rack == r)[0])] for r in racks]
+        self._rack_nodes = {int(r): np.flatnonzero(node_rack == r).tolist() for r in racks}
+        for r, g, rank in zip(racks.tolist(), first, _ranks(first), strict=True):
+            life = self.rng_for(g, "rack", str(rank), "life")
+            repair = self.rng_for(g, "rack", str(rank), "repair")
+            self._next_rack(r, life, repair)
+
+    def _next_rack(self, rack: int, life, repair) -> None:
+        at = self.engine.now + float(lifetimes(self.spec.rack, 1, life)[0])
+        self.engine.call_at(at, partial(self._on_rack, rack, life, repair), completion=True)
+
+    def _on_rack(self, rack: int, life, repair, _event) -> None:
+        nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in (ONLINE, DOWN)]
+        self._incident("rack", nodes, repair, self.spec.rack, then=(rack, life, repair))
+
+    # ------------------------------------------------------------------ incidents
+
+    def _incident(self, name: str, nodes: list[int], repair_rng, spec, then=None) -> None:
+        """A failure of class ``name`` takes ``nodes`` down until it is repaired (``then``:
+        a rack, whose next lifetime starts at the repair)."""
+        engine, status = self.engine, self.nodes.status
         self.count[name] += 1
-        nodes.take_down(node, "failure", keep_progress=False, billed=True)
-        self._left[node][device] = lifetimes(spec, 1, self._life[node])[0]  # replaced
-        repair = float(sample_durations(spec.repair, 1, self._repair[node])[0])
-        self._down_at[node] = engine.now
-        self._set_down(int(nodes.gpus[node]))
-        engine.log("node_down", f"{node}:{name}")
-        up = partial(self._on_repair, node, int(nodes.version[node]), repair)
-        engine.call_at(engine.now + repair, up, completion=True)
+        for node in nodes:
+            self._holds[node] += 1
+            if status[node] == ONLINE:
+                self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
+                self._down_at[node] = engine.now
+                self._add_down(int(self.nodes.gpus[node]))
+                engine.log("node_down", f"{node}:{name}")
+        repair = float(sample_durations(spec.repair, 1, repair_rng)[0])
+        self._waiting.append((engine.now, nodes, repair, then))
+        self._dispatch()
 
-    def _on_repair(self, node: int, version: int, repair: float, _event) -> None:
-        nodes = self.nodes
-        if version != nodes.version[node] or nodes.status[node] != DOWN:
-            return
-        self.repairs.append(repair)
-        self.down_s[node] += self.engine.now - self._down_at[node]
-        self._down_at[node] = np.nan
-        self._set_down(-int(nodes.gpus[node]))
-        nodes.bring_up(node)
-        self.engine.log("node_up", str(node))
+    def _dispatch(self) -> None:
+        """Free crews take the incidents waiting longest."""
+        while self._waiting and self._crews > 0:
+            self._crews -= 1
+            since, nodes, repair, then = self._waiting.popleft()
+            done = partial(self._on_repaired, since, nodes, then)
+            self.engine.call_at(self.engine.now + repair, done, completion=True)
 
-    def _set_down(self, delta: int) -> None:
+    def _on_repaired(self, since: float, nodes: list[int], then, _event) -> None:
+        engine = self.engine
+        self._crews += 1
+        self.recoveries.append(engine.now - since)
+        for node in nodes:
+            self._holds[node] -= 1
+            if self._holds[node] == 0 and self.nodes.status[node] == DOWN:
+                self.down_s[node] += engine.now - self._down_at[node]
+                self._down_at[node] = np.nan
+                self._add_down(-int(self.nodes.gpus[node]))
+                self.nodes.bring_up(node)
+                engine.log("node_up", str(node))
+        if then is not None:
+            self._next_rack(*then)
+        self._dispatch()
+
+    def _add_down(self, delta: int) -> None:
         self.down_gpus += delta
         self._levels.append((self.engine.passes, self.down_gpus))
+
+    # ------------------------------------------------------------------ results
 
     def finish(self, end_time: float) -> None:
         down = ~np.isnan(self._down_at)  # still in repair
@@ -147,13 +220,14 @@ class Failures(Part):
         return {"down_gpus": np.repeat(np.asarray(value, dtype=float), counts)}
 
     def report(self) -> dict:
-        """Failures per class, completed repair times, and per node its time down, GPUs and
-        data centre (an index into ``datacenters``)."""
+        """Failures per class, recovery times of repaired incidents, and per node its time
+        down, GPUs, data centre (an index into ``datacenters``) and whether it is a lemon."""
         return {
-            "failures": dict(self.count),
-            "repair_s": np.asarray(self.repairs),
+            "failures": {c: self.count[c] for c in CLASSES if getattr(self.spec, c)},
+            "recovery_s": np.asarray(self.recoveries),
             "down_s": self.down_s,
             "gpus": self.nodes.gpus,
             "node_dc": self.engine.cluster.topology.node_dc,
             "datacenters": self.dc_names,
+            "lemon": self.lemon,
         }

@@ -26,7 +26,7 @@ def failures_summary(report: dict | None, out, amount: np.ndarray) -> dict | Non
     useful = held - redo - restore - ckpt
     had = held > 0
     ettr = useful[had] / held[had]
-    repairs = report["repair_s"]
+    recoveries = report["recovery_s"]
     gpus = report["gpus"].astype(float)
     span = out.end_time_s
     availability = {}
@@ -41,7 +41,7 @@ def failures_summary(report: dict | None, out, amount: np.ndarray) -> dict | Non
         "redone_gpu_h": float(redo.sum()) / GPU_H,
         "checkpoint_gpu_h": float(ckpt.sum()) / GPU_H,
         "restore_gpu_h": float(restore.sum()) / GPU_H,
-        "mttr_s": float(repairs.mean()) if len(repairs) else None,
+        "mttr_s": float(recoveries.mean()) if len(recoveries) else None,
         "availability": availability,
         "ettr": float(useful.sum() / held.sum()) if held.sum() > 0 else None,
         "p50_job_ettr": float(np.percentile(ettr, 50)) if len(ettr) else None,

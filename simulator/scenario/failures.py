@@ -46,6 +46,16 @@ class CheckpointSpec(Spec):
         return self
 
 
+class LemonSpec(Spec):
+    """Nodes that fail far more often than the rest (Meta's RSC study found a few "lemon"
+    nodes behind a large share of job failures): each node is one with probability
+    ``fraction`` (its own draw), and its GPUs' and host's lifetimes are ``factor`` times
+    shorter."""
+
+    fraction: float = Field(ge=0, le=1, description="probability that a node is a lemon")
+    factor: float = Field(gt=0, le=1e6, description="failure rate multiplier of a lemon")
+
+
 class FailuresSpec(Spec):
     """Component failures and checkpoints (see :mod:`simulator.engine.failures`)."""
 
@@ -55,10 +65,22 @@ class FailuresSpec(Spec):
     node: ComponentFailures | None = Field(
         default=None, description="failures of a node's host (CPU, memory, NIC, software)"
     )
+    rack: ComponentFailures | None = Field(
+        default=None,
+        description="failures of a rack's ToR switch or power (every node in it goes down; "
+        "mtbf per rack, counted in wall-clock time)",
+    )
+    lemons: LemonSpec | None = Field(default=None, description="nodes with a multiplied rate")
+    repair_crews: int | None = Field(
+        default=None, ge=1, description="repairs under way at once (none: no limit)"
+    )
     checkpoint: CheckpointSpec = CheckpointSpec()
 
     @model_validator(mode="after")
     def _young_daly_needs_rates(self) -> FailuresSpec:
-        if self.checkpoint.interval == "young_daly" and self.gpu is None and self.node is None:
-            raise ValueError("checkpoint interval young_daly needs a gpu or node failure rate")
+        rates = (self.gpu, self.node, self.rack)
+        if self.checkpoint.interval == "young_daly" and all(r is None for r in rates):
+            raise ValueError(
+                "checkpoint interval young_daly needs a gpu, node or rack failure rate"
+            )
         return self
