@@ -102,6 +102,7 @@ def run(
                 "lost_work_s": out.lost_s,
                 "interruptions": out.interruptions,
                 "checkpoint_s": out.checkpoint_s,
+                "failure_reason": out.failure_reason,
                 "gpu_service_s": out.gpu_service_s,
             },
         ),

@@ -157,15 +157,17 @@ def test_failures_of_a_16k_gpu_job_over_54_days_are_poisson_at_the_llama3_rate()
     interval=st.sampled_from([None, 2.0, 5.0]),
     restore=st.sampled_from([0.0, 1.0]),
     policy=st.sampled_from(["fifo", "las", "srtf"]),
+    retries=st.sampled_from([None, 0, 2]),
 )
 def test_held_time_is_useful_plus_redone_plus_restore_plus_checkpoints(
-    jobs, interval, restore, policy
+    jobs, interval, restore, policy, retries
 ):
     # many failures (node MTBF 30 s) on 4 nodes: finished jobs did exactly their work, the
     # engine's invariants hold after every pass (no job on a down node, capacity kept)
     spec = cluster(
         node={"mtbf": 30.0, "repair": {"exponential": {"mean": 10.0}}},
         checkpoint={"interval": interval, "cost": 0.5},
+        retries=retries,
     )
     spec["workload"]["training"] = [
         {"name": f"j{i}", "arrival": {"times": [float(t)]}, "gpus": g, "duration": float(d)}
@@ -182,7 +184,16 @@ def test_held_time_is_useful_plus_redone_plus_restore_plus_checkpoints(
     assert (ckpt >= 0).all() and (j["lost_work_s"] >= -1e-9).all()
     if interval is None:
         assert (ckpt == 0).all()
-    assert set(j["state"]) <= {"finished", "running", "queued"}
+    # every job finished, failed with a reason after its retries, or is queued or running
+    failed = j["state"] == "failed"
+    assert set(j["state"]) <= {"finished", "failed", "running", "queued"}
+    assert j["failure_reason"][failed].notna().all() and j["failure_reason"][~failed].isna().all()
+    if retries is None:
+        assert not failed.any()
+    else:
+        assert (j["interruptions"][failed] == retries + 1).all()
+        assert (j["interruptions"][~failed] <= retries).all()
+    assert r.summary["failures"]["jobs_failed"] == failed.sum()
 
 
 def test_failure_times_do_not_depend_on_the_workload_or_the_policy():

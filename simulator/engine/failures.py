@@ -18,6 +18,9 @@ order they happened). A node is up again (``node_up``) once no incident covers i
 device as new, the others as old as they were. The time from an incident to its repair is
 its recovery time.
 
+With ``retries``, a job interrupted once more than that gives up: it ends ``failed`` with
+the reason in the jobs table (``job_failed`` in the event log).
+
 The raw report (failures per class, recovery times, down time per node, the ``down_gpus``
 level) is turned into the summary's ``failures`` block by :mod:`simulator.metrics.failures`.
 
@@ -36,6 +39,7 @@ import numpy as np
 from ..scenario.failures import ComponentFailures, FailuresSpec
 from ..scenario.spec import ClusterSpec
 from ..workload.synthetic import sample_durations
+from .ledger import QUEUED
 from .nodes import DOWN, ONLINE
 from .parts import Engine, Part
 
@@ -171,13 +175,23 @@ class Failures(Part):
         for node in nodes:
             self._holds[node] += 1
             if status[node] == ONLINE:
+                hit = [j for j, p in engine.state.running.items() if node in p.nodes]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
+                self._give_up(hit)
                 self._down_at[node] = engine.now
                 self._add_down(int(self.nodes.gpus[node]))
                 engine.log("node_down", f"{node}:{name}")
         repair = float(sample_durations(spec.repair, 1, repair_rng)[0])
         self._waiting.append((engine.now, nodes, repair, then))
         self._dispatch()
+
+    def _give_up(self, jobs: list[int]) -> None:
+        """Interrupted jobs past their retry budget fail."""
+        budget, ledger = self.spec.retries, self.engine.ledger
+        for job in jobs if budget is not None else ():
+            if ledger.interruptions.get(job, 0) > budget and ledger.state[job] == QUEUED:
+                reason = f"interrupted {budget + 1} times (failures.retries: {budget})"
+                self.engine.fail(job, reason)
 
     def _dispatch(self) -> None:
         """Free crews take the incidents waiting longest."""

@@ -17,7 +17,7 @@ work and restores (``lost_s``; the redone part alone in ``redo_s``) and checkpoi
 (``ckpt_s``).
 
 Everything here is written only through the methods below (start, hold, run, stop, preempt,
-finish, resize, regrant); parts and policies read the arrays, never assign them.
+finish, fail, resize, regrant); parts and policies read the arrays, never assign them.
 The job table stays immutable (its ``gpus`` is the size asked for); the current size of an
 elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
@@ -41,6 +41,7 @@ import numpy as np
 from ..world.jobs import JobState, JobTable
 
 QUEUED, RUNNING, FINISHED = int(JobState.QUEUED), int(JobState.RUNNING), int(JobState.FINISHED)
+FAILED = int(JobState.FAILED)
 
 
 class IdSet:
@@ -108,6 +109,7 @@ class Ledger:
         self.ckpt_s = np.zeros(0)  # seconds spent writing checkpoints (with the above)
         self.redo_s: dict[int, float] = {}  # seconds of progress lost to interruptions
         self.interruptions: dict[int, int] = {}  # (both rare: kept per interrupted job)
+        self.reasons: dict[int, str] = {}  # why a failed job gave up
         self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it), for scalar reads
         self.size = jobs.gpus.copy()  # the same as an array, for vector reads
         self.amount = np.array(jobs.gpu_amount, dtype=float)  # devices held: GPUs or a share
@@ -265,6 +267,15 @@ class Ledger:
             elapsed = now - self.since[job]
             self.ckpt_s[job] += elapsed - self.progress(job, elapsed)[0]
 
+    def fail(self, job: int, reason: str) -> None:
+        """A queued job gives up for good (``reason``: why, for the jobs table)."""
+        self.queued_gpus -= self.gpus[job]
+        if self._queued_ids is not None:
+            self._queued_ids.remove(job)
+        self.state[job] = FAILED
+        self.reasons[job] = reason
+        self.touched.append(job)
+
     def resize(self, job: int, gpus: int) -> None:
         """The job's size becomes ``gpus`` (an elastic job; running ones are stopped first)."""
         delta = gpus - self.gpus[job]
@@ -318,17 +329,20 @@ class Ledger:
         """GPU-seconds of service of every job at the end of the run."""
         out = self.attained_s.copy()
         last = np.where(self.state == FINISHED, self.end_s, end_time)
-        held = self.state != QUEUED
+        held = (self.state == RUNNING) | (self.state == FINISHED)  # queued or failed: not
         out[held] += self.amount[held] * (last[held] - self.held_since[held])
         return out
 
-    def interruption_books(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per job: interruptions, seconds writing checkpoints, seconds of progress redone."""
+    def interruption_books(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per job: interruptions, seconds writing checkpoints, seconds of progress redone,
+        and why it failed (None: it did not)."""
         n = len(self.state)
         counts, redo = np.zeros(n, dtype=np.int64), np.zeros(n)
         counts[list(self.interruptions)] = list(self.interruptions.values())
         redo[list(self.redo_s)] = list(self.redo_s.values())
-        return counts, self.ckpt_s if len(self.ckpt_s) else np.zeros(n), redo
+        reasons = np.full(n, None, dtype=object)
+        reasons[list(self.reasons)] = list(self.reasons.values())
+        return counts, self.ckpt_s if len(self.ckpt_s) else np.zeros(n), redo, reasons
 
     def violations(self, arrived: int) -> list[str]:
         """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""

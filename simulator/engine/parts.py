@@ -25,8 +25,8 @@ calls each hook on the parts that override it, in list order:
   sampled once per pass (same length as the engine's own), for the series table.
 
 A part never calls another part and never writes the engine's state directly: it acts through
-:class:`Engine` (preempt, resize, reserve devices, call at a time, request a pass, log) and
-through :class:`~.nodes.Nodes` (``engine.nodes``: request, release, take down and bring up
+:class:`Engine` (preempt, fail, resize, reserve devices, call at a time, request a pass,
+log) and through :class:`~.nodes.Nodes` (``engine.nodes``: request, release, take down and bring up
 nodes), which publishes the node events every part sees. A worked example (a node-maintenance
 part) is in the README's "Adding an engine part" section and ``tests/test_parts.py``.
 
@@ -150,6 +150,15 @@ class Engine:
         time to write a checkpoint (it goes back to its last complete one, or to the start of
         its run; :mod:`.ledger`)."""
         self._sim._preempt(job, interrupted=lose_run)
+
+    def fail(self, job: int, reason: str) -> None:
+        """A queued job gives up for good: it leaves the queue, state failed (``reason`` in
+        the jobs table's ``failure_reason``)."""
+        sim = self._sim
+        del sim.queue[job]
+        self.ledger.fail(job, reason)
+        sim._finished += 1  # done with, as far as the end of the run goes
+        self.log("job_failed", reason, job)
 
     def reserve(self, node: int, gpus: int) -> None:
         """Take ``gpus`` whole free devices of ``node`` outside any job (a service replica)."""

@@ -45,6 +45,7 @@ JOB_COLUMNS: dict[str, tuple[pa.DataType, str, str]] = {
     ),
     "interruptions": (pa.int64(), "-", "times it was stopped without a checkpoint (failures)"),
     "checkpoint_s": (pa.float64(), "s", "time it spent writing periodic checkpoints"),
+    "failure_reason": (pa.string(), "-", "why a failed job gave up (null unless failed)"),
     "gpu_milli": (pa.int64(), "1/1000 GPU", "share of each device (1000: whole devices)"),
     "chips": (pa.string(), "-", "catalog chips the job may run on, bar-separated (empty: any)"),
     "gpu_service_s": (
@@ -158,6 +159,7 @@ ENERGY_KEYS: dict[str, tuple[str, str]] = {
 FAILURE_KEYS: dict[str, tuple[str, str]] = {
     "component_failures": ("-", "failures per component class (gpu, node, rack) over the run"),
     "job_interruptions": ("-", "times a job was stopped without a checkpoint (failures, reclaims)"),
+    "jobs_failed": ("jobs", "jobs that gave up after failures.retries interruptions"),
     "redone_gpu_h": ("GPU-h", "devices x hours of progress lost to interruptions and done again"),
     "checkpoint_gpu_h": ("GPU-h", "devices x hours spent writing periodic checkpoints"),
     "restore_gpu_h": ("GPU-h", "devices x hours held restoring on restarts, without progress"),

@@ -79,6 +79,10 @@ def jobs_table(
         "lost_work_s": floats(used("lost_work_s")),
         "interruptions": pa.array(used("interruptions"), pa.int64()),
         "checkpoint_s": floats(used("checkpoint_s")),
+        "failure_reason": pa.array(
+            usage["failure_reason"] if usage and "failure_reason" in usage else [None] * n,
+            pa.string(),
+        ),
         "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
         "chips": pa.array(jobs.chips, pa.string()),
         "gpu_service_s": floats(used("gpu_service_s")),

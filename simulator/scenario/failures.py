@@ -74,6 +74,12 @@ class FailuresSpec(Spec):
     repair_crews: int | None = Field(
         default=None, ge=1, description="repairs under way at once (none: no limit)"
     )
+    retries: int | None = Field(
+        default=None,
+        ge=0,
+        description="restarts a job gets after interruptions; one more and it ends failed "
+        "(none: no limit)",
+    )
     checkpoint: CheckpointSpec = CheckpointSpec()
 
     @model_validator(mode="after")
