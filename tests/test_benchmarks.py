@@ -15,7 +15,16 @@ BENCH = ROOT / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCH.glob("bench_*.py"))
 
 ARGS = {
-    "bench_fifo.py": ["--jobs", "300", "--gpus", "64", "--policy", "fifo", "tiresias"],
+    "bench_fifo.py": [
+        "--jobs",
+        "300",
+        "--gpus",
+        "64",
+        "--policy",
+        "fifo",
+        "tiresias",
+        "fifo+failures",
+    ],
     "bench_pass.py": ["--smoke"],
     "bench_perf.py": ["--smoke"],
     "bench_placement.py": ["--smoke"],
