@@ -341,3 +341,61 @@ def test_lemon_nodes_fail_factor_times_as_often():
     # expected failures: 4 per normal node, 40 per lemon over 2000 h
     assert per_node[~lemon].mean() == pytest.approx(4, rel=0.15)
     assert per_node[lemon].mean() == pytest.approx(40, rel=0.15)
+
+
+# ---------------------------------------------------------------- failure traces
+
+
+def test_a_failure_trace_is_replayed_exactly(tmp_path):
+    # node 1 fails at 1 h for 2 h, rack 1 (nodes 2 and 3) at 4 h for 30 min: the downs, the
+    # ups and the jobs interrupted are exactly those (nothing else fails)
+    trace = tmp_path / "failures.csv"
+    trace.write_text("time,component,duration\n3600,node:g:1,7200\n14400,rack:g:1,1800\n")
+    spec = cluster(trace=str(trace))
+    spec["cluster"]["datacenters"][0]["node_groups"][0]["nodes_per_rack"] = 2
+    spec["workload"]["training"] = [
+        {"name": f"j{i}", "arrival": {"times": [0.0]}, "gpus": 8, "duration": 10 * H}
+        for i in range(4)
+    ]
+    r = simulator.run(spec, record_events=True)
+    log = r.events
+    rows = log[log.event.isin(["node_down", "node_up", "job_interrupted"])]
+    assert rows[["t_s", "event", "job_id", "detail"]].values.tolist() == [
+        [3600.0, "job_interrupted", 1, ""],
+        [3600.0, "node_down", -1, "1:node"],
+        [10800.0, "node_up", -1, "1"],
+        [14400.0, "job_interrupted", 2, ""],
+        [14400.0, "node_down", -1, "2:rack"],
+        [14400.0, "job_interrupted", 3, ""],
+        [14400.0, "node_down", -1, "3:rack"],
+        [16200.0, "node_up", -1, "2"],
+        [16200.0, "node_up", -1, "3"],
+    ]
+    starts = log[log.event == "start"][["t_s", "job_id", "detail"]].values.tolist()
+    assert starts[4:] == [[10800.0, 1, "1:8"], [16200.0, 2, "2:8"], [16200.0, 3, "3:8"]]
+    assert r.summary["failures"]["component_failures"] == {"node": 1, "rack": 1}
+    assert r.summary["failures"]["mttr_s"] == pytest.approx((7200 + 1800) / 2)
+
+
+def test_bad_failure_trace_rows_are_reported_with_their_line(tmp_path, capsys):
+    import yaml
+
+    trace = tmp_path / "failures.csv"
+    trace.write_text(
+        "time,component,duration\n"
+        "10,node:g:0,60\n"
+        "5,node:g:1,60\n"  # line 3: before line 2's time
+        "20,node:g:9,60\n"  # line 4: the group has 2 nodes
+        "30,switch:g:0,60\n"  # line 5: no such class
+        "40,node:g:0,-1\n"  # line 6: negative repair
+    )
+    f = tmp_path / "bad.yaml"
+    spec = tiny(nodes=2)
+    spec["failures"] = {"trace": "failures.csv"}  # relative to the scenario file
+    f.write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(f)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert [line.split(": ")[1].rsplit(":", 1)[1] for line in err] == ["3", "4", "5", "6"], err
+    assert all(str(trace) in line for line in err)
+    assert "time order" in err[0] and "names no component" in err[1] and "names no" in err[2]
+    assert "duration" in err[3]

@@ -18,6 +18,11 @@ order they happened). A node is up again (``node_up``) once no incident covers i
 device as new, the others as old as they were. The time from an incident to its repair is
 its recovery time.
 
+A failure trace (``failures.trace``: a CSV with columns ``time`` (seconds, or a date),
+``component`` (``gpu:<group>:<rank>``, ``node:<group>:<rank>`` - the node's rank in its
+group - or ``rack:<group>:<rank>`` - the rack's among the group's racks) and ``duration``
+(the repair time, seconds), in time order) adds those failures, through the same crews.
+
 With ``retries``, a job interrupted once more than that gives up: it ends ``failed`` with
 the reason in the jobs table (``job_failed`` in the event log).
 
@@ -85,13 +90,16 @@ class Failures(Part):
         self.recoveries: list[float] = []  # incident to repair, per repaired incident
         self._waiting: deque = deque()  # incidents waiting for a crew
         self._crews = spec.repair_crews or math.inf
+        self.trace = read_trace(spec.trace, cluster) if spec.trace else []
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
         self.nodes = nodes = engine.nodes
         n = len(nodes.group)
         groups = [self.group_names[g] for g in nodes.group.tolist()]
-        keys = list(zip(groups, map(str, _ranks(groups)), strict=True))
+        ranks = _ranks(groups)
+        self._node_of = {key: node for node, key in enumerate(zip(groups, ranks, strict=True))}
+        keys = list(zip(groups, map(str, ranks), strict=True))
         self._life = [self.rng_for(*k, "life") for k in keys]
         self._repair = [self.rng_for(*k, "repair") for k in keys]
         lemon = self.spec.lemons
@@ -118,8 +126,13 @@ class Failures(Part):
         self.down_gpus, self._levels = 0, [(0, 0)]  # (first pass row, down GPUs) per change
         for node in np.flatnonzero(nodes.status == ONLINE).tolist():
             self._arm(node)
+        node_rack = engine.cluster.topology.node_rack
+        if self.spec.rack is not None or self.trace:
+            self._group_racks(node_rack, groups)
         if self.spec.rack is not None:
-            self._arm_racks(engine.cluster.topology.node_rack, groups)
+            self._arm_racks()
+        for row in self.trace:
+            engine.call_at(row[0], partial(self._on_trace, *row), completion=True)
 
     # ------------------------------------------------------------------ lifetimes
 
@@ -148,14 +161,30 @@ class Failures(Part):
         new = lifetimes(spec, 1, self._life[node])[0] / self._speed[node]
         self._left[node][device] = new  # replaced: as new
 
-    def _arm_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
+    def _group_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
+        """Each rack's nodes, and its key: its first node's group and its rank there."""
         racks = np.unique(node_rack)
         first = [groups[int(np.flatnonzero(node_rack == r)[0])] for r in racks]
         self._rack_nodes = {int(r): np.flatnonzero(node_rack == r).tolist() for r in racks}
-        for r, g, rank in zip(racks.tolist(), first, _ranks(first), strict=True):
+        self._rack_key = dict(
+            zip(racks.tolist(), zip(first, _ranks(first), strict=True), strict=True)
+        )
+
+    def _arm_racks(self) -> None:
+        for r, (g, rank) in self._rack_key.items():
             life = self.rng_for(g, "rack", str(rank), "life")
             repair = self.rng_for(g, "rack", str(rank), "repair")
             self._next_rack(r, life, repair)
+
+    def _on_trace(self, _t: float, name: str, group: str, rank: int, repair: float, _e) -> None:
+        """A failure of the trace: its node, or every node of its rack."""
+        if name == "rack":
+            rack = next(r for r, key in self._rack_key.items() if key == (group, rank))
+            nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in (ONLINE, DOWN)]
+        else:
+            node = self._node_of[(group, rank)]
+            nodes = [node] if self.nodes.status[node] in (ONLINE, DOWN) else []
+        self._incident(name, nodes, None, None, repair=repair)
 
     def _next_rack(self, rack: int, life, repair) -> None:
         at = self.engine.now + float(lifetimes(self.spec.rack, 1, life)[0])
@@ -167,9 +196,10 @@ class Failures(Part):
 
     # ------------------------------------------------------------------ incidents
 
-    def _incident(self, name: str, nodes: list[int], repair_rng, spec, then=None) -> None:
-        """A failure of class ``name`` takes ``nodes`` down until it is repaired (``then``:
-        a rack, whose next lifetime starts at the repair)."""
+    def _incident(self, name, nodes, repair_rng, spec, then=None, repair=None) -> None:
+        """A failure of class ``name`` takes ``nodes`` down until it is repaired (in
+        ``repair`` seconds, or a draw of ``spec.repair``; ``then``: a rack, whose next
+        lifetime starts at the repair)."""
         engine, status = self.engine, self.nodes.status
         self.count[name] += 1
         for node in nodes:
@@ -181,7 +211,8 @@ class Failures(Part):
                 self._down_at[node] = engine.now
                 self._add_down(int(self.nodes.gpus[node]))
                 engine.log("node_down", f"{node}:{name}")
-        repair = float(sample_durations(spec.repair, 1, repair_rng)[0])
+        if repair is None:
+            repair = float(sample_durations(spec.repair, 1, repair_rng)[0])
         self._waiting.append((engine.now, nodes, repair, then))
         self._dispatch()
 
@@ -237,7 +268,11 @@ class Failures(Part):
         """Failures per class, recovery times of repaired incidents, and per node its time
         down, GPUs, data centre (an index into ``datacenters``) and whether it is a lemon."""
         return {
-            "failures": {c: self.count[c] for c in CLASSES if getattr(self.spec, c)},
+            "failures": {
+                c: self.count[c]
+                for c in CLASSES
+                if getattr(self.spec, c) or any(row[1] == c for row in self.trace)
+            },
             "recovery_s": np.asarray(self.recoveries),
             "down_s": self.down_s,
             "gpus": self.nodes.gpus,
@@ -245,3 +280,43 @@ class Failures(Part):
             "datacenters": self.dc_names,
             "lemon": self.lemon,
         }
+
+
+def read_trace(path: str, cluster: ClusterSpec) -> list[tuple[float, str, str, int, float]]:
+    """The rows of a failure trace as (time, class, group, rank, repair seconds), checked:
+    every problem is one line with the file, line and column (:class:`ScenarioError`)."""
+    from ..workload.traces.base import number, read_columns, text, timestamp
+
+    def check(cols: dict[str, np.ndarray]) -> list[tuple[np.ndarray, str, str]]:
+        t, parts = cols["time"], [str(c).split(":") for c in cols["component"]]
+        unknown = np.array([not _component(p, cluster) for p in parts], dtype=bool)
+        back = np.zeros(len(t), dtype=bool)
+        back[1:] = t[1:] < np.fmax.accumulate(np.nan_to_num(t, nan=-np.inf))[:-1]
+        return [
+            (unknown, "component", "{value!r} names no component (gpu|node|rack:group:rank)"),
+            (cols["duration"] <= 0, "duration", "{value!r}: a repair takes a positive time"),
+            (back, "time", "{value!r} is before an earlier row's time: rows must be in time order"),
+        ]
+
+    cols, _ = read_columns(
+        path,
+        {"time": timestamp(), "component": text(), "duration": number(minimum=None)},
+        on_error="raise",
+        check=check,
+    )
+    rows = []
+    for t, c, d in zip(cols["time"], cols["component"], cols["duration"], strict=True):
+        name, group, rank = str(c).split(":")
+        rows.append((float(t), name, group, int(rank), float(d)))
+    return rows
+
+
+def _component(parts: list[str], cluster: ClusterSpec) -> bool:
+    """``class:group:rank`` names a component of the cluster."""
+    if len(parts) != 3 or parts[0] not in CLASSES or not parts[2].isdigit():
+        return False
+    group = next((g for g in cluster.node_groups if g.name == parts[1]), None)
+    if group is None:
+        return False
+    count = group.count if parts[0] != "rack" else -(-group.count // group.nodes_per_rack)
+    return int(parts[2]) < count

@@ -80,6 +80,11 @@ class FailuresSpec(Spec):
         description="restarts a job gets after interruptions; one more and it ends failed "
         "(none: no limit)",
     )
+    trace: str | None = Field(
+        default=None,
+        description="CSV of failures to replay (columns time, component, duration; see "
+        "simulator.engine.failures), beside any drawn ones",
+    )
     checkpoint: CheckpointSpec = CheckpointSpec()
 
     @model_validator(mode="after")

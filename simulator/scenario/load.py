@@ -216,6 +216,8 @@ def _anchor_paths(data: dict, base_dir: Path) -> None:
     for service in services if isinstance(services, list) else []:
         arrivals = service.get("arrivals") if isinstance(service, dict) else None
         holders.append((arrivals.get("trace") if isinstance(arrivals, dict) else None, ("path",)))
+    failures = data.get("failures")
+    holders.append((failures if isinstance(failures, dict) else None, ("trace",)))
     for holder, keys in holders:
         for key in keys if isinstance(holder, dict) else ():
             where = holder.get(key)
