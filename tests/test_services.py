@@ -211,9 +211,10 @@ def test_a_replica_above_training_preempts_a_job_and_one_below_waits():
     jobs=st.lists(
         st.tuples(st.floats(0, 300), st.sampled_from([4, 8]), st.floats(1, 200)), max_size=4
     ),
+    node_mtbf=st.sampled_from([None, 60.0, 200.0]),
 )
 def test_no_request_is_lost_and_devices_are_never_overcommitted(
-    times, max_batch, limit, policy, batching, jobs
+    times, max_batch, limit, policy, batching, jobs, node_mtbf
 ):
     spec = scenario(
         {
@@ -236,6 +237,8 @@ def test_no_request_is_lost_and_devices_are_never_overcommitted(
         jobs=jobs,
         horizon=350,
     )
+    if node_mtbf:  # replicas fail with their nodes: their requests queue again, none is lost
+        spec["failures"] = {"node": {"mtbf": node_mtbf, "repair": {"exponential": {"mean": 20}}}}
     r = simulator.run(spec)  # check_invariants: capacity checked after every pass
     req, block = r.requests, r.summary["services"]["chat"]
     counts = req.state.value_counts().to_dict()
