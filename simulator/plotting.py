@@ -148,12 +148,34 @@ def plot_service(results: Results, service: str, fig: Figure | None = None) -> F
     return fig
 
 
+def plot_failures(results: Results, ax: Axes | None = None) -> Axes:
+    """GPUs down after failures over time, with the run's ETTR and failure counts."""
+    ax = _axes(ax)
+    end = results.summary["window_end_s"]
+    t, down = results.level("down_gpus")
+    if len(t):
+        td, vd = _binned(t, down, end)
+        ax.step(td / 3600.0, vd, where="post", color="tab:red")
+    f = results.summary["failures"]
+    counts = ", ".join(f"{k} {v}" for k, v in f["component_failures"].items())
+    ettr = "n/a" if f["ettr"] is None else f"{f['ettr']:.3f}"
+    ax.set_title(f"{results.scenario.name}: failures ({counts}), ETTR {ettr}")
+    ax.set_xlabel("simulated time (hours)")
+    ax.set_ylabel("GPUs down")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    return ax
+
+
 def save_plots(results: Results, out_dir: str | Path) -> list[Path]:
     """Write every standard plot as PNG into ``out_dir``; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, fn in (("jct_wait_cdf", plot_jct_cdf), ("utilization_queue", plot_utilization)):
+    plots = [("jct_wait_cdf", plot_jct_cdf), ("utilization_queue", plot_utilization)]
+    if results.summary.get("failures"):
+        plots.append(("failures", plot_failures))
+    for name, fn in plots:
         fig = Figure(figsize=(7, 4), layout="constrained")
         fn(results, fig.add_subplot())
         path = out / f"{name}.png"
