@@ -150,7 +150,7 @@ def test_failures_of_a_16k_gpu_job_over_54_days_are_poisson_at_the_llama3_rate()
 @settings(max_examples=30, deadline=None)
 @given(
     jobs=st.lists(
-        st.tuples(st.integers(0, 40), st.sampled_from([1, 2, 4, 8, 16]), st.integers(1, 40)),
+        st.tuples(st.integers(0, 40), st.sampled_from([1, 2, 4, 8, 16, 24]), st.integers(1, 40)),
         min_size=1,
         max_size=12,
     ),
@@ -158,16 +158,19 @@ def test_failures_of_a_16k_gpu_job_over_54_days_are_poisson_at_the_llama3_rate()
     restore=st.sampled_from([0.0, 1.0]),
     policy=st.sampled_from(["fifo", "las", "srtf"]),
     retries=st.sampled_from([None, 0, 2]),
+    spares=st.sampled_from([0, 1]),
 )
 def test_held_time_is_useful_plus_redone_plus_restore_plus_checkpoints(
-    jobs, interval, restore, policy, retries
+    jobs, interval, restore, policy, retries, spares
 ):
-    # many failures (node MTBF 30 s) on 4 nodes: finished jobs did exactly their work, the
-    # engine's invariants hold after every pass (no job on a down node, capacity kept)
+    # many failures (node MTBF 30 s) on 4 nodes (one a hot spare or not): finished jobs did
+    # exactly their work, the engine's invariants hold after every pass (no job on a node
+    # that is not online, capacity kept)
     spec = cluster(
         node={"mtbf": 30.0, "repair": {"exponential": {"mean": 10.0}}},
         checkpoint={"interval": interval, "cost": 0.5},
         retries=retries,
+        hot_spares={"g": spares},
     )
     spec["workload"]["training"] = [
         {"name": f"j{i}", "arrival": {"times": [float(t)]}, "gpus": g, "duration": float(d)}
@@ -399,3 +402,50 @@ def test_bad_failure_trace_rows_are_reported_with_their_line(tmp_path, capsys):
     assert all(str(trace) in line for line in err)
     assert "time order" in err[0] and "names no component" in err[1] and "names no" in err[2]
     assert "duration" in err[3]
+
+
+# ---------------------------------------------------------------- hot spares
+
+
+def test_a_hot_spare_replaces_the_failed_node_and_the_job_goes_on_at_once(tmp_path):
+    # 3 nodes, the last a hot spare; job A (16 GPUs, 5 h, checkpoints every hour) on nodes 0
+    # and 1, job B (8 GPUs) waiting: the spare is not scheduled. Node 0 fails at 1.5 h for
+    # 10 h: A goes back to its 1 h checkpoint and goes on on nodes 2 and 1 after a 5-minute
+    # restore, without queueing; the repaired node 0 becomes the spare
+    trace = tmp_path / "failures.csv"
+    trace.write_text("time,component,duration\n5400,node:g:0,36000\n")
+    spec = cluster(nodes=3, trace=str(trace), hot_spares={"g": 1}, checkpoint={"interval": "1h"})
+    spec["workload"]["training"] = [
+        {"name": "a", "arrival": {"times": [0.0]}, "gpus": 16, "duration": 5 * H},
+        {"name": "b", "arrival": {"times": [0.0]}, "gpus": 8, "duration": 12 * H},
+    ]
+    spec["scheduler"] = {"restart": {"restore": 300}}
+    r = simulator.run(spec, record_events=True)
+    log = r.events[r.events.event != "submit"]
+    assert log[["t_s", "event", "job_id", "detail"]].values.tolist() == [
+        [0.0, "start", 0, "0:8,1:8"],
+        [5400.0, "job_interrupted", 0, "spare 0->2"],
+        [5400.0, "node_down", -1, "0:node"],
+        [5400.0 + 300 + 4 * H, "finish", 0, ""],
+        [5400.0 + 300 + 4 * H, "start", 1, "1:8"],
+        [5400.0 + 10 * H, "node_up", -1, "0:spare"],
+        [5400.0 + 300 + 16 * H, "finish", 1, ""],
+    ]
+    a = r.jobs.iloc[0]
+    assert a.interruptions == 1 and a.restarts == 1 and a.preemptions == 0
+    assert a.lost_work_s == pytest.approx(1800 + 300)  # half an hour redone, the restore
+    assert r.summary["failures"]["spare_swaps"] == 1
+
+
+def test_spare_groups_must_exist_and_have_the_nodes(tmp_path, capsys):
+    import yaml
+
+    f = tmp_path / "bad.yaml"
+    spec = tiny(nodes=2)
+    spec["failures"] = {"hot_spares": {"g": 3, "h": 1}}
+    f.write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(f)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2, err
+    assert "failures.hot_spares.g: 3 spares, but the group has 2 nodes" in err[0]
+    assert "failures.hot_spares.h: no node group 'h'" in err[1]

@@ -23,6 +23,12 @@ A failure trace (``failures.trace``: a CSV with columns ``time`` (seconds, or a 
 group - or ``rack:<group>:<rank>`` - the rack's among the group's racks) and ``duration``
 (the repair time, seconds), in time order) adds those failures, through the same crews.
 
+Hot spares (``hot_spares``: per node group, its last nodes) are billed and powered but held
+back from scheduling; when a node running a job fails, a spare of its group takes its place
+in the job's placement at once (the job goes back to its checkpoint and pays its restart
+cost, without queueing; ``job_interrupted`` with ``spare <old>-><new>``). A repaired node
+refills the spares of its group (``node_up`` with ``<node>:spare``) before it serves again.
+
 With ``retries``, a job interrupted once more than that gives up: it ends ``failed`` with
 the reason in the jobs table (``job_failed`` in the event log).
 
@@ -45,10 +51,11 @@ from ..scenario.failures import ComponentFailures, FailuresSpec
 from ..scenario.spec import ClusterSpec
 from ..workload.synthetic import sample_durations
 from .ledger import QUEUED
-from .nodes import DOWN, ONLINE
+from .nodes import DOWN, ONLINE, SPARE
 from .parts import Engine, Part
 
 CLASSES = ("gpu", "node", "rack")
+IN_SERVICE = (ONLINE, DOWN, SPARE)  # nodes a failure can hit (not offline or booting)
 
 
 def lifetimes(spec: ComponentFailures, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -124,6 +131,15 @@ class Failures(Part):
         self.down_s = np.zeros(n)  # time down after failures
         self._down_at = np.full(n, np.nan)
         self.down_gpus, self._levels = 0, [(0, 0)]  # (first pass row, down GPUs) per change
+        self._spares: dict[int, list[int]] = {}  # per node group, its spares now
+        self._spare_target: dict[int, int] = {}
+        for g, name in enumerate(self.group_names):
+            count = self.spec.hot_spares.get(name, 0)
+            members = np.flatnonzero(nodes.group == g).tolist()
+            self._spare_target[g], self._spares[g] = count, members[len(members) - count :]
+            for node in self._spares[g]:
+                nodes.hold_spare(node)
+        self.swaps = 0
         for node in np.flatnonzero(nodes.status == ONLINE).tolist():
             self._arm(node)
         node_rack = engine.cluster.topology.node_rack
@@ -180,10 +196,10 @@ class Failures(Part):
         """A failure of the trace: its node, or every node of its rack."""
         if name == "rack":
             rack = next(r for r, key in self._rack_key.items() if key == (group, rank))
-            nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in (ONLINE, DOWN)]
+            nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in IN_SERVICE]
         else:
             node = self._node_of[(group, rank)]
-            nodes = [node] if self.nodes.status[node] in (ONLINE, DOWN) else []
+            nodes = [node] if self.nodes.status[node] in IN_SERVICE else []
         self._incident(name, nodes, None, None, repair=repair)
 
     def _next_rack(self, rack: int, life, repair) -> None:
@@ -191,7 +207,7 @@ class Failures(Part):
         self.engine.call_at(at, partial(self._on_rack, rack, life, repair), completion=True)
 
     def _on_rack(self, rack: int, life, repair, _event) -> None:
-        nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in (ONLINE, DOWN)]
+        nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in IN_SERVICE]
         self._incident("rack", nodes, repair, self.spec.rack, then=(rack, life, repair))
 
     # ------------------------------------------------------------------ incidents
@@ -202,10 +218,15 @@ class Failures(Part):
         lifetime starts at the repair)."""
         engine, status = self.engine, self.nodes.status
         self.count[name] += 1
+        for node in nodes:  # spares in the failure are no spares until repaired
+            pool = self._spares[int(self.nodes.group[node])]
+            if node in pool:
+                pool.remove(node)
         for node in nodes:
             self._holds[node] += 1
-            if status[node] == ONLINE:
+            if status[node] in (ONLINE, SPARE):
                 hit = [j for j, p in engine.state.running.items() if node in p.nodes]
+                hit = [j for j in hit if self._last_try(j) or not self._swap(j, node)]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
                 self._give_up(hit)
                 self._down_at[node] = engine.now
@@ -215,6 +236,22 @@ class Failures(Part):
             repair = float(sample_durations(spec.repair, 1, repair_rng)[0])
         self._waiting.append((engine.now, nodes, repair, then))
         self._dispatch()
+
+    def _swap(self, job: int, node: int) -> bool:
+        """A hot spare of the node's group takes its place in the job, if one is left."""
+        pool = self._spares[int(self.nodes.group[node])]
+        if not pool:
+            return False
+        spare = pool.pop(0)
+        self.nodes.bring_up(spare)
+        self.engine.replace_node(job, node, spare)
+        self.swaps += 1
+        return True
+
+    def _last_try(self, job: int) -> bool:
+        """This interruption is past the job's retry budget (it fails rather than swap)."""
+        budget = self.spec.retries
+        return budget is not None and self.engine.ledger.interruptions.get(job, 0) >= budget
 
     def _give_up(self, jobs: list[int]) -> None:
         """Interrupted jobs past their retry budget fail."""
@@ -242,8 +279,14 @@ class Failures(Part):
                 self.down_s[node] += engine.now - self._down_at[node]
                 self._down_at[node] = np.nan
                 self._add_down(-int(self.nodes.gpus[node]))
-                self.nodes.bring_up(node)
-                engine.log("node_up", str(node))
+                group = int(self.nodes.group[node])
+                if len(self._spares[group]) < self._spare_target[group]:
+                    self._spares[group].append(node)  # it refills the spares
+                    self.nodes.hold_spare(node)
+                    engine.log("node_up", f"{node}:spare")
+                else:
+                    self.nodes.bring_up(node)
+                    engine.log("node_up", str(node))
         if then is not None:
             self._next_rack(*then)
         self._dispatch()
@@ -277,6 +320,7 @@ class Failures(Part):
             "down_s": self.down_s,
             "gpus": self.nodes.gpus,
             "node_dc": self.engine.cluster.topology.node_dc,
+            "spare_swaps": self.swaps,
             "datacenters": self.dc_names,
             "lemon": self.lemon,
         }

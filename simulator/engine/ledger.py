@@ -287,12 +287,15 @@ class Ledger:
         self.amount[job] = float(gpus)
         self.touched.append(job)
 
-    def regrant(self, job: int, now: float, resized: bool) -> None:
-        """A stopped running job holds devices again from ``now`` (its resize, or its old
-        devices back)."""
+    def regrant(self, job: int, now: float, resized: bool, restarted: bool = False) -> None:
+        """A stopped running job holds devices again from ``now`` (its resize, its old
+        devices back, or, ``restarted``, a spare in place of a failed node)."""
         self.held_since[job] = now
         if resized:
             self.resizes[job] += 1
+        if restarted:
+            self.restarts[job] += 1
+            self.migrations[job] += 1
 
     # ------------------------------------------------------------------ readings
 

@@ -1,8 +1,9 @@
 """Node lifecycle: the one owner of every node's status and of its bill.
 
 A node is *online* (usable), *provisioning* (requested, billed, not usable yet), *offline*
-(not in the cluster, not billed) or *down* (in the cluster and billed, but unusable: in
-maintenance, failed). Elastic groups start with ``initial`` nodes online (the lowest ids), the
+(not in the cluster, not billed), *down* (in the cluster and billed, but unusable: in
+maintenance, failed) or a *spare* (billed and powered, held back from scheduling to replace a
+failed node in a running job: :mod:`.failures`). Elastic groups start with ``initial`` nodes online (the lowest ids), the
 rest offline; every other node starts online. Parts change statuses only through the methods
 here (the autoscaler requests and releases nodes, spot reclaims and maintenance take them
 down, repairs bring them up), and every change is published to all parts
@@ -28,7 +29,7 @@ from ..scenario.spec import ClusterSpec
 if TYPE_CHECKING:
     from .parts import Engine
 
-OFFLINE, PROVISIONING, ONLINE, DOWN = 0, 1, 2, 3
+OFFLINE, PROVISIONING, ONLINE, DOWN, SPARE = 0, 1, 2, 3, 4
 
 
 class Nodes:
@@ -114,9 +115,15 @@ class Nodes:
         self.engine.request_pass()
 
     def bring_up(self, node: int) -> None:
-        """A down node is usable again from now."""
+        """A down node or a spare is usable from now."""
         self._set(node, ONLINE)
         self.engine.request_pass()
+
+    def hold_spare(self, node: int) -> None:
+        """An idle online node, or a down one, becomes a spare (billed, not usable)."""
+        if self.status[node] == ONLINE:
+            self.engine.node_down(node, "spare", keep_progress=True)
+        self._set(node, SPARE)
 
     # ------------------------------------------------------------------ results
 

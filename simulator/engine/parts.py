@@ -194,6 +194,20 @@ class Engine:
         sim._hold(job, placement, cost)
         return True
 
+    def replace_node(self, job: int, old: int, new: int) -> None:
+        """Running ``job`` loses node ``old`` (a failure) and goes on at once on node ``new``
+        in its place (a hot spare, online and idle): interrupted, it goes back to its last
+        checkpoint and pays its restart cost on the new placement, without queueing."""
+        sim, now = self._sim, self._env.now
+        placement = self.state.running[job]
+        sim._stop(job, interrupted=True)
+        nodes = np.where(placement.nodes == old, new, placement.nodes)
+        moved = type(placement)(nodes, placement.counts.copy())
+        self.state.allocate(job, moved, int(self.ledger.gpus[job]))
+        self.ledger.regrant(job, now, resized=False, restarted=True)
+        self.log("job_interrupted", f"spare {old}->{new}", job)
+        sim._hold(job, moved, float(self.ledger.restart_s[job]))
+
     def estimate_rate(self, job: int, gpus: int | None = None) -> float:
         """Work units per second of ``job`` at ``gpus`` devices consolidated on idle nodes."""
         return self._sim.throughput.estimate_rate(job, gpus=gpus)

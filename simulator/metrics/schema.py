@@ -160,6 +160,7 @@ FAILURE_KEYS: dict[str, tuple[str, str]] = {
     "component_failures": ("-", "failures per component class (gpu, node, rack) over the run"),
     "job_interruptions": ("-", "times a job was stopped without a checkpoint (failures, reclaims)"),
     "jobs_failed": ("jobs", "jobs that gave up after failures.retries interruptions"),
+    "spare_swaps": ("-", "failed nodes a hot spare replaced in a running job's placement"),
     "redone_gpu_h": ("GPU-h", "devices x hours of progress lost to interruptions and done again"),
     "checkpoint_gpu_h": ("GPU-h", "devices x hours spent writing periodic checkpoints"),
     "restore_gpu_h": ("GPU-h", "devices x hours held restoring on restarts, without progress"),

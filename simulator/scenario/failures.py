@@ -6,7 +6,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -73,6 +73,12 @@ class FailuresSpec(Spec):
     lemons: LemonSpec | None = Field(default=None, description="nodes with a multiplied rate")
     repair_crews: int | None = Field(
         default=None, ge=1, description="repairs under way at once (none: no limit)"
+    )
+    hot_spares: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict,
+        description="nodes per node group held back as hot spares: one replaces a failed "
+        "node in a running job's placement at once (the job restarts from its checkpoint "
+        "without queueing); a repaired node refills the spares",
     )
     retries: int | None = Field(
         default=None,

@@ -191,7 +191,26 @@ def semantic_problems(scenario: Scenario, origins: Origins, label: str) -> list[
         wrong = _not_a_file(where) if where is not None else None
         if wrong:
             add(("cluster", "datacenters", d, "carbon_intensity", "path"), f"{where}: {wrong}")
+    _failure_problems(scenario, add)
     return problems
+
+
+def _failure_problems(scenario: Scenario, add) -> None:
+    """Hot spares come from node groups that exist and can spare them; a trace is a file."""
+    failures = scenario.failures
+    if failures is None:
+        return
+    groups = {g.name: g for g in scenario.cluster.node_groups}
+    for name, count in failures.hot_spares.items():
+        group = groups.get(name)
+        if group is None:
+            add(("failures", "hot_spares", name), f"no node group {name!r}")
+        elif count > group.count or group.elastic is not None:
+            why = "is elastic" if group.elastic is not None else f"has {group.count} nodes"
+            add(("failures", "hot_spares", name), f"{count} spares, but the group {why}")
+    wrong = _not_a_file(failures.trace) if failures.trace is not None else None
+    if wrong:
+        add(("failures", "trace"), f"{failures.trace}: {wrong}")
 
 
 def _flop_problems(scenario: Scenario, model, at: Path_, add) -> None:
