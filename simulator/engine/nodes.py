@@ -4,10 +4,11 @@ A node is *online* (usable), *provisioning* (requested, billed, not usable yet),
 (not in the cluster, not billed), *down* (in the cluster and billed, but unusable: in
 maintenance, failed) or a *spare* (billed and powered, held back from scheduling to replace a
 failed node in a running job: :mod:`.failures`). Elastic groups start with ``initial``
-nodes online (the lowest ids), the rest offline; every other node starts online. Parts change statuses only through the methods
-here (the autoscaler requests and releases nodes, spot reclaims and maintenance take them
-down, repairs bring them up), and every change is published to all parts
-(``on_node_status``; ``on_node_down`` when a usable node goes, after its jobs were stopped).
+nodes online (the lowest ids), the rest offline; every other node starts online. Parts
+change statuses only through the methods here (the autoscaler requests and releases nodes,
+spot reclaims and failures take them down, repairs bring them up or make them spares), and
+every change is published to all parts (``on_node_status``; ``on_node_down`` when a usable
+node goes, after its jobs were stopped).
 
 Billing: a node is billed from its request (or from t=0) until it is released (plus the
 group's ``decommission`` tail when scaled in) or reclaimed; a node of a reserved group is
