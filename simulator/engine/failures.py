@@ -179,9 +179,11 @@ class Failures(Part):
 
     def _group_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
         """Each rack's nodes, and its key: its first node's group and its rank there."""
-        racks = np.unique(node_rack)
-        first = [groups[int(np.flatnonzero(node_rack == r)[0])] for r in racks]
-        self._rack_nodes = {int(r): np.flatnonzero(node_rack == r).tolist() for r in racks}
+        order = np.argsort(node_rack, kind="stable")
+        racks, starts = np.unique(node_rack[order], return_index=True)
+        members = np.split(order, starts[1:])
+        first = [groups[int(m[0])] for m in members]
+        self._rack_nodes = {int(r): m.tolist() for r, m in zip(racks, members, strict=True)}
         self._rack_key = dict(
             zip(racks.tolist(), zip(first, _ranks(first), strict=True), strict=True)
         )
