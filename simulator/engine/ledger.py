@@ -265,7 +265,8 @@ class Ledger:
         self.touched.append(job)
         if self.ckpt_every is not None and not on_links:  # its last run's checkpoints
             elapsed = now - self.since[job]
-            self.ckpt_s[job] += elapsed - self.progress(job, elapsed)[0]
+            if elapsed > self.ckpt_every[job]:  # (none in a run shorter than an interval)
+                self.ckpt_s[job] += elapsed - self.progress(job, elapsed)[0]
 
     def fail(self, job: int, reason: str) -> None:
         """A queued job gives up for good (``reason``: why, for the jobs table)."""
@@ -336,16 +337,20 @@ class Ledger:
         out[held] += self.amount[held] * (last[held] - self.held_since[held])
         return out
 
-    def interruption_books(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per job: interruptions, seconds writing checkpoints, seconds of progress redone,
-        and why it failed (None: it did not)."""
+    def interruption_books(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
+        """Per job: interruptions, seconds writing checkpoints, seconds of progress redone
+        (read-only; one shared array of zeros for the last two in a run without either), and
+        why the failed jobs failed."""
         n = len(self.state)
-        counts, redo = np.zeros(n, dtype=np.int64), np.zeros(n)
+        counts = np.zeros(n, dtype=np.int64)
         counts[list(self.interruptions)] = list(self.interruptions.values())
-        redo[list(self.redo_s)] = list(self.redo_s.values())
-        reasons = np.full(n, None, dtype=object)
-        reasons[list(self.reasons)] = list(self.reasons.values())
-        return counts, self.ckpt_s if len(self.ckpt_s) else np.zeros(n), redo, reasons
+        zeros = np.zeros(n)
+        zeros.flags.writeable = False
+        redo = zeros
+        if self.redo_s:
+            redo = np.zeros(n)
+            redo[list(self.redo_s)] = list(self.redo_s.values())
+        return counts, self.ckpt_s if len(self.ckpt_s) else zeros, redo, dict(self.reasons)
 
     def violations(self, arrived: int) -> list[str]:
         """The counters agree with the states (jobs ``>= arrived`` are not submitted yet)."""

@@ -35,7 +35,7 @@ class Outcome:
     interruptions: np.ndarray  # stops without a checkpoint (failures, reclaims without notice)
     checkpoint_s: np.ndarray  # seconds spent writing periodic checkpoints
     redo_s: np.ndarray  # seconds of progress lost to interruptions (part of ``lost_s``)
-    failure_reason: np.ndarray  # why a failed job gave up (None: it did not)
+    failure_reason: dict[int, str]  # why each failed job gave up
 
 
 class EventLimitError(ScenarioError):

@@ -38,7 +38,7 @@ def failures_summary(report: dict | None, out, amount: np.ndarray) -> dict | Non
     return {
         "component_failures": dict(report["failures"]),
         "job_interruptions": int(out.interruptions.sum()),
-        "jobs_failed": int(sum(r is not None for r in out.failure_reason)),
+        "jobs_failed": len(out.failure_reason),
         "spare_swaps": report["spare_swaps"],
         "redone_gpu_h": float(redo.sum()) / GPU_H,
         "checkpoint_gpu_h": float(ckpt.sum()) / GPU_H,

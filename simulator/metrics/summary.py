@@ -31,12 +31,13 @@ def jobs_table(
     end_s: np.ndarray,
     state: np.ndarray,
     stream_models: list | None = None,
-    usage: Mapping[str, np.ndarray] | None = None,
+    usage: Mapping | None = None,
 ) -> pa.Table:
     """One row per job with the columns of :data:`JOB_COLUMNS` (nulls for undefined times).
 
     ``usage`` holds the per-job ``preemptions``, ``restarts``, ``migrations``, ``resizes``,
-    ``lost_work_s`` and ``gpu_service_s`` arrays (zeros if absent)."""
+    ``lost_work_s``, ``interruptions``, ``checkpoint_s`` and ``gpu_service_s`` arrays (zeros
+    if absent) and ``failure_reason`` (job id -> reason of the failed jobs)."""
     n = len(jobs)
     streams = pa.array(
         np.asarray(jobs.stream_names, dtype=object)[jobs.stream] if n else [], type=pa.string()
@@ -79,10 +80,7 @@ def jobs_table(
         "lost_work_s": floats(used("lost_work_s")),
         "interruptions": pa.array(used("interruptions"), pa.int64()),
         "checkpoint_s": floats(used("checkpoint_s")),
-        "failure_reason": pa.array(
-            usage["failure_reason"] if usage and "failure_reason" in usage else [None] * n,
-            pa.string(),
-        ),
+        "failure_reason": _reasons(usage.get("failure_reason") if usage else None, n),
         "gpu_milli": pa.array(jobs.gpu_milli, pa.int64()),
         "chips": pa.array(jobs.chips, pa.string()),
         "gpu_service_s": floats(used("gpu_service_s")),
@@ -128,6 +126,15 @@ def series_table(t: np.ndarray, series: dict[str, np.ndarray], entity: str = "cl
 
 def _stat(x: np.ndarray, fn) -> float | None:
     return float(fn(x)) if len(x) else None
+
+
+def _reasons(reasons: Mapping[int, str] | None, n: int) -> pa.Array:
+    """The failure_reason column: null but for the failed jobs."""
+    if not reasons:
+        return pa.nulls(n, pa.string())
+    out = np.full(n, None, dtype=object)
+    out[list(reasons)] = list(reasons.values())
+    return pa.array(out, pa.string())
 
 
 def summarize(jobs: JobTable, out: Outcome, *, installed_gpus: int, wall_s: float) -> dict:
