@@ -25,9 +25,10 @@ calls each hook on the parts that override it, in list order:
   sampled once per pass (same length as the engine's own), for the series table.
 
 A part never calls another part and never writes the engine's state directly: it acts through
-:class:`Engine` (preempt, fail, resize, reserve devices, call at a time, request a pass,
-log) and through :class:`~.nodes.Nodes` (``engine.nodes``: request, release, take down and bring up
-nodes), which publishes the node events every part sees. A worked example (a node-maintenance
+:class:`Engine` (preempt, fail, resize, replace a failed node, reserve devices, call at a
+time, request a pass, log) and through :class:`~.nodes.Nodes` (``engine.nodes``: request,
+release, take down, bring up and hold spare nodes), which publishes the node events every
+part sees. A worked example (a node-maintenance
 part) is in the README's "Adding an engine part" section and ``tests/test_parts.py``.
 
 Must not import: numba.
