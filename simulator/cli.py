@@ -316,10 +316,15 @@ class _ProgressBar:
 def _print_summary(summary: dict, scenario: Scenario, out: Path) -> None:
     console = QuietConsole()
     blocks = {"": {k: v for k, v in summary.items() if not isinstance(v, dict)}}
-    for name in ("cost", "energy"):
+    for name in ("cost", "energy", "failures"):
         block = summary.get(name)
-        if block:
-            blocks[name] = {k: v for k, v in block.items() if not isinstance(v, dict)}
+        if block:  # values, and one level of named values (failures per class, per centre)
+            blocks[name] = {}
+            for key, value in block.items():
+                inner = value.items() if isinstance(value, dict) else [(None, value)]
+                for sub, v in inner:
+                    if not isinstance(v, dict):
+                        blocks[name][key if sub is None else f"{key}.{sub}"] = v
     blocks |= {f"service {name}": block for name, block in summary.get("services", {}).items()}
     for title, values in blocks.items():
         table = Table(title=f"clustersim: {scenario.name} {title}".rstrip(), show_header=True)
