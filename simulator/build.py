@@ -24,7 +24,7 @@ from .engine import RngStreams, Simulation
 from .engine.autoscale import Autoscale
 from .engine.elastic import build_elastic
 from .engine.energy import Energy
-from .engine.failures import Failures
+from .engine.failures import Failures, mtbf_s
 from .engine.nodes import Nodes
 from .engine.parts import Part
 from .engine.service_state import Service
@@ -345,7 +345,12 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
         return np.full(len(jobs), spec.checkpoint.interval), cost
     per_node = int(cluster.topology.node_gpus.max(initial=1))
     per_rack = max(g.nodes_per_rack for g in scenario.cluster.node_groups)
-    gpu, node, rack = (c.mtbf if c else math.inf for c in (spec.gpu, spec.node, spec.rack))
+    groups = scenario.cluster.node_groups  # the shortest MTBF of any group (catalog figures)
+    gpu, node = (
+        min(mtbf_s(n, c, g) for g in groups) if c else math.inf
+        for n, c in (("gpu", spec.gpu), ("node", spec.node))
+    )
+    rack = spec.rack.mtbf if spec.rack else math.inf
     mtbf = {
         g: job_mtbf_s(g, per_node, gpu, node, rack, per_rack) for g in np.unique(jobs.gpus).tolist()
     }

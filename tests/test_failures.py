@@ -16,6 +16,7 @@ from scipy import stats
 import simulator
 from simulator import reliability
 from simulator.cli import main
+from simulator.scenario import catalog
 
 from .conftest import tiny
 
@@ -449,3 +450,36 @@ def test_spare_groups_must_exist_and_have_the_nodes(tmp_path, capsys):
     assert len(err) == 2, err
     assert "failures.hot_spares.g: 3 spares, but the group has 2 nodes" in err[0]
     assert "failures.hot_spares.h: no node group 'h'" in err[1]
+
+
+def test_catalog_failure_rates_are_the_cited_figures():
+    # Llama 3 (table 5): 246 GPU faults and 173 other interruptions in 54 days on 2,048 DGX
+    # H100; RSC-1: 6.50 failures per 1,000 node-days
+    assert catalog.chip("h100-sxm").mtbf_h == pytest.approx(86_316, rel=1e-4)
+    assert catalog.node_template("dgx-h100").host_mtbf_h == pytest.approx(15_342, rel=1e-4)
+    assert catalog.node_template("dgx-a100").host_mtbf_h == pytest.approx(3_692, rel=1e-3)
+    # a 16,384-GPU job at the catalog's H100 rates sees 419 interruptions per 54 days
+    mtbf = reliability.job_mtbf_s(16384, 8, 86_316 * H, 15_342 * H)
+    assert 54 * 24 * H / mtbf == pytest.approx(419, rel=1e-3)
+    spec, by_hand = llama3_run(0), llama3_run(0)
+    spec["failures"] = {"gpu": {"mtbf": "catalog", "repair": "1m"}}
+    by_hand["failures"] = {"gpu": {"mtbf": 16384 * 54 * 24 * H / 246, "repair": "1m"}}
+    got, want = (simulator.run(s).summary["failures"] for s in (spec, by_hand))
+    assert got["component_failures"] == want["component_failures"]  # the same draws
+    assert got["job_interruptions"] == want["job_interruptions"]
+    assert got["redone_gpu_h"] == pytest.approx(want["redone_gpu_h"], rel=1e-12)
+
+
+def test_catalog_rates_must_exist_for_every_node_group(tmp_path, capsys):
+    import yaml
+
+    f = tmp_path / "bad.yaml"
+    spec = tiny()  # an inline h100-sxm node: a GPU rate, no host rate
+    spec["failures"] = {
+        "gpu": {"mtbf": "catalog", "repair": "1h"},
+        "node": {"mtbf": "catalog", "repair": "1h"},
+    }
+    f.write_text(yaml.safe_dump(spec))
+    assert main(["validate", str(f)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "failures.node.mtbf: the catalog has no failure rate" in err[0], err

@@ -47,8 +47,9 @@ from functools import partial
 
 import numpy as np
 
+from ..scenario import catalog
 from ..scenario.failures import ComponentFailures, FailuresSpec
-from ..scenario.spec import ClusterSpec
+from ..scenario.spec import ClusterSpec, NodeGroupSpec
 from ..workload.synthetic import sample_durations
 from .ledger import QUEUED
 from .nodes import DOWN, ONLINE, SPARE
@@ -58,12 +59,21 @@ CLASSES = ("gpu", "node", "rack")
 IN_SERVICE = (ONLINE, DOWN, SPARE)  # nodes a failure can hit (not offline or booting)
 
 
-def lifetimes(spec: ComponentFailures, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` device lifetimes: exponential, or Weibull of the same mean."""
+def lifetimes(spec: ComponentFailures, n: int, rng: np.random.Generator, mtbf: float):
+    """``n`` device lifetimes of mean ``mtbf``: exponential, or Weibull of that mean."""
     if spec.weibull_shape is None:
-        return rng.exponential(spec.mtbf, n)
-    scale = spec.mtbf / math.gamma(1 + 1 / spec.weibull_shape)
+        return rng.exponential(mtbf, n)
+    scale = mtbf / math.gamma(1 + 1 / spec.weibull_shape)
     return scale * rng.weibull(spec.weibull_shape, n)
+
+
+def mtbf_s(name: str, spec: ComponentFailures, group: NodeGroupSpec) -> float:
+    """A class's mean time between failures on a node group: given, or the catalog's."""
+    if spec.mtbf != "catalog":
+        return spec.mtbf
+    node = group.resolved_node()
+    hours = catalog.chip(node.chip).mtbf_h if name == "gpu" else node.host_mtbf_h
+    return hours * 3600.0
 
 
 def _ranks(keys: list) -> list[int]:
@@ -91,6 +101,9 @@ class Failures(Part):
         self.spec = spec
         self.devices = [(c, getattr(spec, c)) for c in ("gpu", "node") if getattr(spec, c)]
         self.group_names = [g.name for g in cluster.node_groups]
+        self._mtbf = [  # per device class, per node group
+            [mtbf_s(c, d, g) for g in cluster.node_groups] for c, d in self.devices
+        ]
         self.dc_names = [dc.name for dc in cluster.datacenters]
         self.rng_for = rng_for
         self.count = dict.fromkeys(CLASSES, 0)
@@ -121,9 +134,10 @@ class Failures(Part):
         for node in range(n):
             counts = [int(nodes.gpus[node]) if c == "gpu" else 1 for c, _ in self.devices]
             self._kind.append(np.repeat(np.arange(len(self.devices)), counts))
+            g = int(nodes.group[node])
             draws = [
-                lifetimes(s, k, self._life[node])
-                for (_, s), k in zip(self.devices, counts, strict=True)
+                lifetimes(s, k, self._life[node], self._mtbf[d][g])
+                for d, ((_, s), k) in enumerate(zip(self.devices, counts, strict=True))
             ]
             self._left.append(np.concatenate([np.empty(0), *draws]) / self._speed[node])
         self._since = np.full(n, np.nan)  # online since (NaN: not online)
@@ -172,9 +186,11 @@ class Failures(Part):
         if version != self.nodes.version[node] or self.nodes.status[node] != ONLINE:
             return  # the node changed status since: a newer timer stands for it
         device = int(np.argmin(self._left[node]))
-        name, spec = self.devices[self._kind[node][device]]
+        kind = self._kind[node][device]
+        name, spec = self.devices[kind]
         self._incident(name, [node], self._repair[node], spec)
-        new = lifetimes(spec, 1, self._life[node])[0] / self._speed[node]
+        mtbf = self._mtbf[kind][int(self.nodes.group[node])]
+        new = lifetimes(spec, 1, self._life[node], mtbf)[0] / self._speed[node]
         self._left[node][device] = new  # replaced: as new
 
     def _group_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
@@ -205,7 +221,7 @@ class Failures(Part):
         self._incident(name, nodes, None, None, repair=repair)
 
     def _next_rack(self, rack: int, life, repair) -> None:
-        at = self.engine.now + float(lifetimes(self.spec.rack, 1, life)[0])
+        at = self.engine.now + float(lifetimes(self.spec.rack, 1, life, self.spec.rack.mtbf)[0])
         self.engine.call_at(at, partial(self._on_rack, rack, life, repair), completion=True)
 
     def _on_rack(self, rack: int, life, repair, _event) -> None:

@@ -44,6 +44,7 @@ class Chip:
     peak_int8_ops: float | None = None
     source: str = ""
     idle_w: float | None = None  # power at 0 % utilisation (see _IDLE_W)
+    mtbf_h: float | None = None  # mean hours between failures of one device (see MTBF_H)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class NodeTemplate:
     nic_bytes_per_s: float
     source: str = ""
     nics: int = 1
+    host_mtbf_h: float | None = None  # mean hours between host failures (see MTBF_H)
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,23 @@ def _idle_w(chip: Chip) -> float | None:
 
 CHIPS = {name: replace(c, idle_w=_idle_w(c)) for name, c in CHIPS.items()}
 
+# Cited failure rates (``failures.<class>.mtbf: catalog``), in mean hours between failures:
+# - H100 GPUs and DGX H100 hosts: Meta's Llama 3 405B run, 419 unexpected interruptions in 54
+#   days on 16,384 H100 in 2,048 hosts (Dubey et al. 2024, "The Llama 3 Herd of Models",
+#   table 5). The 246 GPU faults (faulty GPU, HBM3, SRAM, GPU system processor, silent data
+#   corruption, thermal interface) give a GPU 16,384 x 1,296 h / 246; the other 173 (software,
+#   network, host maintenance, NIC, SSD, power, CPU, memory, ...) are put on the hosts:
+#   2,048 x 1,296 h / 173.
+# - DGX A100 hosts: Meta's RSC-1 research cluster, 6.50 failures per 1,000 node-days over 11
+#   months of A100 nodes (Kokolis et al., HPCA 2025, arXiv 2410.21680), every cause counted on
+#   the node (its GPUs included).
+MTBF_H = {
+    "h100-sxm": 16384 * 54 * 24 / 246,
+    "dgx-h100": 2048 * 54 * 24 / 173,
+    "dgx-a100": 1000 / 6.50 * 24,
+}
+CHIPS = {name: replace(c, mtbf_h=MTBF_H.get(name)) for name, c in CHIPS.items()}
+
 NODES: dict[str, NodeTemplate] = {
     n.name: n
     for n in [
@@ -460,6 +479,7 @@ NODES: dict[str, NodeTemplate] = {
         ),
     ]
 }
+NODES = {name: replace(n, host_mtbf_h=MTBF_H.get(name)) for name, n in NODES.items()}
 
 LINKS: dict[str, LinkType] = {
     lk.name: lk

@@ -18,10 +18,15 @@ class ComponentFailures(Spec):
     """Failures of one component class. Every device of the class has its own lifetime,
     counted in time its node is online: exponential with mean ``mtbf``, or Weibull with shape
     ``weibull_shape`` and the same mean (shape < 1: failures come early in a device's life,
-    > 1: wear-out). A failure takes the device's node down for a ``repair`` time; the device
-    comes back as new, the node's other devices keep their age."""
+    > 1: wear-out). ``mtbf: catalog`` takes each node group's cited figure
+    (:data:`simulator.scenario.catalog.MTBF_H`: H100 GPUs and DGX H100 hosts from the Llama 3
+    run, DGX A100 hosts from Meta's RSC-1 cluster). A failure takes the device's node down for
+    a ``repair`` time; the device comes back as new, the node's other devices keep their age."""
 
-    mtbf: PositiveDuration = Field(description="mean time between failures of one device")
+    mtbf: Literal["catalog"] | PositiveDuration = Field(
+        description="mean time between failures of one device; catalog: the cited figure of "
+        "each node group's chip (gpu) or node template (node)"
+    )
     weibull_shape: float | None = Field(
         default=None, gt=0, le=20, description="Weibull lifetimes of this shape (none: exponential)"
     )

@@ -208,6 +208,21 @@ def _failure_problems(scenario: Scenario, add) -> None:
         elif count > group.count or group.elastic is not None:
             why = "is elastic" if group.elastic is not None else f"has {group.count} nodes"
             add(("failures", "hot_spares", name), f"{count} spares, but the group {why}")
+    for name in ("gpu", "node", "rack"):
+        spec = getattr(failures, name)
+        if spec is None or spec.mtbf != "catalog":
+            continue
+        for group in scenario.cluster.node_groups:
+            node = group.resolved_node()
+            known = {"gpu": catalog.chip(node.chip).mtbf_h, "node": node.host_mtbf_h}.get(name)
+            if known is None:
+                what = {"gpu": f"chip {node.chip}", "node": f"node {node.name}"}.get(name, "rack")
+                add(
+                    ("failures", name, "mtbf"),
+                    f"the catalog has no failure rate for the {what} of node group "
+                    f"{group.name!r}; give mtbf",
+                )
+                break
     wrong = _not_a_file(failures.trace) if failures.trace is not None else None
     if wrong:
         add(("failures", "trace"), f"{failures.trace}: {wrong}")
