@@ -88,19 +88,27 @@ def _check_policy_ticks(scenario: Scenario, scheduler, label: str) -> None:
         )
 
 
-def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:
-    """Seconds a restart after a preemption costs, per workload stream (trace streams, after
-    the synthetic ones, pay the constant part)."""
+def _transfer_s(scenario: Scenario, streams: int) -> np.ndarray:
+    """Seconds to write (or read) one checkpoint at the scheduler's storage bandwidth, per
+    workload stream: checkpoint bytes / bandwidth for model streams, 0 for the others (and
+    for trace streams, after the synthetic ones) or without a bandwidth."""
     from .perf.step import checkpoint_bytes
     from .scenario import zoo
 
-    cost = scenario.scheduler.restart
-    out = [cost.save + cost.restore] * streams
+    out = np.zeros(streams)
+    bandwidth = scenario.scheduler.restart.storage_bandwidth
     for i, stream in enumerate(scenario.workload.training):
-        if cost.storage_bandwidth and stream.model is not None:
+        if bandwidth and stream.model is not None:
             size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
-            out[i] += 2 * size / cost.storage_bandwidth
-    return np.asarray(out, dtype=np.float64)
+            out[i] = size / bandwidth
+    return out
+
+
+def _restart_s(scenario: Scenario, streams: int) -> np.ndarray:
+    """Seconds a restart after a preemption costs, per workload stream: save + restore, plus
+    writing and reading the checkpoint at the storage bandwidth."""
+    cost = scenario.scheduler.restart
+    return cost.save + cost.restore + 2 * _transfer_s(scenario, streams)
 
 
 def _check_profiles(scenario: Scenario, label: str) -> None:
@@ -329,18 +337,10 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
     """Per job: seconds of progress between periodic checkpoints, and seconds to write one
     (the given cost, plus checkpoint bytes / storage bandwidth for model jobs when the
     scheduler's restart gives a bandwidth)."""
-    from .perf.step import checkpoint_bytes
     from .reliability import job_mtbf_s, young_daly
-    from .scenario import zoo
 
     spec = scenario.failures
-    per_stream = [spec.checkpoint.cost] * len(jobs.stream_names)
-    bandwidth = scenario.scheduler.restart.storage_bandwidth
-    for i, stream in enumerate(scenario.workload.training):
-        if bandwidth and stream.model is not None:
-            size = checkpoint_bytes(zoo.model(stream.model.name), stream.model.precision)
-            per_stream[i] += size / bandwidth
-    cost = np.asarray(per_stream, dtype=np.float64)[jobs.stream]
+    cost = (spec.checkpoint.cost + _transfer_s(scenario, len(jobs.stream_names)))[jobs.stream]
     if spec.checkpoint.interval != "young_daly":
         return np.full(len(jobs), spec.checkpoint.interval), cost
     per_node = int(cluster.topology.node_gpus.max(initial=1))
