@@ -52,7 +52,7 @@ from ..scenario.failures import ComponentFailures, FailuresSpec
 from ..scenario.spec import ClusterSpec, NodeGroupSpec
 from ..workload.synthetic import sample_durations
 from .ledger import QUEUED
-from .nodes import DOWN, ONLINE, SPARE
+from .nodes import DOWN, ONLINE, SPARE, ranks
 from .parts import Engine, Part
 
 CLASSES = ("gpu", "node", "rack")
@@ -74,16 +74,6 @@ def mtbf_s(name: str, spec: ComponentFailures, group: NodeGroupSpec) -> float:
     node = group.resolved_node()
     hours = catalog.chip(node.chip).mtbf_h if name == "gpu" else node.host_mtbf_h
     return hours * 3600.0
-
-
-def _ranks(keys: list) -> list[int]:
-    """Each entry's rank among the entries with the same key, in order."""
-    seen: dict = {}
-    out = []
-    for k in keys:
-        out.append(seen.get(k, 0))
-        seen[k] = out[-1] + 1
-    return out
 
 
 class Failures(Part):
@@ -117,9 +107,8 @@ class Failures(Part):
         self.nodes = nodes = engine.nodes
         n = len(nodes.group)
         groups = [self.group_names[g] for g in nodes.group.tolist()]
-        ranks = _ranks(groups)
-        self._node_of = {key: node for node, key in enumerate(zip(groups, ranks, strict=True))}
-        keys = list(zip(groups, map(str, ranks), strict=True))
+        self._node_of = {key: node for node, key in enumerate(zip(groups, nodes.rank, strict=True))}
+        keys = list(zip(groups, map(str, nodes.rank), strict=True))
         self._life = [self.rng_for(*k, "life") for k in keys]
         self._repair = [self.rng_for(*k, "repair") for k in keys]
         lemon = self.spec.lemons
@@ -194,18 +183,19 @@ class Failures(Part):
         self._left[node][device] = new  # replaced: as new
 
     def _group_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
-        """Each rack's nodes, and its key: its first node's group and its rank there."""
+        """Each rack's nodes, and each rack by its key: its first node's group and its rank
+        among that group's racks."""
         order = np.argsort(node_rack, kind="stable")
         racks, starts = np.unique(node_rack[order], return_index=True)
         members = np.split(order, starts[1:])
         first = [groups[int(m[0])] for m in members]
         self._rack_nodes = {int(r): m.tolist() for r, m in zip(racks, members, strict=True)}
-        self._rack_key = dict(
-            zip(racks.tolist(), zip(first, _ranks(first), strict=True), strict=True)
+        self._rack_of = dict(
+            zip(zip(first, ranks(first), strict=True), racks.tolist(), strict=True)
         )
 
     def _arm_racks(self) -> None:
-        for r, (g, rank) in self._rack_key.items():
+        for (g, rank), r in self._rack_of.items():
             life = self.rng_for(g, "rack", str(rank), "life")
             repair = self.rng_for(g, "rack", str(rank), "repair")
             self._next_rack(r, life, repair)
@@ -213,20 +203,22 @@ class Failures(Part):
     def _on_trace(self, _t: float, name: str, group: str, rank: int, repair: float, _e) -> None:
         """A failure of the trace: its node, or every node of its rack."""
         if name == "rack":
-            rack = next(r for r, key in self._rack_key.items() if key == (group, rank))
-            nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in IN_SERVICE]
+            nodes = self._rack_nodes[self._rack_of[(group, rank)]]
         else:
-            node = self._node_of[(group, rank)]
-            nodes = [node] if self.nodes.status[node] in IN_SERVICE else []
-        self._incident(name, nodes, None, None, repair=repair)
+            nodes = [self._node_of[(group, rank)]]
+        self._incident(name, self._in_service(nodes), None, None, repair=repair)
 
     def _next_rack(self, rack: int, life, repair) -> None:
         at = self.engine.now + float(lifetimes(self.spec.rack, 1, life, self.spec.rack.mtbf)[0])
         self.engine.call_at(at, partial(self._on_rack, rack, life, repair), completion=True)
 
     def _on_rack(self, rack: int, life, repair, _event) -> None:
-        nodes = [n for n in self._rack_nodes[rack] if self.nodes.status[n] in IN_SERVICE]
+        nodes = self._in_service(self._rack_nodes[rack])
         self._incident("rack", nodes, repair, self.spec.rack, then=(rack, life, repair))
+
+    def _in_service(self, nodes: list[int]) -> list[int]:
+        """The nodes a failure can hit now (not offline or booting)."""
+        return [n for n in nodes if self.nodes.status[n] in IN_SERVICE]
 
     # ------------------------------------------------------------------ incidents
 
@@ -243,7 +235,7 @@ class Failures(Part):
         for node in nodes:
             self._holds[node] += 1
             if status[node] in (ONLINE, SPARE):
-                hit = [j for j, p in engine.state.running.items() if node in p.nodes]
+                hit = engine.state.jobs_on(node)
                 hit = [j for j in hit if self._last_try(j) or not self._swap(j, node)]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
                 self._give_up(hit)

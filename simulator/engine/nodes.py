@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 OFFLINE, PROVISIONING, ONLINE, DOWN, SPARE = 0, 1, 2, 3, 4
 
 
+def ranks(keys: list) -> list[int]:
+    """Each entry's rank among the entries with the same key, in order."""
+    seen: dict = {}
+    out = []
+    for k in keys:
+        out.append(seen.get(k, 0))
+        seen[k] = out[-1] + 1
+    return out
+
+
 class Nodes:
     """Status, version and billed time of every node."""
 
@@ -50,6 +60,9 @@ class Nodes:
         self.engine = engine
         topo = engine.cluster.topology
         self.group, self.gpus = topo.node_group, topo.node_gpus
+        # each node's rank in its group: random streams are keyed by group name and rank,
+        # never by global id, so adding a group never changes another group's draws
+        self.rank = ranks(self.group.tolist())
         n = len(self.group)
         self.status = np.full(n, ONLINE, dtype=np.int8)
         self.billed_from = np.zeros(n)  # NaN: not billed now

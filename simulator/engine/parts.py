@@ -217,7 +217,7 @@ class Engine:
         """Called by :class:`~.nodes.Nodes` as a usable node goes: stop the jobs on it (their
         current run's work kept only with ``keep_progress``), then tell every part."""
         sim = self._sim
-        for job in [j for j, p in self.state.running.items() if node in p.nodes]:
+        for job in self.state.jobs_on(node):
             self.preempt(job, lose_run=not keep_progress)
         for hook in sim._hooks["on_node_down"]:
             hook(node, reason)

@@ -48,14 +48,7 @@ class Spot(Part):
 
     def attach(self, engine: Engine) -> None:
         super().attach(engine)
-        self.nodes = engine.nodes
-        # a node's stream: its group's name and its rank in the group (never its global id,
-        # so that adding a group never changes another group's reclaims)
-        seen: dict[int, int] = {}
-        self._rank = []
-        for g in self.nodes.group.tolist():
-            self._rank.append(seen.get(g, 0))
-            seen[g] = self._rank[-1] + 1
+        self.nodes = engine.nodes  # a node's stream: its group's name and ``nodes.rank``
         for node in np.flatnonzero(self.nodes.status == ONLINE).tolist():
             self._arm(node)
         for gi, times in self.times.items():
@@ -72,7 +65,7 @@ class Spot(Part):
         if rate:
             if node not in self._rngs:
                 name = self.names[int(self.nodes.group[node])]
-                self._rngs[node] = self.rng_for(name, str(self._rank[node]))
+                self._rngs[node] = self.rng_for(name, str(self.nodes.rank[node]))
             rng = self._rngs[node]
             at = self.engine.now + rng.exponential(1.0 / rate)
             self.engine.call_at(at, partial(self._on_reclaim, node, int(self.nodes.version[node])))

@@ -60,8 +60,12 @@ class ClusterState:
         # partly busy nodes per free count (0 < free < installed), kept with every change of
         # ``free`` so that the fragmentation reading is O(node size), not O(nodes)
         self._size = cluster.topology.node_gpus
+        self.tally = self._count_partly_busy()
+
+    def _count_partly_busy(self) -> np.ndarray:
+        """``tally`` counted afresh from ``free``."""
         partial = self.free[(self.free > 0) & (self.free < self._size)]
-        self.tally = np.bincount(partial, minlength=int(self._size.max(initial=0)) + 1)
+        return np.bincount(partial, minlength=int(self._size.max(initial=0)) + 1)
 
     def _set_free(self, node: int, value: int) -> None:
         """``free[node] = value`` for the single-node paths, keeping ``tally``."""
@@ -168,6 +172,10 @@ class ClusterState:
         self._use(placement.nodes, placement.counts, 1, gpus)
         self.running[job] = placement
 
+    def jobs_on(self, node: int) -> list[int]:
+        """The running jobs holding devices of ``node``, in start order."""
+        return [job for job, p in self.running.items() if node in p.nodes]
+
     def release(self, job: int, gpus: int) -> Placement:
         """Return a running job's devices and forget its placement."""
         placement = self.running.pop(job)
@@ -202,8 +210,7 @@ class ClusterState:
             )
         if self.free_total != int(self.free.sum()):
             out.append(f"free_total {self.free_total} != sum(free) {int(self.free.sum())}")
-        partial = self.free[(self.free > 0) & (self.free < self._size)]
-        if not np.array_equal(np.bincount(partial, minlength=len(self.tally)), self.tally):
+        if not np.array_equal(self._count_partly_busy(), self.tally):
             out.append("the partly busy nodes per free count differ from the free devices")
         used = np.bincount(
             self._group, weights=self.usable - self.free, minlength=len(self.group_busy)
