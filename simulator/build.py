@@ -346,10 +346,13 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
     per_node = int(cluster.topology.node_gpus.max(initial=1))
     per_rack = max(g.nodes_per_rack for g in scenario.cluster.node_groups)
     groups = scenario.cluster.node_groups  # the shortest MTBF of any group (catalog figures)
-    gpu, node = (
+    gpu, node, nic = (
         min(mtbf_s(n, c, g) for g in groups) if c else math.inf
-        for n, c in (("gpu", spec.gpu), ("node", spec.node))
+        for n, c in (("gpu", spec.gpu), ("node", spec.node), ("nic", spec.nic))
     )
+    nics = max(g.resolved_node().nics for g in groups)
+    host_rate = 1 / node + nics / nic  # a host or any of its NICs takes the node down
+    node = 1 / host_rate if host_rate > 0 else math.inf
     rack = spec.rack.mtbf if spec.rack else math.inf
     mtbf = {
         g: job_mtbf_s(g, per_node, gpu, node, rack, per_rack) for g in np.unique(jobs.gpus).tolist()

@@ -251,16 +251,22 @@ def test_down_gpus_series_follows_failures_and_repairs():
         (
             {"checkpoint": {"interval": "young_daly", "cost": "1m"}},
             "failures",
-            "needs a gpu, node or rack failure rate",
+            "needs a gpu, node, nic or rack failure rate",
         ),
         ({"node": {"mtbf": "1h"}}, "failures.node.repair", "required key is missing"),
+        (
+            {"nic": {"mtbf": "1h", "repair": {"exponential": {"mean": "400d"}}}},
+            "failures.nic.repair",
+            "longer than the horizon",
+        ),
+        ({"nic": {"mtbf": "catalog", "repair": "1h"}}, "failures.nic.mtbf", "no failure rate"),
     ],
 )
 def test_bad_failure_settings_exit_2_with_their_path(tmp_path, capsys, failures, path, needle):
     import yaml
 
     f = tmp_path / "bad.yaml"
-    spec = tiny()
+    spec = tiny(horizon="30d")
     spec["failures"] = failures
     f.write_text(yaml.safe_dump(spec))
     assert main(["validate", str(f)]) == 2
@@ -379,6 +385,36 @@ def test_a_failure_trace_is_replayed_exactly(tmp_path):
     assert starts[4:] == [[10800.0, 1, "1:8"], [16200.0, 2, "2:8"], [16200.0, 3, "3:8"]]
     assert r.summary["failures"]["component_failures"] == {"node": 1, "rack": 1}
     assert r.summary["failures"]["mttr_s"] == pytest.approx((7200 + 1800) / 2)
+
+
+def test_detection_time_is_held_with_the_restart(tmp_path):
+    # node 0 fails at 1 h: the 2 h job (no checkpoints) loses its hour, restarts at once on
+    # node 1 and holds it 5 min (detection) + 10 min (restore) before it progresses again
+    trace = tmp_path / "failures.csv"
+    trace.write_text("time,component,duration\n3600,nic:g:0,7200\n")
+    spec = one_job(cluster(nodes=2, trace=str(trace), detect="5m"), 2.0)
+    spec["scheduler"] = {"restart": {"restore": "10m"}}
+    r = simulator.run(spec, record_events=True)
+    j = r.jobs
+    assert j["end_s"][0] == pytest.approx(H + 900 + 2 * H)
+    assert j["lost_work_s"][0] == pytest.approx(H + 900)
+    starts = r.events[r.events.event == "start"][["t_s", "detail"]].values.tolist()
+    assert starts == [[0.0, "0:8"], [H, "1:8"]]
+    assert r.summary["failures"]["component_failures"] == {"nic": 1}
+
+
+def test_nic_failures_take_nodes_down_at_nics_times_the_rate():
+    # 4 nodes of 8 NICs, each NIC's MTBF 400 h, repairs of a second: 4 x 8 / 400 failures an
+    # hour, so over 2,000 h the count is Poisson of mean 160 (95% interval, pooled over seeds;
+    # a job that outlasts the horizon keeps the run going)
+    counts = []
+    for seed in range(5):
+        spec = one_job(cluster(nic={"mtbf": 400 * H, "repair": 1.0}), 10_000)
+        spec["cluster"]["datacenters"][0]["node_groups"][0]["node"]["nics"] = 8
+        spec["horizon"], spec["seed"] = 2000 * H, seed
+        counts.append(simulator.run(spec).summary["failures"]["component_failures"]["nic"])
+    lo, hi = stats.poisson.interval(0.95, 5 * 160)
+    assert lo <= sum(counts) <= hi
 
 
 def test_bad_failure_trace_rows_are_reported_with_their_line(tmp_path, capsys):

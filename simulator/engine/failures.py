@@ -1,7 +1,8 @@
 """Component failures and repairs (an engine part).
 
 Every device of a failing class (``failures.gpu``: each GPU; ``failures.node``: each node's
-host) has a lifetime drawn from its own random stream (component ``failures``, keyed by its
+host; ``failures.nic``: each of its network cards, as many as its template's ``nics``) has a
+lifetime drawn from its own random stream (component ``failures``, keyed by its
 node group's name, the node's rank in the group and ``life``), counted only while its node is
 online; lemon nodes (``failures.lemons``, a draw of the node's ``lemon`` stream) have their
 lifetimes ``factor`` times shorter. The first device to reach its lifetime takes the node
@@ -19,9 +20,13 @@ device as new, the others as old as they were. The time from an incident to its 
 its recovery time.
 
 A failure trace (``failures.trace``: a CSV with columns ``time`` (seconds, or a date),
-``component`` (``gpu:<group>:<rank>``, ``node:<group>:<rank>`` - the node's rank in its
-group - or ``rack:<group>:<rank>`` - the rack's among the group's racks) and ``duration``
-(the repair time, seconds), in time order) adds those failures, through the same crews.
+``component`` (``gpu:<group>:<rank>``, ``node:<group>:<rank>`` or ``nic:<group>:<rank>`` -
+the node's rank in its group - or ``rack:<group>:<rank>`` - the rack's among the group's
+racks) and ``duration`` (the repair time, seconds), in time order) adds those failures,
+through the same crews.
+
+``failures.detect``: a failure is noticed that long after it happens; each job it interrupts
+holds its devices that much longer when it restarts (booked as restart time).
 
 Hot spares (``hot_spares``: per node group, its last nodes) are billed and powered but held
 back from scheduling; when a node running a job fails, a spare of its group takes its place
@@ -55,7 +60,7 @@ from .ledger import QUEUED
 from .nodes import DOWN, ONLINE, SPARE, ranks
 from .parts import Engine, Part
 
-CLASSES = ("gpu", "node", "rack")
+CLASSES = ("gpu", "node", "nic", "rack")
 IN_SERVICE = (ONLINE, DOWN, SPARE)  # nodes a failure can hit (not offline or booting)
 
 
@@ -89,7 +94,8 @@ class Failures(Part):
         rng_for: Callable[..., np.random.Generator],
     ):
         self.spec = spec
-        self.devices = [(c, getattr(spec, c)) for c in ("gpu", "node") if getattr(spec, c)]
+        self.devices = [(c, getattr(spec, c)) for c in CLASSES[:3] if getattr(spec, c)]
+        self._nics = [g.resolved_node().nics for g in cluster.node_groups]
         self.group_names = [g.name for g in cluster.node_groups]
         self._mtbf = [  # per device class, per node group
             [mtbf_s(c, d, g) for g in cluster.node_groups] for c, d in self.devices
@@ -121,9 +127,10 @@ class Failures(Part):
         self._speed = np.where(self.lemon, lemon.factor if lemon else 1.0, 1.0)  # ageing rate
         self._left, self._kind = [], []
         for node in range(n):
-            counts = [int(nodes.gpus[node]) if c == "gpu" else 1 for c, _ in self.devices]
-            self._kind.append(np.repeat(np.arange(len(self.devices)), counts))
             g = int(nodes.group[node])
+            per = {"gpu": int(nodes.gpus[node]), "node": 1, "nic": self._nics[g]}
+            counts = [per[c] for c, _ in self.devices]
+            self._kind.append(np.repeat(np.arange(len(self.devices)), counts))
             draws = [
                 lifetimes(s, k, self._life[node], self._mtbf[d][g])
                 for d, ((_, s), k) in enumerate(zip(self.devices, counts, strict=True))
@@ -236,6 +243,8 @@ class Failures(Part):
             self._holds[node] += 1
             if status[node] in (ONLINE, SPARE):
                 hit = engine.state.jobs_on(node)
+                for job in hit if self.spec.detect > 0 else ():
+                    engine.delay_restart(job, self.spec.detect)
                 hit = [j for j in hit if self._last_try(j) or not self._swap(j, node)]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
                 self._give_up(hit)
@@ -347,7 +356,7 @@ def read_trace(path: str, cluster: ClusterSpec) -> list[tuple[float, str, str, i
         back = np.zeros(len(t), dtype=bool)
         back[1:] = t[1:] < np.fmax.accumulate(np.nan_to_num(t, nan=-np.inf))[:-1]
         return [
-            (unknown, "component", "{value!r} names no component (gpu|node|rack:group:rank)"),
+            (unknown, "component", "{value!r} names no component (gpu|node|nic|rack:group:rank)"),
             (cols["duration"] <= 0, "duration", "{value!r}: a repair takes a positive time"),
             (back, "time", "{value!r} is before an earlier row's time: rows must be in time order"),
         ]

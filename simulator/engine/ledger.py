@@ -17,7 +17,7 @@ work and restores (``lost_s``; the redone part alone in ``redo_s``) and checkpoi
 (``ckpt_s``).
 
 Everything here is written only through the methods below (start, hold, run, stop, preempt,
-finish, fail, resize, regrant); parts and policies read the arrays, never assign them.
+finish, fail, resize, regrant, owe); parts and policies read the arrays, never assign them.
 The job table stays immutable (its ``gpus`` is the size asked for); the current size of an
 elastic job is ``gpus[job]`` here (``size``: the same as an array).
 
@@ -110,6 +110,7 @@ class Ledger:
         self.redo_s: dict[int, float] = {}  # seconds of progress lost to interruptions
         self.interruptions: dict[int, int] = {}  # (both rare: kept per interrupted job)
         self.reasons: dict[int, str] = {}  # why a failed job gave up
+        self.owed: dict[int, float] = {}  # seconds added to a job's next restart (detection)
         self.gpus = jobs.gpus.tolist()  # current size (elastic jobs change it), for scalar reads
         self.size = jobs.gpus.copy()  # the same as an array, for vector reads
         self.amount = np.array(jobs.gpu_amount, dtype=float)  # devices held: GPUs or a share
@@ -181,6 +182,16 @@ class Ledger:
         self.since[job] = now
         left = self.run_left[job] = self.left[job]
         return left
+
+    def restart_cost(self, job: int) -> float:
+        """Seconds the job's restart holds its devices: its restart cost, plus what a failure
+        added to it (:meth:`owe`)."""
+        return float(self.restart_s[job]) + (self.owed.pop(job, 0.0) if self.owed else 0.0)
+
+    def owe(self, job: int, seconds: float) -> None:
+        """The job's next restart holds its devices ``seconds`` longer (a failure's
+        detection time)."""
+        self.owed[job] = self.owed.get(job, 0.0) + seconds
 
     def set_rate(self, job: int, rate: float) -> None:
         self.rate[job] = rate

@@ -207,7 +207,12 @@ class Engine:
         self.state.allocate(job, moved, int(self.ledger.gpus[job]))
         self.ledger.regrant(job, now, resized=False, restarted=True)
         self.log("job_interrupted", f"spare {old}->{new}", job)
-        sim._hold(job, moved, float(self.ledger.restart_s[job]))
+        sim._hold(job, moved, self.ledger.restart_cost(job))
+
+    def delay_restart(self, job: int, seconds: float) -> None:
+        """The job's next restart holds its devices ``seconds`` longer, booked as restart
+        time (a failure noticed only after a detection time)."""
+        self.ledger.owe(job, seconds)
 
     def estimate_rate(self, job: int, gpus: int | None = None) -> float:
         """Work units per second of ``job`` at ``gpus`` devices consolidated on idle nodes."""

@@ -274,7 +274,7 @@ class Simulation:
             )
             self._log.append((now, "start", job, where))
         if self.ledger.start(job, now, placement.nodes):  # a restart
-            return self._hold(job, placement, self.ledger.restart_s[job])
+            return self._hold(job, placement, self.ledger.restart_cost(job))
         self._run(job, placement)
 
     def _hold(self, job: int, placement, cost: float) -> None:

@@ -70,6 +70,11 @@ class FailuresSpec(Spec):
     node: ComponentFailures | None = Field(
         default=None, description="failures of a node's host (CPU, memory, NIC, software)"
     )
+    nic: ComponentFailures | None = Field(
+        default=None,
+        description="failures of each of a node's network cards (the node's template gives "
+        "how many; a failed NIC takes its node off the network, so down)",
+    )
     rack: ComponentFailures | None = Field(
         default=None,
         description="failures of a rack's ToR switch or power (every node in it goes down; "
@@ -96,13 +101,18 @@ class FailuresSpec(Spec):
         description="CSV of failures to replay (columns time, component, duration; see "
         "simulator.engine.failures), beside any drawn ones",
     )
+    detect: Duration = Field(
+        default=0.0,
+        description="time from a failure to its detection (a hung collective's timeout): an "
+        "interrupted job's restart holds its devices this much longer, booked as restart time",
+    )
     checkpoint: CheckpointSpec = CheckpointSpec()
 
     @model_validator(mode="after")
     def _young_daly_needs_rates(self) -> FailuresSpec:
-        rates = (self.gpu, self.node, self.rack)
+        rates = (self.gpu, self.node, self.nic, self.rack)
         if self.checkpoint.interval == "young_daly" and all(r is None for r in rates):
             raise ValueError(
-                "checkpoint interval young_daly needs a gpu, node or rack failure rate"
+                "checkpoint interval young_daly needs a gpu, node, nic or rack failure rate"
             )
         return self

@@ -208,7 +208,7 @@ def _failure_problems(scenario: Scenario, add) -> None:
         elif count > group.count or group.elastic is not None:
             why = "is elastic" if group.elastic is not None else f"has {group.count} nodes"
             add(("failures", "hot_spares", name), f"{count} spares, but the group {why}")
-    for name in ("gpu", "node", "rack"):
+    for name in ("gpu", "node", "nic", "rack"):
         spec = getattr(failures, name)
         if spec is None or spec.mtbf != "catalog":
             continue
@@ -216,13 +216,28 @@ def _failure_problems(scenario: Scenario, add) -> None:
             node = group.resolved_node()
             known = {"gpu": catalog.chip(node.chip).mtbf_h, "node": node.host_mtbf_h}.get(name)
             if known is None:
-                what = {"gpu": f"chip {node.chip}", "node": f"node {node.name}"}.get(name, "rack")
+                what = {"gpu": f"chip {node.chip}", "node": f"node {node.name}"}.get(name, name)
                 add(
                     ("failures", name, "mtbf"),
                     f"the catalog has no failure rate for the {what} of node group "
                     f"{group.name!r}; give mtbf",
                 )
                 break
+    for name in ("gpu", "node", "nic", "rack"):
+        spec = getattr(failures, name)
+        horizon = scenario.horizon
+        if (
+            spec is not None
+            and horizon
+            and spec.repair.mean() > horizon
+            and not any(failures.hot_spares.values())
+        ):
+            add(
+                ("failures", name, "repair"),
+                f"a repair takes {spec.repair.mean():,.0f} s on average, longer than the "
+                f"horizon ({horizon:,.0f} s), and there are no hot_spares: a failed node "
+                "would stay down for the rest of the run; shorten the repair or add spares",
+            )
     wrong = _not_a_file(failures.trace) if failures.trace is not None else None
     if wrong:
         add(("failures", "trace"), f"{failures.trace}: {wrong}")

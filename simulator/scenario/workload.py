@@ -5,6 +5,7 @@ Must not import: simpy, numba, networkx, anything from ``engine``/``kernels``/``
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -89,6 +90,17 @@ class DurationSpec(ShorthandSpec):
         if self.choice is not None:
             check_weights(self.choice, self.weights)
         return self
+
+    def mean(self) -> float:
+        """The mean of the distribution, in seconds."""
+        if self.constant is not None:
+            return self.constant
+        if self.exponential is not None:
+            return self.exponential.mean
+        if self.lognormal is not None:
+            return self.lognormal.median * math.exp(self.lognormal.sigma**2 / 2)
+        weights = self.weights or [1.0] * len(self.choice)
+        return sum(c * w for c, w in zip(self.choice, weights, strict=True)) / sum(weights)
 
 
 class ProfileSpec(Spec):
