@@ -519,3 +519,22 @@ def test_catalog_rates_must_exist_for_every_node_group(tmp_path, capsys):
     assert main(["validate", str(f)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "failures.node.mtbf: the catalog has no failure rate" in err[0], err
+
+
+@pytest.mark.parametrize("within, b_starts", [(None, H + 120), ("1h", 2.5 * H)])
+def test_placement_can_keep_jobs_off_recently_failed_nodes(tmp_path, within, b_starts):
+    # node 0 fails at 1 h and is back a minute later; job a moves to node 1. Job b (8 GPUs,
+    # at 1 h 2 min) takes node 0 at once, unless the placement skips nodes that failed in
+    # the last hour: then it waits for the pass at 2 h 30 min (job c's arrival)
+    trace = tmp_path / "failures.csv"
+    trace.write_text("time,component,duration\n3600,node:g:0,60\n")
+    spec = cluster(nodes=2, trace=str(trace))
+    spec["workload"]["training"] = [
+        {"name": n, "arrival": {"times": [t]}, "gpus": g, "duration": 10 * H}
+        for n, t, g in (("a", 0.0, 8), ("b", H + 120, 8), ("c", 2.5 * H, 1))
+    ]
+    filters = {} if within is None else {"failed_within": within}
+    spec["scheduler"] = {"placement": {"name": "filter_weigh", "params": {"filters": filters}}}
+    r = simulator.run(spec, record_events=True)
+    starts = r.events[r.events.event == "start"][["t_s", "job_id", "detail"]].values.tolist()
+    assert starts[:3] == [[0.0, 0, "0:8"], [H, 0, "1:8"], [b_starts, 1, "0:8"]]

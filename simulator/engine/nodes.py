@@ -69,6 +69,8 @@ class Nodes:
         self.billed_s = np.zeros(n)
         self.version = np.zeros(n, dtype=np.int64)  # bumped on every change: voids timers
         self.provisioning = 0
+        self.failures = np.zeros(n, dtype=np.int64)  # health: failures so far, the last one's time
+        self.failed_at = np.full(n, np.nan)
         for gi, e in self.scaling.items():
             initial = e.min if e.initial is None else e.initial
             for node in np.flatnonzero(self.group == gi)[initial:].tolist():
@@ -120,8 +122,12 @@ class Nodes:
     def take_down(self, node: int, reason: str, *, keep_progress: bool, billed: bool) -> None:
         """An online node stops being usable now: its jobs are stopped and queued again
         (keeping their current run's work only with ``keep_progress``), every part is told.
+        A ``failure`` is counted in the node's health (``failures``, ``failed_at``).
         ``billed``: it stays in the cluster and billed (down) rather than leaving it
         (offline, as a spot reclaim)."""
+        if reason == "failure":
+            self.failures[node] += 1
+            self.failed_at[node] = self.engine.now
         self.engine.node_down(node, reason, keep_progress)
         self._set(node, DOWN if billed else OFFLINE)
         if not billed:

@@ -159,6 +159,16 @@ class View:
         consolidated on idle nodes of each chip type; 0 where the type has too few devices."""
         return oracle.rates_by_chip(self._sim, jobs)
 
+    def node_health(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per node (read-only): its status (:mod:`.nodes`: 0 offline, 1 provisioning,
+        2 online, 3 down, 4 spare), its failures so far and the time of its last one (NaN:
+        none)."""
+        nodes = self._sim.nodes
+        out = (nodes.status.view(), nodes.failures.view(), nodes.failed_at.view())
+        for a in out:
+            a.flags.writeable = False
+        return out
+
     def on_nodes(self, nodes: np.ndarray) -> OnNodes:
         """This view with only the free devices of the nodes in mask ``nodes``."""
         return OnNodes(self, nodes)

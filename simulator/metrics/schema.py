@@ -157,13 +157,19 @@ ENERGY_KEYS: dict[str, tuple[str, str]] = {
 }
 
 FAILURE_KEYS: dict[str, tuple[str, str]] = {
-    "component_failures": ("-", "failures per component class (gpu, node, rack) over the run"),
+    "component_failures": (
+        "-",
+        "failures per component class (gpu, node, nic, rack) over the run",
+    ),
     "job_interruptions": ("-", "times a job was stopped without a checkpoint (failures, reclaims)"),
     "jobs_failed": ("jobs", "jobs that gave up after failures.retries interruptions"),
     "spare_swaps": ("-", "failed nodes a hot spare replaced in a running job's placement"),
     "redone_gpu_h": ("GPU-h", "devices x hours of progress lost to interruptions and done again"),
     "checkpoint_gpu_h": ("GPU-h", "devices x hours spent writing periodic checkpoints"),
-    "restore_gpu_h": ("GPU-h", "devices x hours held restoring on restarts, without progress"),
+    "restore_gpu_h": (
+        "GPU-h",
+        "devices x hours held restoring (and detecting failures) on restarts, without progress",
+    ),
     "mttr_s": ("s", "mean time to recovery: failure to repair, waits for a crew included"),
     "availability": ("-", "per data centre: 1 - GPU-time down after failures / installed GPU-time"),
     "ettr": (

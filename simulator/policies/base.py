@@ -61,6 +61,7 @@ class ClusterView(Protocol):
     def remaining_s_many(self, jobs: np.ndarray) -> np.ndarray: ...  # the same, vectorised
     def work_left(self, jobs: np.ndarray) -> np.ndarray: ...  # work units left, per job
     def rates_by_chip(self, jobs: np.ndarray) -> np.ndarray: ...  # [jobs, chip types] speeds
+    def node_health(self) -> tuple[np.ndarray, ...]: ...  # per node: status, failures, last
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from .. import kernels
+from ..scenario.base import Duration
 from .base import ClusterView, Params, Placement, PlacementPolicy
 from .registry import register
 
@@ -105,7 +106,7 @@ class Consolidated(_KernelPlacement):
         return kernels.consolidated(view.free_gpus, t.node_rack, t.node_pod, need, nodes, counts)
 
 
-FEATURES = ("free", "used", "rack_free", "id", "random")
+FEATURES = ("free", "used", "rack_free", "id", "random", "failures")
 
 
 class FilterParams(Params):
@@ -114,6 +115,9 @@ class FilterParams(Params):
     chips: list[str] | None = Field(default=None, description="allowed chip names")
     groups: list[str] | None = Field(default=None, description="allowed 'dc/group' names")
     min_free: int = Field(default=1, ge=1, description="ignore nodes with fewer free devices")
+    failed_within: Duration | None = Field(
+        default=None, description="ignore nodes that failed less than this long ago"
+    )
 
 
 @register("placement", "filter_weigh")
@@ -123,7 +127,9 @@ class FilterWeigh(_Ranked):
     wins, both for a node that holds the whole job and for the order of spilling.
 
     Features per node: ``free`` and ``used`` devices, ``rack_free`` (free devices in its
-    rack), ``id``, and ``random`` (uniform in [0, 1), from the policy's seeded stream).
+    rack), ``id``, ``random`` (uniform in [0, 1), from the policy's seeded stream) and
+    ``failures`` (its failures so far: a negative weight prefers healthy nodes). The
+    ``failed_within`` filter keeps jobs off nodes that failed recently (``failures:``).
     Example: ``{name: filter_weigh, params: {filters: {chips: [h100-sxm]},
     weights: {rack_free: 1.0, free: -0.1}}}`` packs racks and prefers fuller nodes in them.
     """
@@ -151,6 +157,9 @@ class FilterWeigh(_Ranked):
             allowed &= np.isin(np.asarray(t.chips)[t.node_chip], p.filters.chips)
         if p.filters.groups is not None:
             allowed &= np.isin(np.asarray(t.group_names)[t.node_group], p.filters.groups)
+        if p.filters.failed_within is not None:
+            last = view.node_health()[2]
+            allowed &= ~(view.now - last < p.filters.failed_within)  # NaN: never failed
         rank = np.where(allowed, -score, np.inf)
         return rank, rank
 
@@ -164,4 +173,6 @@ class FilterWeigh(_Ranked):
             return np.bincount(t.node_rack, weights=free)[t.node_rack]
         if name == "id":
             return np.arange(free.shape[0], dtype=np.float64)
+        if name == "failures":
+            return view.node_health()[1].astype(np.float64)
         return self.rng.random(free.shape[0])
