@@ -353,7 +353,13 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
     nics = max(g.resolved_node().nics for g in groups)
     host_rate = 1 / node + nics / nic  # a host or any of its NICs takes the node down
     node = 1 / host_rate if host_rate > 0 else math.inf
-    rack = spec.rack.mtbf if spec.rack else math.inf
+    # a job over whole power domains of k racks sees one domain's rate per k racks
+    rack_rate = sum(
+        1 / m
+        for m in (spec.rack and spec.rack.mtbf, spec.power and spec.power.mtbf * spec.power.racks)
+        if m
+    )
+    rack = 1 / rack_rate if rack_rate else math.inf
     mtbf = {
         g: job_mtbf_s(g, per_node, gpu, node, rack, per_rack) for g in np.unique(jobs.gpus).tolist()
     }

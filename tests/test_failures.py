@@ -251,7 +251,7 @@ def test_down_gpus_series_follows_failures_and_repairs():
         (
             {"checkpoint": {"interval": "young_daly", "cost": "1m"}},
             "failures",
-            "needs a gpu, node, nic or rack failure rate",
+            "needs a gpu, node, nic, rack or power failure rate",
         ),
         ({"node": {"mtbf": "1h"}}, "failures.node.repair", "required key is missing"),
         (
@@ -538,3 +538,25 @@ def test_placement_can_keep_jobs_off_recently_failed_nodes(tmp_path, within, b_s
     r = simulator.run(spec, record_events=True)
     starts = r.events[r.events.event == "start"][["t_s", "job_id", "detail"]].values.tolist()
     assert starts[:3] == [[0.0, 0, "0:8"], [H, 0, "1:8"], [b_starts, 1, "0:8"]]
+
+
+def test_a_power_domain_failure_takes_down_exactly_its_racks():
+    # 4 racks of one node, power domains of 2 racks: every power failure takes down nodes
+    # {0, 1} or {2, 3} at one instant, and the count is Poisson (2 domains x 200 h / 20 h)
+    spec = cluster(power={"mtbf": 20 * H, "repair": "1h", "racks": 2})
+    spec["cluster"]["datacenters"][0]["node_groups"][0]["nodes_per_rack"] = 1
+    spec["horizon"] = 200 * H
+    spec["workload"]["training"] = [
+        {"name": f"j{i}", "arrival": {"times": [0.0]}, "gpus": 8, "duration": 1000 * H}
+        for i in range(4)
+    ]
+    r = simulator.run(spec, record_events=True)
+    downs = r.events[r.events.event == "node_down"]
+    assert set(downs.detail.str.split(":").str[1]) == {"power"}
+    by_time = downs.groupby("t_s").detail.apply(lambda d: {int(x.split(":")[0]) for x in d})
+    assert all(nodes in ({0, 1}, {2, 3}) for nodes in by_time)
+    count = r.summary["failures"]["component_failures"]["power"]
+    assert count == len(by_time)
+    # (down time is short against the lifetimes: about 2 x 200 / 21 failures)
+    lo, hi = stats.poisson.interval(0.999, 2 * 200 / 21)
+    assert lo <= count <= hi

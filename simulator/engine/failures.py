@@ -8,10 +8,12 @@ online; lemon nodes (``failures.lemons``, a draw of the node's ``lemon`` stream)
 lifetimes ``factor`` times shorter. The first device to reach its lifetime takes the node
 down; a rack failure (``failures.rack``: each rack's lifetime in wall-clock time, stream
 ``rack`` keyed by its first node's group and the rack's rank among that group's racks) takes
-every node of the rack down. Down nodes (``node_down`` in the event log, with the node and
-the class) stay billed and draw idle power; the jobs on them are interrupted and go back to
-their last complete checkpoint (:mod:`.ledger`; they queue again and restart elsewhere,
-paying the restart cost), service replicas are placed again.
+every node of the rack down, a power domain's (``failures.power``: ``racks`` consecutive racks
+of a data centre; stream ``power`` keyed by the data centre and the domain's rank) every node
+of its racks. Down nodes (``node_down`` in the event log, with the node and the class) stay
+billed and draw idle power; the jobs on them are interrupted and go back to their last
+complete checkpoint (:mod:`.ledger`; they queue again and restart elsewhere, paying the
+restart cost), service replicas are placed again.
 
 Each failure is an *incident* repaired in a time drawn from its node's (or rack's)
 ``repair`` stream, by one of ``repair_crews`` crews (incidents wait for a free crew in the
@@ -60,7 +62,7 @@ from .ledger import QUEUED
 from .nodes import DOWN, ONLINE, SPARE, ranks
 from .parts import Engine, Part
 
-CLASSES = ("gpu", "node", "nic", "rack")
+CLASSES = ("gpu", "node", "nic", "rack", "power")
 IN_SERVICE = (ONLINE, DOWN, SPARE)  # nodes a failure can hit (not offline or booting)
 
 
@@ -155,8 +157,9 @@ class Failures(Part):
         node_rack = engine.cluster.topology.node_rack
         if self.spec.rack is not None or self.trace:
             self._group_racks(node_rack, groups)
-        if self.spec.rack is not None:
-            self._arm_racks()
+        for key, members in self._areas(node_rack).items():
+            life, repair = (self.rng_for(*key, part) for part in ("life", "repair"))
+            self._next_area(key[1], members, life, repair)
         for row in self.trace:
             engine.call_at(row[0], partial(self._on_trace, *row), completion=True)
 
@@ -201,11 +204,20 @@ class Failures(Part):
             zip(zip(first, ranks(first), strict=True), racks.tolist(), strict=True)
         )
 
-    def _arm_racks(self) -> None:
-        for (g, rank), r in self._rack_of.items():
-            life = self.rng_for(g, "rack", str(rank), "life")
-            repair = self.rng_for(g, "rack", str(rank), "repair")
-            self._next_rack(r, life, repair)
+    def _areas(self, node_rack: np.ndarray) -> dict[tuple[str, str, str], list[int]]:
+        """The racks and power domains that fail, by stream key: their nodes."""
+        out = {}
+        if self.spec.rack is not None:
+            for (g, rank), r in self._rack_of.items():
+                out[(g, "rack", str(rank))] = self._rack_nodes[r]
+        if self.spec.power is not None:
+            node_dc, k = self.engine.cluster.topology.node_dc, self.spec.power.racks
+            for d, dc in enumerate(self.dc_names):
+                racks = np.unique(node_rack[node_dc == d]).tolist()
+                for rank, first in enumerate(range(0, len(racks), k)):
+                    members = np.isin(node_rack, racks[first : first + k])
+                    out[(dc, "power", str(rank))] = np.flatnonzero(members).tolist()
+        return out
 
     def _on_trace(self, _t: float, name: str, group: str, rank: int, repair: float, _e) -> None:
         """A failure of the trace: its node, or every node of its rack."""
@@ -215,13 +227,16 @@ class Failures(Part):
             nodes = [self._node_of[(group, rank)]]
         self._incident(name, self._in_service(nodes), None, None, repair=repair)
 
-    def _next_rack(self, rack: int, life, repair) -> None:
-        at = self.engine.now + float(lifetimes(self.spec.rack, 1, life, self.spec.rack.mtbf)[0])
-        self.engine.call_at(at, partial(self._on_rack, rack, life, repair), completion=True)
+    def _next_area(self, name: str, nodes: list[int], life, repair) -> None:
+        """The next failure of a rack or power domain (``name``) of ``nodes``."""
+        spec = getattr(self.spec, name)
+        at = self.engine.now + float(lifetimes(spec, 1, life, spec.mtbf)[0])
+        on = partial(self._on_area, name, nodes, life, repair)
+        self.engine.call_at(at, on, completion=True)
 
-    def _on_rack(self, rack: int, life, repair, _event) -> None:
-        nodes = self._in_service(self._rack_nodes[rack])
-        self._incident("rack", nodes, repair, self.spec.rack, then=(rack, life, repair))
+    def _on_area(self, name: str, nodes: list[int], life, repair, _event) -> None:
+        then = (name, nodes, life, repair)
+        self._incident(name, self._in_service(nodes), repair, getattr(self.spec, name), then=then)
 
     def _in_service(self, nodes: list[int]) -> list[int]:
         """The nodes a failure can hit now (not offline or booting)."""
@@ -231,7 +246,7 @@ class Failures(Part):
 
     def _incident(self, name, nodes, repair_rng, spec, then=None, repair=None) -> None:
         """A failure of class ``name`` takes ``nodes`` down until it is repaired (in
-        ``repair`` seconds, or a draw of ``spec.repair``; ``then``: a rack, whose next
+        ``repair`` seconds, or a draw of ``spec.repair``; ``then``: a rack or domain, whose next
         lifetime starts at the repair)."""
         engine, status = self.engine, self.nodes.status
         self.count[name] += 1
@@ -307,7 +322,7 @@ class Failures(Part):
                     self.nodes.bring_up(node)
                     engine.log("node_up", str(node))
         if then is not None:
-            self._next_rack(*then)
+            self._next_area(*then)
         self._dispatch()
 
     def _add_down(self, delta: int) -> None:
@@ -376,7 +391,7 @@ def read_trace(path: str, cluster: ClusterSpec) -> list[tuple[float, str, str, i
 
 def _component(parts: list[str], cluster: ClusterSpec) -> bool:
     """``class:group:rank`` names a component of the cluster."""
-    if len(parts) != 3 or parts[0] not in CLASSES or not parts[2].isdigit():
+    if len(parts) != 3 or parts[0] not in CLASSES[:4] or not parts[2].isdigit():
         return False
     group = next((g for g in cluster.node_groups if g.name == parts[1]), None)
     if group is None:

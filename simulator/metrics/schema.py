@@ -159,7 +159,7 @@ ENERGY_KEYS: dict[str, tuple[str, str]] = {
 FAILURE_KEYS: dict[str, tuple[str, str]] = {
     "component_failures": (
         "-",
-        "failures per component class (gpu, node, nic, rack) over the run",
+        "failures per component class (gpu, node, nic, rack, power) over the run",
     ),
     "job_interruptions": ("-", "times a job was stopped without a checkpoint (failures, reclaims)"),
     "jobs_failed": ("jobs", "jobs that gave up after failures.retries interruptions"),

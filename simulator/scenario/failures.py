@@ -33,6 +33,15 @@ class ComponentFailures(Spec):
     repair: DurationSpec = Field(description="time to repair, e.g. '4h' or {exponential: ...}")
 
 
+class PowerFailures(ComponentFailures):
+    """Failures of power domains: every ``racks`` consecutive racks of a data centre share a
+    feed (PDU, UPS), whose failure takes all their nodes down (``mtbf`` per domain, counted
+    in wall-clock time)."""
+
+    mtbf: PositiveDuration = Field(description="mean time between failures of one domain")
+    racks: int = Field(ge=1, description="racks per power domain")
+
+
 class CheckpointSpec(Spec):
     """Periodic checkpoints of training jobs: after every ``interval`` of progress a job
     pauses ``cost`` seconds to write one (a failure sends it back to its last complete one).
@@ -80,6 +89,9 @@ class FailuresSpec(Spec):
         description="failures of a rack's ToR switch or power (every node in it goes down; "
         "mtbf per rack, counted in wall-clock time)",
     )
+    power: PowerFailures | None = Field(
+        default=None, description="failures of power domains of several racks"
+    )
     lemons: LemonSpec | None = Field(default=None, description="nodes with a multiplied rate")
     repair_crews: int | None = Field(
         default=None, ge=1, description="repairs under way at once (none: no limit)"
@@ -110,9 +122,9 @@ class FailuresSpec(Spec):
 
     @model_validator(mode="after")
     def _young_daly_needs_rates(self) -> FailuresSpec:
-        rates = (self.gpu, self.node, self.nic, self.rack)
+        rates = (self.gpu, self.node, self.nic, self.rack, self.power)
         if self.checkpoint.interval == "young_daly" and all(r is None for r in rates):
             raise ValueError(
-                "checkpoint interval young_daly needs a gpu, node, nic or rack failure rate"
+                "checkpoint interval young_daly needs a gpu, node, nic, rack or power failure rate"
             )
         return self

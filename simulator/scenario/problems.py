@@ -223,7 +223,7 @@ def _failure_problems(scenario: Scenario, add) -> None:
                     f"{group.name!r}; give mtbf",
                 )
                 break
-    for name in ("gpu", "node", "nic", "rack"):
+    for name in ("gpu", "node", "nic", "rack", "power"):
         spec = getattr(failures, name)
         horizon = scenario.horizon
         if (
