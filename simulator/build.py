@@ -306,7 +306,8 @@ def build(
         )
     if scenario.failures is not None:
         rng_for = lambda *key: rngs.generator("failures", *key)  # noqa: E731
-        parts.append(Failures(scenario.failures, spec, rng_for))
+        bounds = None if elastic is None else (elastic.min_gpus, elastic.step)
+        parts.append(Failures(scenario.failures, spec, rng_for, bounds))
     parts += [p for p in (services, elastic) if p is not None]
     if autoscaler is not None and any(g.elastic for g in spec.node_groups):
         parts.append(Autoscale(spec, autoscaler))

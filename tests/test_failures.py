@@ -560,3 +560,32 @@ def test_a_power_domain_failure_takes_down_exactly_its_racks():
     # (down time is short against the lifetimes: about 2 x 200 / 21 failures)
     lo, hi = stats.poisson.interval(0.999, 2 * 200 / 21)
     assert lo <= count <= hi
+
+
+def test_shrink_keeps_an_elastic_job_on_its_surviving_nodes(tmp_path):
+    # a 16-GPU elastic job (8..16, linear scaling) of 4 h on 2 nodes; node 1 fails at 1 h
+    # for 1 h. It shrinks to node 0 at once (no checkpoint: its first hour is lost), restores
+    # 10 min, does 50 min at half speed (25 min of work), grows back when node 1 is up at
+    # 2 h, pays 10 min more and does the other 3 h 35 min at full speed: done at 5 h 45 min
+    trace = tmp_path / "failures.csv"
+    trace.write_text("time,component,duration\n3600,node:g:1,3600\n")
+    spec = cluster(nodes=2, trace=str(trace), on_failure="shrink")
+    spec["workload"]["training"] = [
+        {
+            "name": "e",
+            "arrival": {"times": [0.0]},
+            "gpus": 16,
+            "duration": 4 * H,
+            "elastic": {"min_gpus": 8, "max_gpus": 16},
+        }
+    ]
+    spec["scheduler"] = {"restart": {"restore": "10m"}}
+    r = simulator.run(spec, record_events=True)
+    log = [(t, e, d) for t, e, _, d in r.events.itertuples(index=False) if e != "submit"]
+    assert (H, "job_interrupted", "16->8") in log
+    assert not any(e in ("preempt", "start") and t == H for t, e, _ in log)
+    assert (2 * H, "resize", "8->16") in log
+    assert r.jobs["end_s"][0] == pytest.approx(5.75 * H)
+    assert r.jobs["interruptions"][0] == 1
+    # held GPU-time: 1 h x 16 + 1 h x 8 + 3 h 45 min x 16
+    assert r.jobs["gpu_service_s"][0] == pytest.approx((16 + 8 + 3.75 * 16) * H)

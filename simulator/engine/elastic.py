@@ -121,8 +121,8 @@ class Elastic(Part):
 
     def _resize(self, job: int, old: int, new: int) -> None:
         engine = self.engine
-        shrunk = _shrunk(engine.state.running[job], old - new) if new < old else None
-        if engine.resize(job, new, shrunk, float(self.resize_s[job])):
+        smaller = shrunk(engine.state.running[job], old - new) if new < old else None
+        if engine.resize(job, new, smaller, float(self.resize_s[job])):
             self._last[job] = engine.now
 
     def _rate(self, job: int, gpus: int) -> float:
@@ -146,7 +146,7 @@ class Elastic(Part):
             self.engine.request_pass()
 
 
-def _shrunk(placement: Placement, remove: int) -> Placement:
+def shrunk(placement: Placement, remove: int) -> Placement:
     """``placement`` less ``remove`` devices, taken from the nodes where it holds fewest."""
     counts = placement.counts.copy()
     for i in np.argsort(counts, kind="stable").tolist():

@@ -54,10 +54,12 @@ from functools import partial
 
 import numpy as np
 
+from ..policies.base import Placement
 from ..scenario import catalog
 from ..scenario.failures import ComponentFailures, FailuresSpec
 from ..scenario.spec import ClusterSpec, NodeGroupSpec
 from ..workload.synthetic import sample_durations
+from .elastic import shrunk
 from .failure_trace import read_trace
 from .ledger import QUEUED
 from .nodes import DOWN, ONLINE, SPARE, ranks
@@ -95,8 +97,10 @@ class Failures(Part):
         spec: FailuresSpec,
         cluster: ClusterSpec,
         rng_for: Callable[..., np.random.Generator],
+        bounds: tuple[np.ndarray, np.ndarray] | None = None,
     ):
         self.spec = spec
+        self._bounds = bounds if spec.on_failure == "shrink" else None  # elastic min, step
         self.devices = [(c, getattr(spec, c)) for c in CLASSES[:3] if getattr(spec, c)]
         self._nics = [g.resolved_node().nics for g in cluster.node_groups]
         self.group_names = [g.name for g in cluster.node_groups]
@@ -261,7 +265,11 @@ class Failures(Part):
                 hit = engine.state.jobs_on(node)
                 for job in hit if self.spec.detect > 0 else ():
                     engine.delay_restart(job, self.spec.detect)
-                hit = [j for j in hit if self._last_try(j) or not self._swap(j, node)]
+                hit = [
+                    j
+                    for j in hit
+                    if self._last_try(j) or not (self._swap(j, node) or self._shrink(j, node))
+                ]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
                 self._give_up(hit)
                 self._down_at[node] = engine.now
@@ -282,6 +290,21 @@ class Failures(Part):
         self.engine.replace_node(job, node, spare)
         self.swaps += 1
         return True
+
+    def _shrink(self, job: int, node: int) -> bool:
+        """An elastic job goes on at once on its devices off ``node``, at the largest size
+        its bounds allow (``on_failure: shrink``), if that is at least its minimum."""
+        if self._bounds is None:
+            return False
+        low, step = (int(b[job]) for b in self._bounds)
+        placement = self.engine.state.running[job]
+        keep = placement.nodes != node
+        left = Placement(placement.nodes[keep], placement.counts[keep])
+        size = int(left.counts.sum()) // step * step
+        if size < max(low, 1):
+            return False
+        left = shrunk(left, int(left.counts.sum()) - size)
+        return self.engine.resize(job, size, left, 0.0, interrupted=True)
 
     def _last_try(self, job: int) -> bool:
         """This interruption is past the job's retry budget (it fails rather than swap)."""

@@ -172,14 +172,22 @@ class Engine:
         """A queued job asks for ``gpus`` devices from now on (elastic jobs)."""
         self.ledger.resize(job, gpus)
 
-    def resize(self, job: int, gpus: int, placement: Placement | None, cost: float) -> bool:
+    def resize(
+        self,
+        job: int,
+        gpus: int,
+        placement: Placement | None,
+        cost: float,
+        interrupted: bool = False,
+    ) -> bool:
         """Give running ``job`` a new size: on ``placement`` (None: where the placement
         policy puts it). It holds its devices ``cost`` seconds without progress, then runs at
         the speed of the new placement. If it cannot be placed it carries on as it was, at no
-        cost (returns False)."""
+        cost (returns False). ``interrupted``: a failure shrinks it onto ``placement``, back
+        to its last checkpoint, and it holds the devices for its restart cost instead."""
         sim, now = self._sim, self._env.now
         old_placement, old = self.state.running[job], int(self.ledger.gpus[job])
-        sim._stop(job)
+        sim._stop(job, interrupted)
         self.ledger.resize(job, gpus)
         if placement is None:
             placement = sim._place(job)
@@ -190,8 +198,10 @@ class Engine:
             sim._run(job, old_placement)
             return False
         self.state.allocate(job, placement, gpus)
-        self.ledger.regrant(job, now, resized=True)
-        self.log("resize", f"{old}->{gpus}", job)
+        self.ledger.regrant(job, now, resized=True, restarted=interrupted)
+        if interrupted:
+            cost = self.ledger.restart_cost(job)
+        self.log("job_interrupted" if interrupted else "resize", f"{old}->{gpus}", job)
         sim._hold(job, placement, cost)
         return True
 

@@ -113,6 +113,12 @@ class FailuresSpec(Spec):
         description="CSV of failures to replay (columns time, component, duration; see "
         "simulator.engine.failures), beside any drawn ones",
     )
+    on_failure: Literal["requeue", "shrink"] = Field(
+        default="requeue",
+        description="what a failure does to a job no hot spare saves: requeue (it queues "
+        "again), or shrink (an elastic job carries on at once on its surviving devices, at "
+        "the largest size its bounds allow; below its minimum it is requeued)",
+    )
     detect: Duration = Field(
         default=0.0,
         description="time from a failure to its detection (a hung collective's timeout): an "
