@@ -268,7 +268,7 @@ class Failures(Part):
                 hit = [
                     j
                     for j in hit
-                    if self._last_try(j) or not (self._swap(j, node) or self._shrink(j, node))
+                    if self._last_try(j) or not (self._swap(j, node) or self._shrink(j, nodes))
                 ]
                 self.nodes.take_down(node, "failure", keep_progress=False, billed=True)
                 self._give_up(hit)
@@ -291,14 +291,15 @@ class Failures(Part):
         self.swaps += 1
         return True
 
-    def _shrink(self, job: int, node: int) -> bool:
-        """An elastic job goes on at once on its devices off ``node``, at the largest size
-        its bounds allow (``on_failure: shrink``), if that is at least its minimum."""
+    def _shrink(self, job: int, failed: list[int]) -> bool:
+        """An elastic job goes on at once on its devices off the ``failed`` nodes, at the
+        largest size its bounds allow (``on_failure: shrink``), if that is at least its
+        minimum."""
         if self._bounds is None:
             return False
         low, step = (int(b[job]) for b in self._bounds)
         placement = self.engine.state.running[job]
-        keep = placement.nodes != node
+        keep = ~np.isin(placement.nodes, failed)
         left = Placement(placement.nodes[keep], placement.counts[keep])
         size = int(left.counts.sum()) // step * step
         if size < max(low, 1):
