@@ -338,7 +338,7 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
     """Per job: seconds of progress between periodic checkpoints, and seconds to write one
     (the given cost, plus checkpoint bytes / storage bandwidth for model jobs when the
     scheduler's restart gives a bandwidth)."""
-    from .reliability import job_mtbf_s, young_daly
+    from .reliability import job_mtbf_s, series_mtbf, young_daly
 
     spec = scenario.failures
     cost = (spec.checkpoint.cost + _transfer_s(scenario, len(jobs.stream_names)))[jobs.stream]
@@ -352,15 +352,12 @@ def _checkpoints(scenario: Scenario, jobs: JobTable, cluster) -> tuple[np.ndarra
         for n, c in (("gpu", spec.gpu), ("node", spec.node), ("nic", spec.nic))
     )
     nics = max(g.resolved_node().nics for g in groups)
-    host_rate = 1 / node + nics / nic  # a host or any of its NICs takes the node down
-    node = 1 / host_rate if host_rate > 0 else math.inf
+    node = series_mtbf(node, nic / nics)  # a host or any of its NICs takes the node down
     # a job over whole power domains of k racks sees one domain's rate per k racks
-    rack_rate = sum(
-        1 / m
-        for m in (spec.rack and spec.rack.mtbf, spec.power and spec.power.mtbf * spec.power.racks)
-        if m
+    rack = series_mtbf(
+        spec.rack.mtbf if spec.rack else math.inf,
+        spec.power.mtbf * spec.power.racks if spec.power else math.inf,
     )
-    rack = 1 / rack_rate if rack_rate else math.inf
     mtbf = {
         g: job_mtbf_s(g, per_node, gpu, node, rack, per_rack) for g in np.unique(jobs.gpus).tolist()
     }

@@ -32,6 +32,13 @@ def young_daly(cost: float, mtbf: float) -> float:
     return math.sqrt(2.0 * cost * mtbf)
 
 
+def series_mtbf(*mtbfs: float) -> float:
+    """Mean time between failures of a whole that stops when any of its parts (of these
+    MTBFs; inf: never fails) does: their failure rates add up."""
+    rate = sum(1.0 / m for m in mtbfs)
+    return math.inf if rate == 0 else 1.0 / rate
+
+
 def job_mtbf_s(
     gpus: int,
     gpus_per_node: int,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..scenario.failures import CLASSES
 from ..scenario.spec import ClusterSpec
 
-TRACE_CLASSES = ("gpu", "node", "nic", "rack")  # the classes a trace row may name
+TRACE_CLASSES = CLASSES[:4]  # the classes a trace row may name (not power domains)
 
 
 def read_trace(path: str, cluster: ClusterSpec) -> list[tuple[float, str, str, int, float]]:

@@ -55,8 +55,7 @@ from functools import partial
 import numpy as np
 
 from ..policies.base import Placement
-from ..scenario import catalog
-from ..scenario.failures import ComponentFailures, FailuresSpec
+from ..scenario.failures import CLASSES, DEVICES, ComponentFailures, FailuresSpec, catalog_mtbf_h
 from ..scenario.spec import ClusterSpec, NodeGroupSpec
 from ..workload.synthetic import sample_durations
 from .elastic import shrunk
@@ -65,7 +64,6 @@ from .ledger import QUEUED
 from .nodes import DOWN, ONLINE, SPARE, ranks
 from .parts import Engine, Part
 
-CLASSES = ("gpu", "node", "nic", "rack", "power")
 IN_SERVICE = (ONLINE, DOWN, SPARE)  # nodes a failure can hit (not offline or booting)
 
 
@@ -81,9 +79,14 @@ def mtbf_s(name: str, spec: ComponentFailures, group: NodeGroupSpec) -> float:
     """A class's mean time between failures on a node group: given, or the catalog's."""
     if spec.mtbf != "catalog":
         return spec.mtbf
-    node = group.resolved_node()
-    hours = catalog.chip(node.chip).mtbf_h if name == "gpu" else node.host_mtbf_h
-    return hours * 3600.0
+    return catalog_mtbf_h(name, group.resolved_node()) * 3600.0
+
+
+def grouped(keys: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """The distinct ``keys`` in order, and the positions of each (ascending)."""
+    order = np.argsort(keys, kind="stable")
+    ids, starts = np.unique(keys[order], return_index=True)
+    return ids.tolist(), np.split(order, starts[1:]) if len(order) else []
 
 
 class Failures(Part):
@@ -101,7 +104,7 @@ class Failures(Part):
     ):
         self.spec = spec
         self._bounds = bounds if spec.on_failure == "shrink" else None  # elastic min, step
-        self.devices = [(c, getattr(spec, c)) for c in CLASSES[:3] if getattr(spec, c)]
+        self.devices = [(c, getattr(spec, c)) for c in DEVICES if getattr(spec, c)]
         self._nics = [g.resolved_node().nics for g in cluster.node_groups]
         self.group_names = [g.name for g in cluster.node_groups]
         self._mtbf = [  # per device class, per node group
@@ -200,14 +203,10 @@ class Failures(Part):
     def _group_racks(self, node_rack: np.ndarray, groups: list[str]) -> None:
         """Each rack's nodes, and each rack by its key: its first node's group and its rank
         among that group's racks."""
-        order = np.argsort(node_rack, kind="stable")
-        racks, starts = np.unique(node_rack[order], return_index=True)
-        members = np.split(order, starts[1:])
+        racks, members = grouped(node_rack)
         first = [groups[int(m[0])] for m in members]
-        self._rack_nodes = {int(r): m.tolist() for r, m in zip(racks, members, strict=True)}
-        self._rack_of = dict(
-            zip(zip(first, ranks(first), strict=True), racks.tolist(), strict=True)
-        )
+        self._rack_nodes = {r: m.tolist() for r, m in zip(racks, members, strict=True)}
+        self._rack_of = dict(zip(zip(first, ranks(first), strict=True), racks, strict=True))
 
     def _areas(self, node_rack: np.ndarray) -> dict[tuple[str, str, str], list[int]]:
         """The racks and power domains that fail, by stream key: their nodes."""
@@ -215,13 +214,13 @@ class Failures(Part):
         if self.spec.rack is not None:
             for (g, rank), r in self._rack_of.items():
                 out[(g, "rack", str(rank))] = self._rack_nodes[r]
-        if self.spec.power is not None:
+        if self.spec.power is not None:  # a node's domain: its rack's rank in its DC // k
             node_dc, k = self.engine.cluster.topology.node_dc, self.spec.power.racks
             for d, dc in enumerate(self.dc_names):
-                racks = np.unique(node_rack[node_dc == d]).tolist()
-                for rank, first in enumerate(range(0, len(racks), k)):
-                    members = np.isin(node_rack, racks[first : first + k])
-                    out[(dc, "power", str(rank))] = np.flatnonzero(members).tolist()
+                mine = np.flatnonzero(node_dc == d)
+                rack_rank = np.unique(node_rack[mine], return_inverse=True)[1]
+                for rank, members in zip(*grouped(rack_rank // k), strict=True):
+                    out[(dc, "power", str(rank))] = mine[members].tolist()
         return out
 
     def _on_trace(self, _t: float, name: str, group: str, rank: int, repair: float, _e) -> None:

@@ -10,8 +10,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from . import catalog
 from .base import Duration, PositiveDuration, Spec
 from .workload import DurationSpec
+
+CLASSES = ("gpu", "node", "nic", "rack", "power")  # component classes, in this order
+DEVICES = CLASSES[:3]  # the classes of a node's devices (the others take several nodes down)
+
+
+def catalog_mtbf_h(name: str, node: catalog.NodeTemplate) -> float | None:
+    """The catalog's cited mean hours between failures of class ``name`` on a node (None:
+    no cited figure)."""
+    if name == "gpu":
+        return catalog.chip(node.chip).mtbf_h
+    return node.host_mtbf_h if name == "node" else None
 
 
 class ComponentFailures(Spec):
@@ -128,7 +140,7 @@ class FailuresSpec(Spec):
 
     @model_validator(mode="after")
     def _young_daly_needs_rates(self) -> FailuresSpec:
-        rates = (self.gpu, self.node, self.nic, self.rack, self.power)
+        rates = [getattr(self, c) for c in CLASSES]
         if self.checkpoint.interval == "young_daly" and all(r is None for r in rates):
             raise ValueError(
                 "checkpoint interval young_daly needs a gpu, node, nic, rack or power failure rate"

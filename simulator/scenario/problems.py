@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from . import catalog
 from .estimate import estimate
+from .failures import CLASSES, catalog_mtbf_h
 from .spec import Scenario
 
 Path_ = tuple[str | int, ...]
@@ -208,14 +209,14 @@ def _failure_problems(scenario: Scenario, add) -> None:
         elif count > group.count or group.elastic is not None:
             why = "is elastic" if group.elastic is not None else f"has {group.count} nodes"
             add(("failures", "hot_spares", name), f"{count} spares, but the group {why}")
-    for name in ("gpu", "node", "nic", "rack"):
+    horizon, spares = scenario.horizon, any(failures.hot_spares.values())
+    for name in CLASSES:
         spec = getattr(failures, name)
-        if spec is None or spec.mtbf != "catalog":
+        if spec is None:
             continue
-        for group in scenario.cluster.node_groups:
+        for group in scenario.cluster.node_groups if spec.mtbf == "catalog" else ():
             node = group.resolved_node()
-            known = {"gpu": catalog.chip(node.chip).mtbf_h, "node": node.host_mtbf_h}.get(name)
-            if known is None:
+            if catalog_mtbf_h(name, node) is None:
                 what = {"gpu": f"chip {node.chip}", "node": f"node {node.name}"}.get(name, name)
                 add(
                     ("failures", name, "mtbf"),
@@ -223,20 +224,13 @@ def _failure_problems(scenario: Scenario, add) -> None:
                     f"{group.name!r}; give mtbf",
                 )
                 break
-    for name in ("gpu", "node", "nic", "rack", "power"):
-        spec = getattr(failures, name)
-        horizon = scenario.horizon
-        if (
-            spec is not None
-            and horizon
-            and spec.repair.mean() > horizon
-            and not any(failures.hot_spares.values())
-        ):
+        repair = spec.repair.mean()
+        if horizon and repair > horizon and not spares:
             add(
                 ("failures", name, "repair"),
-                f"a repair takes {spec.repair.mean():,.0f} s on average, longer than the "
-                f"horizon ({horizon:,.0f} s), and there are no hot_spares: a failed node "
-                "would stay down for the rest of the run; shorten the repair or add spares",
+                f"a repair takes {repair:,.0f} s on average, longer than the horizon "
+                f"({horizon:,.0f} s), and there are no hot_spares: a failed node would stay "
+                "down for the rest of the run; shorten the repair or add spares",
             )
     wrong = _not_a_file(failures.trace) if failures.trace is not None else None
     if wrong:
